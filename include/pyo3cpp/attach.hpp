@@ -1,0 +1,86 @@
+// attach.hpp — attaching the calling thread to the interpreter, and detaching around blocking
+// work. The same code is correct with the GIL (attach = take the GIL) and without it (attach =
+// take a thread state, so the thread takes part in stop-the-world pauses).
+//
+//   auto guard = pyo3cpp::attach();       // RAII: attached until `guard` is destroyed
+//   pyo3cpp::Python py = guard.py();
+//   auto n = pyo3cpp::detach(py, [] { return slow_io(); });   // detached while slow_io runs
+//
+// Contract:
+//   - attach(): any thread, including threads Python never created. Nested attach (or attach on
+//     a thread that is already attached, e.g. inside a module function) costs one thread-local
+//     read. Every (re-)attach drains the deferred-decref pool (one relaxed load when empty).
+//     Throws std::runtime_error if the interpreter is not initialised or is finalising.
+//   - try_attach(): the same, but returns an empty guard (false in a boolean test) instead of
+//     throwing; it never
+//     hangs and never aborts (use it from destructors, atexit hooks, foreign threads).
+//   - Guards end in LIFO order on the thread that made them; they cannot be copied or moved.
+//   - detach(py, fn): runs fn() detached, re-attaches, drains the pool, returns fn's result,
+//     and rethrows any exception fn threw after re-attaching. fn must not touch Python objects.
+//     On free-threaded builds every blocking wait should be inside one: a thread that blocks
+//     while attached stalls garbage collection for every thread.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "pyo3cpp/python.hpp"
+
+namespace pyo3cpp {
+
+class Attached {
+public:
+    Attached(const Attached &) = delete;
+    Attached &operator=(const Attached &) = delete;
+    Attached(Attached &&) = delete;
+    Attached &operator=(Attached &&) = delete;
+    ~Attached() { pyo3cpp_release_attach(&state_); }
+
+    // False only for a guard from try_attach() that could not attach.
+    explicit operator bool() const noexcept { return state_.kind != 0; }
+    bool has_value() const noexcept { return state_.kind != 0; }
+
+    // The token. Only meaningful when has_value().
+    Python py() const noexcept { return Python(); }
+    // True when this guard attached the thread (false: it was attached already).
+    bool attached_here() const noexcept { return state_.kind == 2; }
+
+private:
+    explicit Attached(const pyo3cpp_attach_state &state) noexcept : state_(state) {}
+    friend Attached attach();
+    friend Attached try_attach() noexcept;
+
+    pyo3cpp_attach_state state_;
+};
+
+// Guaranteed copy elision lets these return the immovable guard.
+inline Attached attach()
+{
+    pyo3cpp_attach_state state{};
+    if (pyo3cpp_attach(&state) != 0)
+        throw std::runtime_error(
+            "pyo3cpp::attach: the Python interpreter is not initialised or is finalising");
+    return Attached(state);
+}
+
+// Example: if (auto guard = pyo3cpp::try_attach()) { use(guard.py()); }
+inline Attached try_attach() noexcept
+{
+    pyo3cpp_attach_state state{};
+    (void)pyo3cpp_try_attach(&state);  // on failure state.kind stays 0: an empty guard
+    return Attached(state);
+}
+
+// Runs fn() detached; see the contract above.
+template <class F> auto detach(Python, F &&fn) -> std::invoke_result_t<F &&>
+{
+    struct Reattach {
+        void *token;
+        ~Reattach() { pyo3cpp_detach_end(token); }
+    } reattach{pyo3cpp_detach_begin()};
+    return std::forward<F>(fn)();
+}
+
+}  // namespace pyo3cpp

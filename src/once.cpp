@@ -1,0 +1,240 @@
+// once.cpp — the slow paths of once-cells: the blocking "exactly one initialiser" protocol, the
+// object cell built on it, its non-blocking (racing) variant, intern and import caches.
+// The fast path (one acquire load) is inline in abi/pyo3cpp.h and include/pyo3cpp/once_*.h.
+#include <string>
+
+#include "runtime_state.h"
+
+using namespace pyo3cpp::detail;
+
+namespace {
+
+enum : std::uint32_t { kEmpty = 0, kRunning = 1, kDone = 2 };
+
+std::atomic_ref<std::uint32_t> state_of(pyo3cpp_once_state *s)
+{
+    return std::atomic_ref<std::uint32_t>(s->state);
+}
+std::atomic_ref<std::uint64_t> owner_of(pyo3cpp_once_state *s)
+{
+    return std::atomic_ref<std::uint64_t>(s->owner);
+}
+std::atomic_ref<PyObject *> value_of(pyo3cpp_object_cell *c)
+{
+    return std::atomic_ref<PyObject *>(c->value);
+}
+
+void forget_object_cell(void *ctx)
+{
+    // The interpreter is gone: drop the pointer without a decref and allow a fresh start.
+    auto *cell = static_cast<pyo3cpp_object_cell *>(ctx);
+    value_of(cell).store(nullptr, std::memory_order_relaxed);
+    state_of(&cell->once).store(kEmpty, std::memory_order_release);
+}
+
+struct ObjectInit {
+    pyo3cpp_object_cell *cell;
+    PyObject *(*init)(void *);
+    void *ctx;
+};
+
+// Publishes `value` (a new reference) unless another path already stored one: the first value
+// stored wins and the loser is released. Returns true when `value` was stored.
+bool publish(pyo3cpp_object_cell *cell, PyObject *value)
+{
+    PyObject *expected = nullptr;
+    if (!value_of(cell).compare_exchange_strong(expected, value, std::memory_order_acq_rel)) {
+        Py_DECREF(value);
+        return false;
+    }
+    register_forget(forget_object_cell, cell);
+    return true;
+}
+
+int run_object_init(void *raw)
+{
+    auto *job = static_cast<ObjectInit *>(raw);
+    PyObject *value = job->init(job->ctx);
+    if (value == nullptr) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError,
+                            "once-cell initialiser returned NULL without setting an exception");
+        return -1;
+    }
+    publish(job->cell, value);
+    return 0;
+}
+
+PyObject *intern_init(void *ctx) { return PyUnicode_InternFromString(static_cast<char *>(ctx)); }
+
+struct ImportJob {
+    const char *module;
+    const char *attr;
+};
+
+PyObject *import_init(void *ctx)
+{
+    auto *job = static_cast<ImportJob *>(ctx);
+    PyObject *module = PyImport_ImportModule(job->module);
+    if (module == nullptr || job->attr == nullptr) return module;
+    PyObject *attr = PyObject_GetAttrString(module, job->attr);
+    Py_DECREF(module);
+    return attr;
+}
+
+}  // namespace
+
+extern "C" {
+
+PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), void *ctx,
+                                 const char *name)
+{
+    if (!thread_is_attached()) return -1;
+    if (s == nullptr || init == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_once_run: NULL cell or initialiser");
+        return -1;
+    }
+    auto state = state_of(s);
+    auto owner = owner_of(s);
+    const std::uint64_t me = this_thread_key();
+    for (;;) {
+        std::uint32_t seen = state.load(std::memory_order_acquire);
+        if (seen == kDone) return 0;
+        if (seen == kEmpty) {
+            if (!state.compare_exchange_strong(seen, kRunning, std::memory_order_acquire))
+                continue;
+            owner.store(me, std::memory_order_relaxed);
+            int result;
+            try {
+                result = init(ctx);
+            } catch (...) {
+                PyErr_SetString(PyExc_RuntimeError,
+                                "pyo3cpp_once_run: a C++ exception escaped the initialiser");
+                result = -1;
+            }
+            owner.store(0, std::memory_order_relaxed);
+            state.store(result == 0 ? kDone : kEmpty, std::memory_order_release);
+            state.notify_all();
+            return result;
+        }
+        // Running. On this thread, waiting would deadlock forever: say so instead.
+        if (owner.load(std::memory_order_relaxed) == me) {
+            PyErr_Format(PyExc_RuntimeError,
+                         "recursive initialisation of once-cell '%s' on the same thread",
+                         name ? name : "<unnamed>");
+            return -1;
+        }
+        // Another thread is initialising: wait detached, so that it can take the GIL or a
+        // stop-the-world pause can proceed, then look again (it may have failed).
+        PyThreadState *detached = PyEval_SaveThread();
+        state.wait(kRunning, std::memory_order_acquire);
+        PyEval_RestoreThread(detached);
+        pool_drain_attached();
+    }
+}
+
+PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s)
+{
+    if (s == nullptr) return;
+    state_of(s).store(kEmpty, std::memory_order_release);
+    state_of(s).notify_all();
+}
+
+PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_init(pyo3cpp_object_cell *c,
+                                                      PyObject *(*init)(void *ctx), void *ctx,
+                                                      const char *name)
+{
+    if (c != nullptr) {
+        if (PyObject *ready = pyo3cpp_object_cell_get(c)) return ready;
+    }
+    if (!thread_is_attached()) return nullptr;
+    if (c == nullptr || init == nullptr) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_object_cell_get_or_init: NULL cell or initialiser");
+        return nullptr;
+    }
+    ObjectInit job{c, init, ctx};
+    if (pyo3cpp_once_run(&c->once, run_object_init, &job, name) != 0) return nullptr;
+    return value_of(c).load(std::memory_order_acquire);
+}
+
+PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_race(pyo3cpp_object_cell *c,
+                                                      PyObject *(*init)(void *ctx), void *ctx)
+{
+    if (c != nullptr) {
+        if (PyObject *ready = value_of(c).load(std::memory_order_acquire)) return ready;
+    }
+    if (!thread_is_attached()) return nullptr;
+    if (c == nullptr || init == nullptr) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_object_cell_get_or_race: NULL cell or initialiser");
+        return nullptr;
+    }
+    PyObject *value = init(ctx);
+    if (value == nullptr) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_SystemError,
+                            "once-cell initialiser returned NULL without setting an exception");
+        return nullptr;
+    }
+    if (publish(c, value)) {
+        std::uint32_t expected = kEmpty;  // a blocking initialiser, if one runs, finishes it
+        state_of(&c->once).compare_exchange_strong(expected, kDone, std::memory_order_release);
+    }
+    return value_of(c).load(std::memory_order_acquire);
+}
+
+PYO3CPP_API int pyo3cpp_object_cell_set(pyo3cpp_object_cell *c, PyObject *value)
+{
+    if (!thread_is_attached()) return -1;
+    if (c == nullptr || value == nullptr) {
+        Py_XDECREF(value);
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_object_cell_set: NULL cell or value");
+        return -1;
+    }
+    if (!publish(c, value)) return 0;
+    std::uint32_t expected = kEmpty;
+    state_of(&c->once).compare_exchange_strong(expected, kDone, std::memory_order_release);
+    return 1;
+}
+
+PYO3CPP_API PyObject *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c)
+{
+    if (c == nullptr) return nullptr;
+    std::uint32_t expected = kDone;
+    if (!state_of(&c->once).compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel))
+        return nullptr;
+    return value_of(c).exchange(nullptr, std::memory_order_acq_rel);
+}
+
+PYO3CPP_API PyObject *pyo3cpp_intern(pyo3cpp_object_cell *cell, const char *utf8)
+{
+    if (cell != nullptr) {
+        if (PyObject *ready = pyo3cpp_object_cell_get(cell)) return ready;
+    }
+    if (!thread_is_attached()) return nullptr;
+    if (cell == nullptr || utf8 == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_intern: NULL cell or string");
+        return nullptr;
+    }
+    return pyo3cpp_object_cell_get_or_init(cell, intern_init, const_cast<char *>(utf8), utf8);
+}
+
+PYO3CPP_API PyObject *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, const char *module,
+                                            const char *attr)
+{
+    if (cell != nullptr) {
+        if (PyObject *ready = pyo3cpp_object_cell_get(cell)) return ready;
+    }
+    if (!thread_is_attached()) return nullptr;
+    if (cell == nullptr || module == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_import_cached: NULL cell or module name");
+        return nullptr;
+    }
+    std::string name = module;
+    if (attr) name.append(".").append(attr);
+    ImportJob job{module, attr};
+    return pyo3cpp_object_cell_get_or_init(cell, import_init, &job, name.c_str());
+}
+
+}  // extern "C"

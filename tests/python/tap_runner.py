@@ -1,0 +1,68 @@
+"""Runs unittest test files and reports every test case as TAP, so Meson counts them.
+
+Usage: python tap_runner.py DIR_OR_FILE...  (test_*.py files in each directory)
+"""
+import os
+import sys
+import traceback
+import unittest
+
+
+class TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def _line(self, ok, test, note=""):
+        self.count += 1
+        print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}{note}", flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._line(True, test)
+
+    def _fail(self, test, err):
+        self._line(False, test)
+        for line in "".join(traceback.format_exception(*err)).splitlines():
+            print("# " + line, flush=True)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._fail(test, err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._fail(test, err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._line(True, test, f" # SKIP {reason}")
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._line(True, test)
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._line(False, test, " (unexpected success)")
+
+
+def main(paths):
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for path in paths:
+        if os.path.isdir(path):
+            sys.path.insert(0, path)
+            suite.addTests(loader.discover(path, pattern="test_*.py", top_level_dir=path))
+        else:
+            directory, name = os.path.split(os.path.abspath(path))
+            sys.path.insert(0, directory)
+            suite.addTests(loader.loadTestsFromName(name[:-3]))
+    print(f"1..{suite.countTestCases()}", flush=True)
+    result = TapResult()
+    suite.run(result)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
