@@ -11,3 +11,5 @@
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/any_impl.hpp"
 #include "pyo3cpp/attach.hpp"
+#include "pyo3cpp/critical_section.hpp"
+#include "pyo3cpp/convert.hpp"
