@@ -19,9 +19,33 @@
  *     not running) the contract says so.
  *   - "new reference" means the caller owns one reference; "borrowed" means it does not, and
  *     the contract says what keeps the object alive.
+ *   - Not attached: a function that requires attachment, called without it, returns its error
+ *     value (-1 / NULL) and sets nothing (there is no thread state to hold an exception); it
+ *     never blocks and never crashes. This includes threads Python never created and calls
+ *     before Py_Initialize.
+ *   - NULL where a pointer is required: the error value with ValueError when attached (no
+ *     exception when not), unless the contract says NULL is a no-op. Any object is accepted
+ *     where a PyObject* is taken: no function here rejects a type.
+ *   - Undefined (the only undefined cases): pointers to freed or never-initialised storage,
+ *     a struct filled by hand, and breaking an ordering rule the contract states (LIFO
+ *     release, same thread). Every other bad input is an error return, tested by
+ *     tests/c/test_bad_input_c.c.
  *
- * ABI rule: additive only. A released symbol or struct layout never changes; new symbols go
- * in a new version node of abi/pyo3cpp.map and are added to abi/symbols.txt (see README).
+ * Fixed-layout structs (frozen by tests/abi/layout.c and layout.cpp; LP64 / ILP32 bytes):
+ *     pyo3cpp_attach_state      16 / 12, aligned like a pointer
+ *     pyo3cpp_critical_section  32 / 16, aligned like a pointer
+ *     pyo3cpp_mutex              8 /  8, 4-aligned
+ *     pyo3cpp_once_state        16 / 16, aligned like uint64_t
+ *     pyo3cpp_object_cell       24 / 20, aligned like uint64_t
+ * All are plain C aggregates, zero-initialised = the documented initial state.
+ *
+ * ABI rule: additive only. A released symbol or struct layout never changes. Exported symbols
+ * are listed in abi/symbols.txt (name@@VERSION) and checked by the abi_symbols test. To add a
+ * function: declare and document it here, list it in a NEW version node of abi/pyo3cpp.map
+ * (`PYO3CPP_1.1 { global: pyo3cpp_new; } PYO3CPP_1.0;`), call it in tests/c/test_bad_input_c.c,
+ * then run ./scripts/update-symbols and commit abi/symbols.txt. (Before the first release,
+ * additions still go in PYO3CPP_1.0.) Only the compiler's atomic builtins are used beyond C99
+ * (GCC and Clang).
  */
 #ifndef PYO3CPP_H
 #define PYO3CPP_H
@@ -41,10 +65,13 @@ struct _object;
 /* The ABI major: it is the SONAME's number (libpyo3cpp.so.1). It changes only if a released
  * symbol or layout ever had to change, which the rule above forbids. */
 #define PYO3CPP_ABI_VERSION 1L
-/* The library's release, for humans and pkg-config. */
+/* The library's release, for humans and pkg-config (equal to Meson's project version; checked
+ * by tests/abi/layout.c). Compare releases with PYO3CPP_VERSION_HEX >= 0x000100 (0.1.0). */
 #define PYO3CPP_VERSION_MAJOR 0
 #define PYO3CPP_VERSION_MINOR 1
 #define PYO3CPP_VERSION_PATCH 0
+#define PYO3CPP_VERSION_HEX \
+    ((PYO3CPP_VERSION_MAJOR << 16) | (PYO3CPP_VERSION_MINOR << 8) | PYO3CPP_VERSION_PATCH)
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define PYO3CPP_API __attribute__((visibility("default")))
@@ -56,7 +83,8 @@ struct _object;
 PYO3CPP_API long pyo3cpp_abi_version(void);
 
 /* Describes the CPython build the loaded library was compiled for: writes its major and minor
- * version and 1/0 for free-threaded into the non-NULL pointers. Any thread; never fails. */
+ * version and 1/0 for free-threaded into the non-NULL pointers (NULL ones are skipped).
+ * Any thread, attached or not, even before initialisation; never fails. */
 PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_threaded);
 
 /* The import-time check. An extension calls it (through PYO3CPP_CHECK_RUNTIME) from its module
@@ -64,8 +92,9 @@ PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_thread
  * and the running interpreter match; otherwise -1 with ImportError set, naming both sides, e.g.
  *   "mymod was built for pyo3cpp ABI 2 on CPython 3.13 (free-threaded), but the loaded
  *    libpyo3cpp.so implements ABI 1 for CPython 3.11 (GIL)".
- * `module_name` may be NULL ("extension" is used). Requires attachment; if the caller is not
- * attached it returns -1 without setting an exception. */
+ * `module_name` may be NULL ("extension" is used). Any value is accepted for the numbers (a
+ * non-zero free_threaded means free-threaded). Requires attachment; if the caller is not
+ * attached it returns -1 without setting an exception. Thread: the importing thread. */
 PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_minor,
                                       int free_threaded, const char *module_name);
 
@@ -108,21 +137,24 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state);
 /* Same as pyo3cpp_attach; the name documents that failure is an expected outcome. */
 PYO3CPP_API int pyo3cpp_try_attach(pyo3cpp_attach_state *state);
 
-/* Undoes one pyo3cpp_attach/try_attach: detaches only if that call attached. NULL or a state
- * from a failed attach is a no-op. */
+/* Undoes one pyo3cpp_attach/try_attach: detaches only if that call attached. NULL, a state
+ * from a failed attach, or a state already released (the kind is reset) is a no-op. Must run
+ * on the thread that attached, in LIFO order (undefined otherwise: CPython's own rule). */
 PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state);
 
 /* Detach from the interpreter around blocking work. pyo3cpp_detach_begin requires attachment
  * and returns an opaque token (NULL, with no exception, if the caller was not attached: then
  * pyo3cpp_detach_end(NULL) is a no-op). pyo3cpp_detach_end re-attaches and drains the pool.
  * While detached, the thread must not touch Python objects; on free-threaded builds this is
- * what lets a stop-the-world pause (garbage collection) proceed. */
+ * what lets a stop-the-world pause (garbage collection) proceed. Neither sets an exception.
+ * A token is ended exactly once, on the thread that got it (undefined otherwise). */
 PYO3CPP_API void *pyo3cpp_detach_begin(void);
 PYO3CPP_API void pyo3cpp_detach_end(void *token);
 
 /* Runs fn(ctx) detached and re-attaches: pyo3cpp_detach_begin + fn + pyo3cpp_detach_end.
  * Returns fn's result. If the caller is not attached it simply calls fn. fn must not use the
- * Python C API. */
+ * Python C API. NULL fn: -1 (ValueError if attached). A C++ exception escaping fn is caught:
+ * -1 with RuntimeError. Any thread. */
 PYO3CPP_API int pyo3cpp_detach(int (*fn)(void *ctx), void *ctx);
 
 /* ------------------------------------------------------- references (pool) */
@@ -133,14 +165,16 @@ PYO3CPP_API int pyo3cpp_detach(int (*fn)(void *ctx), void *ctx);
  * dead interpreter. NULL is a no-op. Queueing is lock-free: threads do not serialise. */
 PYO3CPP_API void pyo3cpp_release_ref(struct _object *obj);
 
-/* Queues a decref unconditionally (the caller knows it is not attached). NULL is a no-op. */
+/* Queues a decref unconditionally (the caller knows it is not attached, or wants the decref
+ * later). Any thread; steals the reference; never fails; NULL is a no-op. */
 PYO3CPP_API void pyo3cpp_defer_decref(struct _object *obj);
 
 /* Applies every queued decref now. Requires attachment (returns -1, no exception, if not).
  * With nothing queued it costs one relaxed atomic load. Returns the number applied. */
 PYO3CPP_API long pyo3cpp_pool_drain(void);
 
-/* Number of decrefs currently queued (a snapshot; for tests and diagnostics). Any thread. */
+/* Number of decrefs currently queued (a snapshot; for tests and diagnostics). Any thread,
+ * attached or not; never fails. */
 PYO3CPP_API long pyo3cpp_pool_pending(void);
 
 /* --------------------------------------------------------- critical sections */
@@ -157,15 +191,46 @@ typedef struct pyo3cpp_critical_section {
  * never raised: any object can be locked); -1 without an exception if not attached.
  * Sections end in LIFO order with pyo3cpp_critical_section_end. Any call that detaches the
  * thread (blocking I/O wrappers, pyo3cpp_detach, waiting on a lock) suspends the section: another
- * thread may run inside it until this thread re-attaches. */
+ * thread may run inside it until this thread re-attaches. On free-threaded CPython 3.13 this
+ * includes calling a C API function that locks the same object again (PyDict_SetItem,
+ * PyList_SetItem, PyList_Append, ...): 3.13 does not recognise the re-entry, waits, and so
+ * suspends the caller's section; 3.14 skips re-locking. See critical_section.hpp. */
 PYO3CPP_API int pyo3cpp_critical_section_begin(pyo3cpp_critical_section *cs,
                                                struct _object *obj);
 /* Same over two objects, locked in a global order, so (a, b) and (b, a) never deadlock.
- * a == b is allowed and locks once. */
+ * a == b is allowed and locks once. NULL cs, a or b: -1 with ValueError; not attached: -1, no
+ * exception. */
 PYO3CPP_API int pyo3cpp_critical_section_begin2(pyo3cpp_critical_section *cs,
                                                 struct _object *a, struct _object *b);
-/* Ends a section begun by either function above. NULL is a no-op. */
+/* Ends a section begun by either function above, on the same thread, in LIFO order. NULL, a
+ * zero-filled section, a section whose begin failed or one already ended is a no-op. */
 PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs);
+
+/* ------------------------------------------------------------ object locks */
+
+/* An exclusive lock on one object, shared by every pyo3cpp user in the process.
+ *
+ * Why it exists: a critical section is suspended whenever its thread detaches, and on CPython
+ * 3.13 (free-threaded) that includes CPython's own functions re-locking the same object inside
+ * the section (PyList_Append, PyList_Insert, PyDict_SetItem ... take the object's critical
+ * section; 3.13 has no same-object fast path, so the nested lock parks, detaches and suspends
+ * the outer section). A read-modify-write inside a plain section can then lose updates. An
+ * object lock is never suspended: holders of the object lock on the same object exclude each
+ * other across detaches and nested CPython calls. Pair it with a critical section (the C++
+ * ExclusiveSection does) to also exclude code that only uses critical sections, as far as
+ * CPython's own rules allow.
+ *
+ * Free-threaded builds only; on GIL builds both functions only validate their arguments (the
+ * GIL excludes, with CPython's usual switch points). Recursive on the same thread. A thread that
+ * must wait detaches first (no deadlock with the GIL or a stop-the-world pause) and re-attaches
+ * before returning. Holding several: lock them in one global order (address order; the C++
+ * two-object form does this) or risk deadlock like with any mutex. Do not wait for another
+ * thread that needs the same object lock while holding it.
+ * Requires attachment: -1 without an exception when not attached; -1 with ValueError on NULL.
+ * Unlock by the owning thread only: -1 with RuntimeError otherwise. Cost: a sharded hash-table
+ * lookup per lock and unlock (about 50 ns uncontended); use it around whole operations. */
+PYO3CPP_API int pyo3cpp_object_lock(struct _object *obj);
+PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj);
 
 /* ------------------------------------------------------------------ mutex */
 
@@ -182,7 +247,8 @@ typedef struct pyo3cpp_mutex {
 /* Lock: any thread, attached or not (not attached: it simply blocks). -1 (ValueError if
  * attached) on NULL. */
 PYO3CPP_API int pyo3cpp_mutex_lock(pyo3cpp_mutex *m);
-/* 1 when acquired, 0 when held elsewhere, -1 on NULL. Never blocks. */
+/* 1 when acquired, 0 when held (by any thread, this one included: not recursive), -1 on NULL
+ * (ValueError if attached). Never blocks. Any thread, attached or not. */
 PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m);
 /* Unlock: by the thread that locked it. -1 on NULL or when it was not locked (RuntimeError
  * if attached); unlocking an unlocked mutex never corrupts it. */
@@ -216,25 +282,39 @@ static inline int pyo3cpp_once_state_done(const pyo3cpp_once_state *s)
  * wait detached and then return 0 (done) or, if it failed, try to run init themselves.
  * Recursive initialisation of the same cell on the same thread: -1 with
  *   RuntimeError("recursive initialisation of once-cell '<name>' on the same thread")
- * `name` may be NULL (then "<unnamed>"). NULL `s` or `init`: -1 with ValueError. */
+ * `name` may be NULL (then "<unnamed>"). NULL `s` or `init`: -1 with ValueError. An init that
+ * returns -1 without setting an exception gets SystemError set for it. Not attached: -1, no
+ * exception, the cell untouched. A C++ exception escaping init: -1 with RuntimeError. */
 PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), void *ctx,
                                  const char *name);
 
 /* Returns a done cell to empty (for take/reset by an owner that excludes concurrent readers).
+ * Only a done cell changes: an empty cell, or one whose initialiser is running, is left alone.
  * Any thread. NULL is a no-op. */
 PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s);
 
 /* Registers forget(ctx) to run when the interpreter finalises (after Python code has stopped
  * and before the runtime state is torn down), so cells holding Python objects drop them without
  * decref'ing into a dead interpreter and can initialise afresh after a re-initialisation.
- * Idempotent per (forget, ctx) pair. Any thread. Returns 0, or -1 (MemoryError if attached). */
+ * Idempotent per (forget, ctx) pair. Any thread, attached or not. Returns 0, or -1 with
+ * MemoryError (if attached), or -1 with ValueError (if attached) for a NULL `forget`. */
 PYO3CPP_API int pyo3cpp_on_finalize(void (*forget)(void *ctx), void *ctx);
+
+/* Removes a (forget, ctx) pair registered with pyo3cpp_on_finalize; a no-op if absent. Call it
+ * before the memory `ctx` points to is freed (a cell with automatic or heap storage), or the
+ * finalisation would write into freed memory. Any thread, attached or not; never fails.
+ * The finalisation itself empties the list after running it: a cell registers again when it
+ * fills again in a re-initialised interpreter. */
+PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx);
 
 /* A once-cell holding one Python object: the C form of OnceLock<Py<PyAny>>.
  * Static storage: `static pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;`
  * Fixed layout: 24 bytes, 8-byte aligned.
  * At interpreter finalisation the cell forgets its object (no decref: the interpreter that owned
- * it is gone) and becomes empty; after a re-initialisation it initialises again. */
+ * it is gone) and becomes empty; after a re-initialisation it initialises again. A cell that
+ * stored an object is on the finalisation list: a cell that is not static (inside a heap
+ * struct, on the stack) must be passed to pyo3cpp_object_cell_clear before its memory is
+ * freed. */
 typedef struct pyo3cpp_object_cell {
     pyo3cpp_once_state once;
     struct _object *value;   /* published with release before once.state becomes done */
@@ -251,42 +331,82 @@ static inline struct _object *pyo3cpp_object_cell_get(const pyo3cpp_object_cell 
 /* Blocking (OnceLock) initialisation: init(ctx) returns a new reference, or NULL with an
  * exception set. Exactly one init runs; concurrent callers wait detached. Returns the stored
  * object (borrowed) or NULL with the exception set (the cell stays empty; the next call
- * retries). Recursion: NULL with RuntimeError naming `name`. Requires attachment. */
+ * retries). Recursion: NULL with RuntimeError naming `name`. init returning NULL without an
+ * exception: SystemError. NULL `c` or `init` (cell empty): ValueError. Requires attachment
+ * while the cell is empty (not attached: NULL, no exception); a full cell answers any thread. */
 PYO3CPP_API struct _object *pyo3cpp_object_cell_get_or_init(
     pyo3cpp_object_cell *c, struct _object *(*init)(void *ctx), void *ctx, const char *name);
 
 /* Non-blocking (OnceCell) initialisation: if empty, runs init(ctx) without any lock (several
  * threads may run it at once); the first value stored wins and the losers' references are
- * released. Returns the stored object (borrowed) or NULL with init's exception set. */
+ * released. Returns the stored object (borrowed) or NULL with init's exception set
+ * (SystemError if init set none). NULL `c` or `init` (cell empty): ValueError. Requires
+ * attachment while the cell is empty (not attached: NULL, no exception). */
 PYO3CPP_API struct _object *pyo3cpp_object_cell_get_or_race(
     pyo3cpp_object_cell *c, struct _object *(*init)(void *ctx), void *ctx);
 
 /* Stores `value` (steals the reference) if the cell is empty: returns 1 when stored, 0 when the
  * cell already held an object (then `value` is released). -1 with ValueError on NULL.
- * Requires attachment. */
+ * Requires attachment (not attached: -1, no exception). The reference is stolen in every case,
+ * errors included (released, through the pool when not attached). */
 PYO3CPP_API int pyo3cpp_object_cell_set(pyo3cpp_object_cell *c, struct _object *value);
 
-/* Empties the cell and returns its object as a new reference (NULL if empty, no exception).
- * The caller must know no other thread is using a borrowed reference from the cell. */
+/* Empties the cell and returns its object as a new reference (NULL if empty or `c` is NULL; no
+ * exception ever). Any thread, attached or not. The caller must know no other thread is using
+ * a borrowed reference from the cell. */
 PYO3CPP_API struct _object *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c);
+
+/* Releases the cell's object (decref now when attached, deferred through the pool otherwise,
+ * leaked after finalisation), empties the cell and removes it from the finalisation list.
+ * Required before freeing a cell that is not static. The caller must know no other thread is
+ * using the cell or a borrowed reference from it. Any thread. NULL is a no-op. */
+PYO3CPP_API void pyo3cpp_object_cell_clear(pyo3cpp_object_cell *c);
 
 /* An interned str for `utf8`, cached in `cell` (one static cell per call site). Borrowed
  * result; NULL with an exception (UnicodeDecodeError for invalid UTF-8, ValueError for NULL).
- * Requires attachment. Example:
+ * Requires attachment while the cell is empty (not attached: NULL, no exception); the cell
+ * stays empty after an error. Example:
  *     static pyo3cpp_object_cell name_cell = PYO3CPP_OBJECT_CELL_INIT;
  *     PyObject *name = pyo3cpp_intern(&name_cell, "append");                           */
 PYO3CPP_API struct _object *pyo3cpp_intern(pyo3cpp_object_cell *cell, const char *utf8);
 
 /* `module.attr` (or the module itself when attr is NULL), imported once and cached in `cell`.
  * Borrowed result; NULL with ImportError (module missing) or AttributeError (attr missing,
- * naming both) set. Requires attachment. */
+ * naming both) set; ValueError for a NULL cell or module. Requires attachment while the cell
+ * is empty (not attached: NULL, no exception); the cell stays empty after an error. */
 PYO3CPP_API struct _object *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, const char *module,
                                                   const char *attr);
 
 /* ------------------------------------------------------------- debug checks */
 
-/* 1 when the library was built with -Ddebug_checks=true. */
+/* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */
 PYO3CPP_API int pyo3cpp_debug_checks_enabled(void);
+
+/* The functions below serve the inline C++ layer when it is compiled with
+ * PYO3CPP_DEBUG_CHECKS=1 (and C code that wants the same checks). They exist in every build so
+ * the ABI does not depend on the option; code compiled without the checks never calls them.
+ * All are callable from any thread, attached or not, and never fail. */
+
+/* Bits of pyo3cpp_debug_thread_state(). */
+#define PYO3CPP_DEBUG_ATTACHED 1    /* the calling thread is attached */
+#define PYO3CPP_DEBUG_IN_TRAVERSE 2 /* the calling thread is inside a GC traversal (guarded) */
+
+/* One call answering "may this thread touch refcounts now?": PYO3CPP_DEBUG_ATTACHED |
+ * PYO3CPP_DEBUG_IN_TRAVERSE as they apply. Cost: two thread-local reads. */
+PYO3CPP_API int pyo3cpp_debug_thread_state(void);
+
+/* Marks the calling thread as running a tp_traverse implementation (nests: enter/leave pair
+ * like brackets). While marked, the checked refcount operations and attach abort with a
+ * message, because CPython forbids both during a collection. C++: pyo3cpp::TraverseGuard. */
+PYO3CPP_API void pyo3cpp_debug_traverse_enter(void);
+PYO3CPP_API void pyo3cpp_debug_traverse_leave(void);
+
+/* Live Py<T> accounting: the checked Py<T> adds +1 when it takes a reference and -1 when it
+ * gives one up. pyo3cpp_debug_live_py() returns the current count; at interpreter finalisation
+ * (after once-cells have forgotten their objects) a non-zero count is reported on stderr as
+ *   "pyo3cpp debug check: N Py<T> still alive at interpreter finalisation ...". */
+PYO3CPP_API void pyo3cpp_debug_count_py(long delta);
+PYO3CPP_API long pyo3cpp_debug_live_py(void);
 
 #ifdef __cplusplus
 }

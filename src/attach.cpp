@@ -6,7 +6,89 @@ using namespace pyo3cpp::detail;
 
 namespace {
 enum : int32_t { kNotAttached = 0, kAlreadyAttached = 1, kAttachedNow = 2 };
+
+// The attach gate. PyGILState_Ensure on a thread that is not attached never returns once the
+// interpreter has started finalising (CPython exits or hangs the thread; a C++ std::thread
+// then aborts), and Py_IsFinalizing() turns true only at a point we cannot synchronise with.
+// So the library closes its own gate earlier: a Python-level atexit callback (registered on
+// the first attach of each interpreter, so it runs after the atexit callbacks registered later)
+// marks the gate closed and then waits, detached, until every attach that had already passed
+// the gate has finished attaching. After that no fresh attach can reach PyGILState_Ensure, and
+// try_attach() answers "empty" for the rest of finalisation. Attaches of threads that are
+// already attached (the finalising thread itself, nested guards) never pass through the gate.
+// Dekker-style: the attacher increments `in_flight` and then reads `closed`; the closer stores
+// `closed` and then reads `in_flight`; with seq_cst one of them sees the other.
+std::atomic<bool> g_gate_closed{false};
+std::atomic<int> g_gate_in_flight{0};
+// 0: no atexit callback for the running interpreter, 1: being registered, 2: registered.
+std::atomic<int> g_gate_registration{0};
+
+void leave_gate() noexcept
+{
+    if (g_gate_in_flight.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        g_gate_closed.load(std::memory_order_seq_cst))
+        g_gate_in_flight.notify_all();
 }
+
+PyObject *close_attach_gate(PyObject *, PyObject *)
+{
+    g_gate_closed.store(true, std::memory_order_seq_cst);
+    if (g_gate_in_flight.load(std::memory_order_seq_cst) != 0) {
+        // The attaches in flight may be waiting for the GIL this thread holds: detach.
+        Py_BEGIN_ALLOW_THREADS
+        for (int n = g_gate_in_flight.load(std::memory_order_seq_cst); n != 0;
+             n = g_gate_in_flight.load(std::memory_order_seq_cst))
+            g_gate_in_flight.wait(n, std::memory_order_seq_cst);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+PyMethodDef g_close_gate_def = {"_pyo3cpp_close_attach_gate", close_attach_gate, METH_NOARGS,
+                                "pyo3cpp: refuse fresh attaches from here to finalisation."};
+}  // namespace
+
+namespace pyo3cpp::detail {
+
+void ensure_attach_gate() noexcept
+{
+    int expected = 0;
+    if (g_gate_registration.load(std::memory_order_acquire) != 0 ||
+        !g_gate_registration.compare_exchange_strong(expected, 1, std::memory_order_acq_rel))
+        return;
+    // May run inside any attached code, even with an exception pending: keep it untouched.
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *pending = PyErr_GetRaisedException();
+#else
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+#endif
+    bool registered = false;
+    if (PyObject *atexit = PyImport_ImportModule("atexit")) {
+        if (PyObject *callback = PyCFunction_New(&g_close_gate_def, nullptr)) {
+            PyObject *result = PyObject_CallMethod(atexit, "register", "O", callback);
+            registered = result != nullptr;
+            Py_XDECREF(result);
+            Py_DECREF(callback);
+        }
+        Py_DECREF(atexit);
+    }
+    PyErr_Clear();
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(pending);
+#else
+    PyErr_Restore(type, value, traceback);
+#endif
+    g_gate_registration.store(registered ? 2 : 0, std::memory_order_release);
+}
+
+void reset_attach_gate() noexcept
+{
+    g_gate_registration.store(0, std::memory_order_release);
+    g_gate_closed.store(false, std::memory_order_seq_cst);
+}
+
+}  // namespace pyo3cpp::detail
 
 extern "C" {
 
@@ -18,18 +100,32 @@ PYO3CPP_API int pyo3cpp_is_attached(void)
 PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
 {
     if (state == nullptr) return -1;
+#if PYO3CPP_DEBUG_CHECKS
+    // CPython forbids attaching (and any refcount traffic) inside tp_traverse.
+    if (debug_in_traverse())
+        debug_fail("attach during a GC traversal (tp_traverse)", "pyo3cpp_attach");
+#endif
     state->kind = kNotAttached;
     state->gilstate = 0;
     state->reserved = nullptr;
     if (thread_is_attached()) {
         state->kind = kAlreadyAttached;
+        // A thread attached by Py_Initialize after a finalise/re-initialise cycle reaches here
+        // first: note the new interpreter (re-arms the finalisation hook, clears g_finalized).
+        if (g_finalized.load(std::memory_order_relaxed)) ensure_finalize_hook();
         pool_drain_attached();
         return 0;
     }
     // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
-    // refuse instead.
-    if (!Py_IsInitialized() || interpreter_finalizing()) return -1;
+    // refuse instead. The gate (above) closes the window between this check and the attach.
+    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
+    if (g_gate_closed.load(std::memory_order_seq_cst) || !Py_IsInitialized() ||
+        interpreter_finalizing()) {
+        leave_gate();
+        return -1;
+    }
     state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
+    leave_gate();
     state->kind = kAttachedNow;
     ensure_finalize_hook();
     pool_drain_attached();

@@ -20,6 +20,9 @@ void set_kind(pyo3cpp_critical_section *cs, std::uintptr_t kind)
 
 bool check_args(pyo3cpp_critical_section *cs, PyObject *a, PyObject *b, bool two)
 {
+    // A failed begin leaves a section that end() treats as empty, so cleanup code that ends
+    // unconditionally stays safe.
+    if (cs != nullptr) set_kind(cs, kNone);
     if (!thread_is_attached()) return false;
     if (cs == nullptr || a == nullptr || (two && b == nullptr)) {
         PyErr_SetString(PyExc_ValueError,

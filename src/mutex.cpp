@@ -37,8 +37,15 @@ PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m)
         return -1;
     }
 #if PY_VERSION_HEX >= 0x030D0000
-    std::uint8_t expected = 0;
-    return bits(m).compare_exchange_strong(expected, 1, std::memory_order_acquire) ? 1 : 0;
+    // PyMutex may be unlocked with parked waiters (bit 1 set, bit 0 clear): keep bit 1.
+    auto state = bits(m);
+    std::uint8_t current = state.load(std::memory_order_relaxed);
+    while ((current & 1) == 0) {
+        if (state.compare_exchange_weak(current, static_cast<std::uint8_t>(current | 1),
+                                        std::memory_order_acquire, std::memory_order_relaxed))
+            return 1;
+    }
+    return 0;
 #else
     std::uint32_t expected = kFree;
     return word(m).compare_exchange_strong(expected, kLocked, std::memory_order_acquire) ? 1 : 0;

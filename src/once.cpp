@@ -47,6 +47,9 @@ bool publish(pyo3cpp_object_cell *cell, PyObject *value)
         Py_DECREF(value);
         return false;
     }
+    // The caller is attached, so this is the live interpreter: make sure its finalisation will
+    // run the forget callbacks (a thread attached by Py_Initialize may never have told us).
+    ensure_finalize_hook();
     register_forget(forget_object_cell, cell);
     return true;
 }
@@ -56,6 +59,13 @@ int run_object_init(void *raw)
     auto *job = static_cast<ObjectInit *>(raw);
     PyObject *value = job->init(job->ctx);
     if (value == nullptr) {
+        // A racing set/get_or_race may have stored a value meanwhile: the cell is initialised
+        // then, and reporting this caller's failure would leave a stored value behind an
+        // "empty" state word (invisible to get, impossible to take).
+        if (value_of(job->cell).load(std::memory_order_acquire) != nullptr) {
+            PyErr_Clear();
+            return 0;
+        }
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_SystemError,
                             "once-cell initialiser returned NULL without setting an exception");
@@ -113,6 +123,9 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
                 result = -1;
             }
             owner.store(0, std::memory_order_relaxed);
+            if (result == -1 && !PyErr_Occurred())  // the contract promises an exception with -1
+                PyErr_SetString(PyExc_SystemError,
+                                "once-cell initialiser returned -1 without setting an exception");
             state.store(result == 0 ? kDone : kEmpty, std::memory_order_release);
             state.notify_all();
             return result;
@@ -136,8 +149,11 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
 PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s)
 {
     if (s == nullptr) return;
-    state_of(s).store(kEmpty, std::memory_order_release);
-    state_of(s).notify_all();
+    // Only done -> empty: resetting a running cell would let a second initialiser start while
+    // the first still writes, and the first would then mark the cell done under it.
+    std::uint32_t expected = kDone;
+    if (state_of(s).compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel))
+        state_of(s).notify_all();
 }
 
 PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_init(pyo3cpp_object_cell *c,
@@ -170,7 +186,15 @@ PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_race(pyo3cpp_object_cell *c,
                         "pyo3cpp_object_cell_get_or_race: NULL cell or initialiser");
         return nullptr;
     }
-    PyObject *value = init(ctx);
+    PyObject *value;
+    try {
+        value = init(ctx);
+    } catch (...) {
+        // No C++ exception may cross the C ABI (found by tests/test_faults.cpp).
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pyo3cpp_object_cell_get_or_race: a C++ exception escaped the initialiser");
+        return nullptr;
+    }
     if (value == nullptr) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_SystemError,
@@ -186,7 +210,10 @@ PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_race(pyo3cpp_object_cell *c,
 
 PYO3CPP_API int pyo3cpp_object_cell_set(pyo3cpp_object_cell *c, PyObject *value)
 {
-    if (!thread_is_attached()) return -1;
+    if (!thread_is_attached()) {
+        pyo3cpp_release_ref(value);  // the reference is stolen in every case: queue its decref
+        return -1;
+    }
     if (c == nullptr || value == nullptr) {
         Py_XDECREF(value);
         PyErr_SetString(PyExc_ValueError, "pyo3cpp_object_cell_set: NULL cell or value");
@@ -205,6 +232,16 @@ PYO3CPP_API PyObject *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c)
     if (!state_of(&c->once).compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel))
         return nullptr;
     return value_of(c).exchange(nullptr, std::memory_order_acq_rel);
+}
+
+PYO3CPP_API void pyo3cpp_object_cell_clear(pyo3cpp_object_cell *c)
+{
+    if (c == nullptr) return;
+    unregister_forget(forget_object_cell, c);
+    PyObject *value = value_of(c).exchange(nullptr, std::memory_order_acq_rel);
+    owner_of(&c->once).store(0, std::memory_order_relaxed);
+    state_of(&c->once).store(kEmpty, std::memory_order_release);
+    pyo3cpp_release_ref(value);  // decref now if attached, else deferred; leaked if finalised
 }
 
 PYO3CPP_API PyObject *pyo3cpp_intern(pyo3cpp_object_cell *cell, const char *utf8)

@@ -49,6 +49,11 @@ long pool_drain_attached() noexcept
     for (Node *node = take_all(); node != nullptr; node = take_all()) {
         while (node != nullptr) {
             Node *next = node->next;
+#if PYO3CPP_DEBUG_CHECKS
+            if (Py_REFCNT(node->object) <= 0)
+                debug_fail("double release: a queued reference's object is already dead",
+                           "the deferred-decref pool");
+#endif
             Py_DECREF(node->object);
             std::free(node);
             node = next;
@@ -80,6 +85,10 @@ extern "C" {
 PYO3CPP_API void pyo3cpp_release_ref(PyObject *obj)
 {
     if (obj == nullptr) return;
+#if PYO3CPP_DEBUG_CHECKS
+    if (debug_in_traverse())
+        debug_fail("reference released during a GC traversal (tp_traverse)", "pyo3cpp_release_ref");
+#endif
     if (!g_finalized.load(std::memory_order_relaxed) && thread_is_attached())
         Py_DECREF(obj);
     else

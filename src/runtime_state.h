@@ -53,12 +53,28 @@ inline std::uint64_t this_thread_key() noexcept
 // a re-initialised interpreter. Call attached.
 void ensure_finalize_hook() noexcept;
 
+// The attach gate (attach.cpp): fresh attaches are refused from the moment a Python-level
+// atexit callback closes it until the interpreter has finalised. ensure_attach_gate registers
+// that callback once per interpreter (call attached; keeps any pending exception);
+// reset_attach_gate re-opens the gate for a re-initialised interpreter.
+void ensure_attach_gate() noexcept;
+void reset_attach_gate() noexcept;
+
 // Pool internals used by attach/detach and the finalisation hook.
 long pool_drain_attached() noexcept;
 void pool_forget_all() noexcept;  // drops queued decrefs without applying them (leaks)
 
-// Adds forget(ctx) to what the finalisation hook runs; idempotent.
+// Adds forget(ctx) to what the finalisation hook runs; idempotent. The hook runs each entry
+// once and empties the list (an entry registers again when its cell fills again).
 int register_forget(void (*forget)(void *), void *ctx) noexcept;
+// Removes forget(ctx); a no-op when absent. For cells destroyed before finalisation.
+void unregister_forget(void (*forget)(void *), void *ctx) noexcept;
+
+// Debug checks (debug_checks.cpp). The inline C++ layer decides when to check; these serve the
+// library's own checks, which are compiled only with PYO3CPP_DEBUG_CHECKS=1.
+bool debug_in_traverse() noexcept;                                   // this thread, any time
+[[noreturn]] void debug_fail(const char *what, const char *where) noexcept;  // message + abort
+void debug_report_live_py_at_exit() noexcept;  // stderr line if Py<T> are still alive
 
 // Parks a Python exception when attached; a no-op otherwise (the C contract then says "no
 // exception").

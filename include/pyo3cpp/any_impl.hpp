@@ -1,21 +1,9 @@
-// any_impl.hpp — bodies of AnyMethods (any.hpp) that need the complete ownership types.
+// any_impl.hpp — the out-of-line bodies of AnyMethods (any.hpp) that need the complete
+// ownership types and conversions: extract<T>() lives in convert.hpp, call/call_method in
+// call.hpp. borrowed.hpp includes this once Borrowed, Bound, Py and PyErr are complete, so
+// every view has its whole method set wherever Borrowed is visible.
 #pragma once
 
 #include "pyo3cpp/error.hpp"
-
-namespace pyo3cpp {
-
-template <class Self> Bound<PyString> AnyMethods<Self>::repr() const
-{
-    return Bound<PyString>::from_owned_ptr(token(), PyObject_Repr(ptr()));
-}
-template <class Self> Bound<PyString> AnyMethods<Self>::str() const
-{
-    return Bound<PyString>::from_owned_ptr(token(), PyObject_Str(ptr()));
-}
-template <class Self> Bound<PyAny> AnyMethods<Self>::getattr(const char *name) const
-{
-    return Bound<PyAny>::from_owned_ptr(token(), PyObject_GetAttrString(ptr(), name));
-}
-
-}  // namespace pyo3cpp
+#include "pyo3cpp/convert.hpp"
+#include "pyo3cpp/call.hpp"

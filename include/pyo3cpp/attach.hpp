@@ -55,9 +55,28 @@ private:
     pyo3cpp_attach_state state_;
 };
 
+namespace detail {
+// Debug checks: attaching inside tp_traverse is forbidden (see traverse.hpp).
+inline void debug_check_attach_allowed(const char *where) noexcept
+{
+#if PYO3CPP_DEBUG_CHECKS
+    if (pyo3cpp_debug_thread_state() & PYO3CPP_DEBUG_IN_TRAVERSE) {
+        std::fprintf(stderr,
+                     "pyo3cpp debug check: attach during a GC traversal (tp_traverse) in %s\n",
+                     where);
+        std::fflush(stderr);
+        std::abort();
+    }
+#else
+    (void)where;
+#endif
+}
+}  // namespace detail
+
 // Guaranteed copy elision lets these return the immovable guard.
 inline Attached attach()
 {
+    detail::debug_check_attach_allowed("pyo3cpp::attach");
     pyo3cpp_attach_state state{};
     if (pyo3cpp_attach(&state) != 0)
         throw std::runtime_error(
@@ -68,6 +87,7 @@ inline Attached attach()
 // Example: if (auto guard = pyo3cpp::try_attach()) { use(guard.py()); }
 inline Attached try_attach() noexcept
 {
+    detail::debug_check_attach_allowed("pyo3cpp::try_attach");
     pyo3cpp_attach_state state{};
     (void)pyo3cpp_try_attach(&state);  // on failure state.kind stays 0: an empty guard
     return Attached(state);

@@ -86,3 +86,5 @@ template <class T> inline PyObject *const *as_vectorcall_args(const Borrowed<T> 
 }  // namespace pyo3cpp
 
 #include "pyo3cpp/bound.hpp"
+// The method bodies that need all of the above (conversions, calls).
+#include "pyo3cpp/any_impl.hpp"

@@ -16,6 +16,16 @@
 //     code that does these). Another thread may then run inside the section; it resumes when
 //     this thread re-attaches. Use it to make a sequence of container operations atomic, not as
 //     a lock around callbacks into unknown code.
+//   - CPYTHON 3.13 RE-ENTRY LIMIT (free-threaded 3.13 only): CPython's own container functions
+//     open a critical section on their object (PyDict_SetItem, PyList_SetItem, PyList_Append,
+//     dict.update, ...). On 3.13 a nested section on a mutex this thread already holds is not
+//     recognised: it blocks, which detaches, which suspends YOUR section — so "read, then
+//     PyDict_SetItem on the same dict" inside a section is NOT atomic on 3.13 (measured: 8
+//     threads x 12,500 increments kept ~25% of them) and is slow (each such call parks).
+//     CPython 3.14 skips re-locking the mutex of the top-most one-object section (gh-114203).
+//     On 3.13, inside a section on `obj`, touch `obj` through accessors that do not lock it
+//     again (PyList_GET_ITEM / PyList_SET_ITEM, PyDict_GetItemRef and other lookups), or guard
+//     the read-modify-write with a Mutex (mutex.hpp) instead.
 //   - Guards must be destroyed in reverse order of creation, on the thread that made them.
 // Cost: free-threaded, uncontended: CPython's begin/end (a few atomic operations); GIL: zero.
 #pragma once

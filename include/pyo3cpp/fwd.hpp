@@ -15,6 +15,11 @@ template <class T> class Bound;
 template <class T> class Py;
 class PyErr;
 
+// Conversion traits (convert.hpp defines them; declared here with their defaults so typed
+// headers can name them before convert.hpp is read).
+template <class T, class Enable = void> struct FromPython;  // static T extract(Borrowed<PyAny>)
+template <class T, class Enable = void> struct IntoPython;  // static Bound<PyAny> convert(Python, const T&)
+
 // Type tags: `T` in Borrowed<T>, Bound<T>, Py<T>. They carry no data; type_traits.hpp says how
 // each is checked.
 struct PyAny {};

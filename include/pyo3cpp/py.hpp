@@ -45,18 +45,25 @@ public:
     Py &operator=(const Py &) = delete;
     Py(Py &&other) noexcept : ptr_(std::exchange(other.ptr_, nullptr)) {}
     template <class U, class = std::enable_if_t<is_upcast_v<U, T> && !std::is_same_v<U, T>>>
-    Py(Py<U> &&other) noexcept : ptr_(std::move(other).into_ptr())
+    Py(Py<U> &&other) noexcept : Py(std::move(other).into_ptr())
     {
     }
     Py &operator=(Py &&other) noexcept
     {
         if (this != &other) {
             PyObject *old = std::exchange(ptr_, std::exchange(other.ptr_, nullptr));
+            detail::debug_check_py_release(old, "Py<T>::operator=");
             pyo3cpp_release_ref(old);
         }
         return *this;
     }
-    ~Py() { pyo3cpp_release_ref(ptr_); }
+    ~Py()
+    {
+        // Inline null test: moved-from and drop_ref'd owners never call into the library.
+        if (ptr_ == nullptr) return;
+        detail::debug_check_py_release(ptr_, "Py<T>::~Py");
+        pyo3cpp_release_ref(ptr_);
+    }
 
     Py clone_ref(Python) const noexcept
     {
@@ -70,27 +77,31 @@ public:
         return Bound<T>(ptr_);
     }
     Borrowed<T> bind_borrowed(Python py) const noexcept { return Borrowed<T>::from_ptr(py, ptr_); }
-    Bound<T> into_bound(Python) && noexcept { return Bound<T>(std::exchange(ptr_, nullptr)); }
+    Bound<T> into_bound(Python) && noexcept { return Bound<T>(std::move(*this).into_ptr()); }
 
     // Releases now, on an attached thread (no trip through the library).
     void drop_ref(Python) && noexcept
     {
-        if (PyObject *old = std::exchange(ptr_, nullptr)) detail::decref(old);
+        if (PyObject *old = std::move(*this).into_ptr()) detail::decref(old, "Py<T>::drop_ref");
     }
 
     PyObject *as_ptr() const noexcept { return ptr_; }
-    PyObject *into_ptr() && noexcept { return std::exchange(ptr_, nullptr); }
+    PyObject *into_ptr() && noexcept
+    {
+        detail::debug_count_py(ptr_, -1);  // the reference leaves Py<T> (debug accounting)
+        return std::exchange(ptr_, nullptr);
+    }
     bool is_null() const noexcept { return ptr_ == nullptr; }
 
     template <class U> Py<U> cast(Python py) &&
     {
         if (!type_traits<U>::check(ptr_)) raise_type_error(type_traits<U>::name, ptr_);
         (void)py;
-        return Py<U>(std::exchange(ptr_, nullptr));
+        return Py<U>(std::move(*this).into_ptr());
     }
     template <class U> Py<U> cast_unchecked() && noexcept
     {
-        return Py<U>(std::exchange(ptr_, nullptr));
+        return Py<U>(std::move(*this).into_ptr());
     }
 
     template <class Other> bool is(const Other &other) const noexcept
@@ -99,7 +110,8 @@ public:
     }
 
 private:
-    explicit Py(PyObject *ptr) noexcept : ptr_(ptr) {}
+    // Every reference a Py takes arrives here (debug accounting of live Py<T>).
+    explicit Py(PyObject *ptr) noexcept : ptr_(ptr) { detail::debug_count_py(ptr, +1); }
     template <class> friend class Py;
     template <class> friend class Bound;
     template <class> friend class Borrowed;

@@ -3,6 +3,15 @@
 //   Borrowed<T>, Bound<T>, Py<T>   ownership of Python references   (borrowed/bound/py.hpp)
 //   Python, attach, detach         attachment to the interpreter    (python.hpp, attach.hpp)
 //   PyErr                          Python exceptions as C++ ones     (error.hpp)
+//   TraverseGuard                  debug-checked tp_traverse bodies  (traverse.hpp)
+//   typed views: PyAny methods (any.hpp), PyDict (dict.hpp), PyList (list.hpp), PyTuple,
+//     PyString, PyBytes, PyInt, PyFloat, PyBool, PyNone, PyType, PyModule (pymodule.hpp),
+//     iterators (iterator.hpp); calls (call.hpp); conversions (convert.hpp);
+//     strong-reference C API shims (compat.hpp)
+//   critical_section, Mutex        locks that never deadlock         (critical_section/mutex.hpp)
+//   PYO3CPP_MODULE, ModuleDef      defining an extension module      (module.hpp)
+//   OnceCell, OnceLock             lazily initialised state          (once_cell/once_lock.hpp)
+//   intern<"s">, import_cached<>   cached interned names, imports    (intern.hpp, import.hpp)
 #pragma once
 
 #include "pyo3cpp/fwd.hpp"
@@ -12,4 +21,26 @@
 #include "pyo3cpp/any_impl.hpp"
 #include "pyo3cpp/attach.hpp"
 #include "pyo3cpp/critical_section.hpp"
+#include "pyo3cpp/exclusive_section.hpp"
+#include "pyo3cpp/mutex.hpp"
 #include "pyo3cpp/convert.hpp"
+#include "pyo3cpp/call.hpp"
+#include "pyo3cpp/compat.hpp"
+#include "pyo3cpp/dict.hpp"
+#include "pyo3cpp/list.hpp"
+#include "pyo3cpp/tuple.hpp"
+#include "pyo3cpp/string.hpp"
+#include "pyo3cpp/bytes.hpp"
+#include "pyo3cpp/int.hpp"
+#include "pyo3cpp/float.hpp"
+#include "pyo3cpp/bool.hpp"
+#include "pyo3cpp/none.hpp"
+#include "pyo3cpp/type.hpp"
+#include "pyo3cpp/pymodule.hpp"
+#include "pyo3cpp/iterator.hpp"
+#include "pyo3cpp/once_cell.hpp"
+#include "pyo3cpp/once_lock.hpp"
+#include "pyo3cpp/intern.hpp"
+#include "pyo3cpp/import.hpp"
+#include "pyo3cpp/traverse.hpp"
+#include "pyo3cpp/module.hpp"

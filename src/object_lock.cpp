@@ -1,0 +1,126 @@
+// object_lock.cpp — exclusive per-object locks that, unlike critical sections, survive detaching
+// (see abi/pyo3cpp.h, "object locks", for why CPython 3.13 needs them).
+//
+// Entries live in a sharded hash table keyed by object address and exist only while some thread
+// holds or waits for the lock, so the table stays as small as the number of contended objects.
+// A shard's std::mutex is held only for table bookkeeping (never while waiting for an object),
+// so taking it while attached cannot stall the interpreter; waiting for the object itself
+// detaches.
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
+#include "runtime_state.h"
+
+using namespace pyo3cpp::detail;
+
+namespace {
+
+struct Entry {
+    std::uint64_t owner = 0;  // this_thread_key() of the holder; guarded by the shard mutex
+    long depth = 0;           // recursion depth of the holder; guarded by the shard mutex
+    long users = 0;           // holders + waiters; the entry is freed when it drops to zero
+    std::atomic<std::uint32_t> taken{0};  // the lock proper: 0 free, 1 held
+};
+
+struct Shard {
+    std::mutex guard;
+    std::unordered_map<PyObject *, Entry *> entries;
+};
+
+constexpr std::size_t kShards = 64;
+
+std::array<Shard, kShards> &shards()
+{
+    static auto *table = new std::array<Shard, kShards>();  // never destroyed: used at exit
+    return *table;
+}
+
+Shard &shard_for(PyObject *obj)
+{
+    auto key = reinterpret_cast<std::uintptr_t>(obj);
+    key ^= key >> 17;
+    key *= 0x9E3779B97F4A7C15ull;
+    return shards()[(key >> 32) % kShards];
+}
+
+bool check_args(PyObject *obj, const char *what)
+{
+    if (!thread_is_attached()) return false;
+    if (obj == nullptr) {
+        PyErr_Format(PyExc_ValueError, "%s: object is NULL", what);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
+{
+    if (!check_args(obj, "pyo3cpp_object_lock")) return -1;
+#ifdef Py_GIL_DISABLED
+    const std::uint64_t me = this_thread_key();
+    Shard &shard = shard_for(obj);
+    Entry *entry;
+    try {
+        std::lock_guard<std::mutex> lock(shard.guard);
+        auto [it, inserted] = shard.entries.try_emplace(obj, nullptr);
+        if (inserted) it->second = new Entry();
+        entry = it->second;
+        if (entry->owner == me) {
+            ++entry->depth;
+            return 0;
+        }
+        ++entry->users;
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    std::uint32_t expected = 0;
+    if (!entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+        PyThreadState *detached = PyEval_SaveThread();
+        for (;;) {
+            expected = 0;
+            if (entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire))
+                break;
+            entry->taken.wait(1, std::memory_order_relaxed);
+        }
+        PyEval_RestoreThread(detached);
+    }
+    std::lock_guard<std::mutex> lock(shard.guard);
+    entry->owner = me;
+    entry->depth = 1;
+#endif
+    return 0;
+}
+
+PYO3CPP_API int pyo3cpp_object_unlock(PyObject *obj)
+{
+    if (!check_args(obj, "pyo3cpp_object_unlock")) return -1;
+#ifdef Py_GIL_DISABLED
+    Shard &shard = shard_for(obj);
+    std::lock_guard<std::mutex> lock(shard.guard);
+    auto it = shard.entries.find(obj);
+    if (it == shard.entries.end() || it->second->owner != this_thread_key()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "pyo3cpp_object_unlock: the object lock is not held by this thread");
+        return -1;
+    }
+    Entry *entry = it->second;
+    if (--entry->depth > 0) return 0;
+    entry->owner = 0;
+    entry->taken.store(0, std::memory_order_release);
+    if (--entry->users == 0) {
+        shard.entries.erase(it);
+        delete entry;  // no waiter can still touch it: waiters are counted in users
+    } else {
+        entry->taken.notify_all();
+    }
+#endif
+    return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,47 @@
+// layout.cpp — the same layout freeze as layout.c, seen from C++ (any compiler and standard
+// library: tests/abi/compile_checks.py compiles it with the build's C++ compiler and with
+// clang++ -stdlib=libc++). C++ must see exactly the layouts C sees, or a C++ extension and the
+// library would disagree about the structs they share.
+#include <cstddef>
+#include <type_traits>
+
+#include "pyo3cpp.h"
+
+constexpr std::size_t ptr = sizeof(void *);
+
+static_assert(sizeof(pyo3cpp_attach_state) == 8 + ptr && alignof(pyo3cpp_attach_state) == ptr);
+static_assert(offsetof(pyo3cpp_attach_state, kind) == 0);
+static_assert(offsetof(pyo3cpp_attach_state, gilstate) == 4);
+static_assert(offsetof(pyo3cpp_attach_state, reserved) == 8);
+
+static_assert(sizeof(pyo3cpp_critical_section) == 4 * ptr &&
+              alignof(pyo3cpp_critical_section) == ptr);
+
+static_assert(sizeof(pyo3cpp_mutex) == 8 && alignof(pyo3cpp_mutex) == 4);
+static_assert(offsetof(pyo3cpp_mutex, state) == 0 && offsetof(pyo3cpp_mutex, reserved) == 4);
+
+static_assert(sizeof(pyo3cpp_once_state) == 16 && alignof(pyo3cpp_once_state) == alignof(uint64_t));
+static_assert(offsetof(pyo3cpp_once_state, waiters) == 4 && offsetof(pyo3cpp_once_state, owner) == 8);
+
+static_assert(sizeof(pyo3cpp_object_cell) == 16 + (ptr > 4 ? 8 : 4));
+static_assert(offsetof(pyo3cpp_object_cell, once) == 0 && offsetof(pyo3cpp_object_cell, value) == 16);
+
+// C++ code keeps these in static storage and passes them to the library by pointer: they must be
+// plain C aggregates (no constructors, memcpy-able, the same in every C++ ABI).
+static_assert(std::is_standard_layout_v<pyo3cpp_object_cell> && std::is_trivial_v<pyo3cpp_object_cell>);
+static_assert(std::is_standard_layout_v<pyo3cpp_once_state> && std::is_trivial_v<pyo3cpp_once_state>);
+static_assert(std::is_standard_layout_v<pyo3cpp_mutex> && std::is_trivial_v<pyo3cpp_mutex>);
+static_assert(std::is_standard_layout_v<pyo3cpp_critical_section> &&
+              std::is_trivial_v<pyo3cpp_critical_section>);
+static_assert(std::is_standard_layout_v<pyo3cpp_attach_state> && std::is_trivial_v<pyo3cpp_attach_state>);
+
+static_assert(PYO3CPP_ABI_VERSION == 1L);
+#if defined(EXPECT_ABI_MAJOR)
+static_assert(PYO3CPP_ABI_VERSION == EXPECT_ABI_MAJOR);
+#endif
+
+// The functions have C linkage whatever the C++ compiler: taking their address as a C function
+// pointer type checks the declarations are inside extern "C".
+extern "C" typedef long abi_version_fn(void);
+static abi_version_fn *const abi_version_ptr = &pyo3cpp_abi_version;
+long pyo3cpp_layout_cpp_anchor() { return abi_version_ptr(); }

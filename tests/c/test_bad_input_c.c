@@ -1,0 +1,417 @@
+/* test_bad_input_c.c — every exported function of abi/pyo3cpp.h given bad input: NULL pointers,
+ * wrong objects or values, and calls while not attached (on a detached Python thread and on a
+ * thread Python never created). Each must return its documented error with the documented
+ * Python exception, or no exception where the caller is not attached — never crash, never leak.
+ * tests/abi/check_symbols.py fails if an exported function is missing from this file.
+ * C99 + CPython's C API only; TAP output. */
+#include <Python.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "pyo3cpp.h"
+#include "tap.h"
+
+/* 1 when the pending exception is `type` and, if `needle` is not NULL, its message contains it.
+ * Clears the exception either way. */
+static int raised(PyObject *type, const char *needle)
+{
+    PyObject *etype, *value, *tb, *text;
+    int ok;
+    if (!PyErr_Occurred()) return 0;
+    ok = PyErr_ExceptionMatches(type);
+    PyErr_Fetch(&etype, &value, &tb);
+    PyErr_NormalizeException(&etype, &value, &tb);
+    if (ok && needle != NULL) {
+        text = value ? PyObject_Str(value) : NULL;
+        ok = text != NULL && strstr(PyUnicode_AsUTF8(text), needle) != NULL;
+        if (!ok && text) printf("#   message was: %s\n", PyUnicode_AsUTF8(text));
+        Py_XDECREF(text);
+    }
+    Py_XDECREF(etype);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+    return ok;
+}
+
+static int no_error(void) { return PyErr_Occurred() == NULL; }
+
+static int count_calls;
+static int fn_returns_7(void *ctx) { (void)ctx; ++count_calls; return 7; }
+static int init_fails_silently(void *ctx) { (void)ctx; return -1; }
+static PyObject *object_init_returns_null(void *ctx) { (void)ctx; return NULL; }
+static PyObject *object_init_raises(void *ctx)
+{
+    (void)ctx;
+    PyErr_SetString(PyExc_KeyError, "from the initialiser");
+    return NULL;
+}
+static PyObject *object_init_list(void *ctx) { (void)ctx; return PyList_New(0); }
+static void forget_nothing(void *ctx) { (void)ctx; }
+
+static pyo3cpp_once_state recursive_once = PYO3CPP_ONCE_STATE_INIT;
+static int recursive_result;
+static int init_recurses(void *ctx)
+{
+    (void)ctx;
+    recursive_result = pyo3cpp_once_run(&recursive_once, init_recurses, NULL, "recursive_cell");
+    return recursive_result == -1 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ not attached */
+
+/* Everything that requires attachment, called without it: documented error, and afterwards
+ * (re-attached) no exception is pending and nothing changed. */
+static void not_attached(const char *where)
+{
+    char name[160];
+    pyo3cpp_critical_section cs;
+    pyo3cpp_once_state once = PYO3CPP_ONCE_STATE_INIT;
+    pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
+    pyo3cpp_mutex mutex = PYO3CPP_MUTEX_INIT;
+    PyObject *fake = (PyObject *)&cell; /* never dereferenced: every call must refuse first */
+    int major = 0, minor = 0, ft = -1;
+    long pending;
+    pyo3cpp_attach_state st;
+
+#define NAMED(text) (snprintf(name, sizeof name, "%s: %s", where, text), name)
+    TAP_OK(pyo3cpp_is_attached() == 0, NAMED("pyo3cpp_is_attached is 0"));
+    TAP_OK(pyo3cpp_abi_version() == PYO3CPP_ABI_VERSION, NAMED("pyo3cpp_abi_version works"));
+    pyo3cpp_runtime_python(&major, &minor, &ft);
+    TAP_OK(major == PY_MAJOR_VERSION && minor == PY_MINOR_VERSION,
+           NAMED("pyo3cpp_runtime_python works"));
+    TAP_OK(pyo3cpp_check_runtime(PYO3CPP_ABI_VERSION, PY_MAJOR_VERSION, PY_MINOR_VERSION,
+                                 PYO3CPP_COMPILED_FREE_THREADED, "x") == -1,
+           NAMED("pyo3cpp_check_runtime: -1"));
+    TAP_OK(pyo3cpp_detach_begin() == NULL, NAMED("pyo3cpp_detach_begin: NULL"));
+    pyo3cpp_detach_end(NULL);
+    count_calls = 0;
+    TAP_OK(pyo3cpp_detach(fn_returns_7, NULL) == 7 && count_calls == 1,
+           NAMED("pyo3cpp_detach just calls fn"));
+    TAP_OK(pyo3cpp_detach(NULL, NULL) == -1, NAMED("pyo3cpp_detach(NULL fn): -1"));
+    TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
+    pending = pyo3cpp_pool_pending();
+    pyo3cpp_release_ref(NULL);
+    pyo3cpp_defer_decref(NULL);
+    TAP_OK(pyo3cpp_pool_pending() == pending, NAMED("release_ref/defer_decref(NULL) queue nothing"));
+    TAP_OK(pyo3cpp_critical_section_begin(&cs, fake) == -1,
+           NAMED("pyo3cpp_critical_section_begin: -1"));
+    TAP_OK(pyo3cpp_critical_section_begin2(&cs, fake, fake) == -1,
+           NAMED("pyo3cpp_critical_section_begin2: -1"));
+    pyo3cpp_critical_section_end(NULL);
+    TAP_OK(pyo3cpp_object_lock(fake) == -1 && pyo3cpp_object_unlock(fake) == -1,
+           NAMED("pyo3cpp_object_lock/unlock: -1"));
+    TAP_OK(pyo3cpp_mutex_lock(NULL) == -1 && pyo3cpp_mutex_try_lock(NULL) == -1 &&
+               pyo3cpp_mutex_unlock(NULL) == -1,
+           NAMED("pyo3cpp_mutex_*(NULL): -1"));
+    TAP_OK(pyo3cpp_mutex_lock(&mutex) == 0 && pyo3cpp_mutex_try_lock(&mutex) == 0 &&
+               pyo3cpp_mutex_unlock(&mutex) == 0 && pyo3cpp_mutex_unlock(&mutex) == -1,
+           NAMED("pyo3cpp_mutex works detached; unlocking twice: -1"));
+    TAP_OK(pyo3cpp_once_run(&once, init_fails_silently, NULL, "x") == -1 && once.state == 0,
+           NAMED("pyo3cpp_once_run: -1, cell untouched"));
+    pyo3cpp_once_reset(NULL);
+    TAP_OK(pyo3cpp_on_finalize(NULL, NULL) == -1, NAMED("pyo3cpp_on_finalize(NULL): -1"));
+    TAP_OK(pyo3cpp_object_cell_get_or_init(&cell, object_init_list, NULL, "x") == NULL &&
+               pyo3cpp_object_cell_get_or_race(&cell, object_init_list, NULL) == NULL &&
+               pyo3cpp_object_cell_get(&cell) == NULL,
+           NAMED("pyo3cpp_object_cell_get_or_init/get_or_race: NULL, cell empty"));
+    TAP_OK(pyo3cpp_object_cell_set(&cell, NULL) == -1, NAMED("pyo3cpp_object_cell_set: -1"));
+    TAP_OK(pyo3cpp_object_cell_take(&cell) == NULL && pyo3cpp_object_cell_take(NULL) == NULL,
+           NAMED("pyo3cpp_object_cell_take of empty/NULL: NULL"));
+    TAP_OK(pyo3cpp_intern(&cell, "x") == NULL, NAMED("pyo3cpp_intern: NULL"));
+    TAP_OK(pyo3cpp_import_cached(&cell, "sys", NULL) == NULL,
+           NAMED("pyo3cpp_import_cached: NULL"));
+    TAP_OK(pyo3cpp_debug_checks_enabled() == 0 || pyo3cpp_debug_checks_enabled() == 1,
+           NAMED("pyo3cpp_debug_checks_enabled is 0 or 1"));
+    TAP_OK((pyo3cpp_debug_thread_state() & PYO3CPP_DEBUG_ATTACHED) == 0,
+           NAMED("pyo3cpp_debug_thread_state: not attached"));
+    pyo3cpp_debug_traverse_leave(); /* unbalanced leave: clamped at zero */
+    TAP_OK((pyo3cpp_debug_thread_state() & PYO3CPP_DEBUG_IN_TRAVERSE) == 0,
+           NAMED("pyo3cpp_debug_traverse_leave without enter is a no-op"));
+    pyo3cpp_on_finalize_cancel(NULL, NULL);
+    pyo3cpp_on_finalize_cancel(forget_nothing, &cell); /* never registered */
+    pyo3cpp_object_cell_clear(NULL);
+    pyo3cpp_object_cell_clear(&cell); /* empty */
+    TAP_OK(pyo3cpp_object_cell_get(&cell) == NULL,
+           NAMED("on_finalize_cancel/object_cell_clear on NULL/absent/empty are no-ops"));
+    TAP_OK(pyo3cpp_attach(NULL) == -1 && pyo3cpp_try_attach(NULL) == -1 &&
+               pyo3cpp_is_attached() == 0,
+           NAMED("pyo3cpp_attach/try_attach(NULL): -1, still not attached"));
+    pyo3cpp_release_attach(NULL);
+
+    /* Re-attach: none of the above may have left an exception behind. */
+    TAP_OK(pyo3cpp_attach(&st) == 0, NAMED("attach"));
+    TAP_OK(no_error(), NAMED("no exception was set by any refusal"));
+    pyo3cpp_release_attach(&st);
+#undef NAMED
+}
+
+static void *foreign_thread(void *arg)
+{
+    (void)arg;
+    not_attached("thread Python never created");
+    return NULL;
+}
+
+/* ----------------------------------------------------------------- attached */
+
+static void attached_nulls(void)
+{
+    pyo3cpp_critical_section cs;
+    pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
+    pyo3cpp_once_state once = PYO3CPP_ONCE_STATE_INIT;
+    PyObject *obj = PyList_New(0);
+    Py_ssize_t refs;
+
+    pyo3cpp_runtime_python(NULL, NULL, NULL);
+    TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
+    TAP_OK(pyo3cpp_detach(NULL, NULL) == -1 && raised(PyExc_ValueError, "fn is NULL"),
+           "pyo3cpp_detach(NULL): ValueError");
+    TAP_OK(pyo3cpp_critical_section_begin(NULL, obj) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_critical_section_begin(NULL section): ValueError");
+    TAP_OK(pyo3cpp_critical_section_begin(&cs, NULL) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_critical_section_begin(NULL object): ValueError");
+    TAP_OK(pyo3cpp_critical_section_begin2(&cs, obj, NULL) == -1 &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_critical_section_begin2(obj, NULL): ValueError");
+    TAP_OK(pyo3cpp_critical_section_begin2(NULL, obj, obj) == -1 &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_critical_section_begin2(NULL section): ValueError");
+    pyo3cpp_critical_section_end(NULL);
+    memset(&cs, 0, sizeof cs);
+    pyo3cpp_critical_section_end(&cs); /* zeroed, never begun: documented no-op */
+    TAP_OK(no_error(), "pyo3cpp_critical_section_end(NULL / zeroed) is a no-op");
+    TAP_OK(pyo3cpp_object_lock(NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_object_lock(NULL): ValueError");
+    TAP_OK(pyo3cpp_object_unlock(NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_object_unlock(NULL): ValueError");
+    TAP_OK(pyo3cpp_mutex_lock(NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_mutex_lock(NULL): ValueError");
+    TAP_OK(pyo3cpp_mutex_try_lock(NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_mutex_try_lock(NULL): ValueError");
+    TAP_OK(pyo3cpp_mutex_unlock(NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_mutex_unlock(NULL): ValueError");
+    TAP_OK(pyo3cpp_once_run(NULL, init_fails_silently, NULL, "x") == -1 &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_once_run(NULL cell): ValueError");
+    TAP_OK(pyo3cpp_once_run(&once, NULL, NULL, "x") == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_once_run(NULL init): ValueError");
+    pyo3cpp_once_reset(NULL);
+    TAP_OK(pyo3cpp_on_finalize(NULL, NULL) == -1 && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_on_finalize(NULL): ValueError");
+    TAP_OK(pyo3cpp_object_cell_get_or_init(NULL, object_init_list, NULL, "x") == NULL &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_object_cell_get_or_init(NULL cell): ValueError");
+    TAP_OK(pyo3cpp_object_cell_get_or_init(&cell, NULL, NULL, "x") == NULL &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_object_cell_get_or_init(NULL init): ValueError");
+    TAP_OK(pyo3cpp_object_cell_get_or_race(NULL, object_init_list, NULL) == NULL &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_object_cell_get_or_race(NULL cell): ValueError");
+    TAP_OK(pyo3cpp_object_cell_get_or_race(&cell, NULL, NULL) == NULL &&
+               raised(PyExc_ValueError, NULL),
+           "pyo3cpp_object_cell_get_or_race(NULL init): ValueError");
+    Py_INCREF(obj);
+    refs = Py_REFCNT(obj);
+    TAP_OK(pyo3cpp_object_cell_set(NULL, obj) == -1 && raised(PyExc_ValueError, NULL) &&
+               Py_REFCNT(obj) == refs - 1,
+           "pyo3cpp_object_cell_set(NULL cell): ValueError, value still stolen");
+    TAP_OK(pyo3cpp_object_cell_set(&cell, NULL) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_object_cell_set(NULL value): ValueError");
+    TAP_OK(pyo3cpp_object_cell_take(NULL) == NULL && no_error(),
+           "pyo3cpp_object_cell_take(NULL): NULL, no exception");
+    TAP_OK(pyo3cpp_intern(NULL, "x") == NULL && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_intern(NULL cell): ValueError");
+    TAP_OK(pyo3cpp_intern(&cell, NULL) == NULL && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_intern(NULL string): ValueError");
+    TAP_OK(pyo3cpp_import_cached(NULL, "sys", NULL) == NULL && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_import_cached(NULL cell): ValueError");
+    TAP_OK(pyo3cpp_import_cached(&cell, NULL, "path") == NULL && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_import_cached(NULL module): ValueError");
+    TAP_OK(pyo3cpp_object_cell_get(&cell) == NULL, "the cell is still empty after every refusal");
+    TAP_OK(pyo3cpp_attach(NULL) == -1 && no_error(), "pyo3cpp_attach(NULL) attached: -1");
+    TAP_OK(pyo3cpp_try_attach(NULL) == -1 && no_error(), "pyo3cpp_try_attach(NULL) attached: -1");
+    Py_DECREF(obj);
+}
+
+static void attached_wrong_values(void)
+{
+    pyo3cpp_critical_section cs;
+    pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
+    pyo3cpp_once_state once = PYO3CPP_ONCE_STATE_INIT;
+    pyo3cpp_mutex mutex = PYO3CPP_MUTEX_INIT;
+    pyo3cpp_attach_state failed;
+    PyObject *obj, *first;
+    Py_ssize_t refs;
+    long pending;
+    void *token;
+
+    TAP_OK(pyo3cpp_check_runtime(-1, PY_MAJOR_VERSION, PY_MINOR_VERSION,
+                                 PYO3CPP_COMPILED_FREE_THREADED, NULL) == -1 &&
+               raised(PyExc_ImportError, "extension was built for pyo3cpp ABI -1"),
+           "pyo3cpp_check_runtime(ABI -1, NULL name): ImportError naming 'extension'");
+    TAP_OK(pyo3cpp_check_runtime(PYO3CPP_ABI_VERSION, 2, 7, PYO3CPP_COMPILED_FREE_THREADED,
+                                 "old") == -1 &&
+               raised(PyExc_ImportError, "on CPython 2.7"),
+           "pyo3cpp_check_runtime(CPython 2.7): ImportError naming 2.7");
+    TAP_OK(pyo3cpp_check_runtime(PYO3CPP_ABI_VERSION, PY_MAJOR_VERSION, PY_MINOR_VERSION,
+                                 PYO3CPP_COMPILED_FREE_THREADED ? 0 : 42, "flag") == -1 &&
+               raised(PyExc_ImportError, PYO3CPP_COMPILED_FREE_THREADED ? "(GIL)" :
+                                                                          "(free-threaded)"),
+           "pyo3cpp_check_runtime(other build flag): ImportError naming the build");
+
+    /* Any object can be locked: None, an int, a type. */
+    TAP_OK(pyo3cpp_critical_section_begin(&cs, Py_None) == 0, "critical section on None");
+    pyo3cpp_critical_section_end(&cs);
+    pyo3cpp_critical_section_end(&cs); /* ending twice: the kind was reset, a no-op */
+    obj = PyLong_FromLong(12345678);
+    TAP_OK(pyo3cpp_critical_section_begin2(&cs, obj, obj) == 0, "begin2(a, a) locks once");
+    pyo3cpp_critical_section_end(&cs);
+    TAP_OK(no_error(), "sections on arbitrary objects set nothing");
+
+#ifdef Py_GIL_DISABLED
+    TAP_OK(pyo3cpp_object_unlock(Py_None) == -1 && raised(PyExc_RuntimeError, "not held"),
+           "pyo3cpp_object_unlock(not held): RuntimeError");
+#endif
+    TAP_OK(pyo3cpp_object_lock(Py_None) == 0 && pyo3cpp_object_lock(Py_None) == 0 &&
+               pyo3cpp_object_unlock(Py_None) == 0 && pyo3cpp_object_unlock(Py_None) == 0 &&
+               no_error(),
+           "object lock is recursive on one thread");
+    TAP_OK(pyo3cpp_mutex_unlock(&mutex) == -1 && raised(PyExc_RuntimeError, "not locked"),
+           "pyo3cpp_mutex_unlock(unlocked): RuntimeError");
+    TAP_OK(pyo3cpp_mutex_try_lock(&mutex) == 1 && pyo3cpp_mutex_unlock(&mutex) == 0 &&
+               pyo3cpp_mutex_try_lock(&mutex) == 1 && pyo3cpp_mutex_unlock(&mutex) == 0,
+           "the mutex still works after a bad unlock");
+
+    TAP_OK(pyo3cpp_once_run(&once, init_fails_silently, NULL, "silent") == -1 &&
+               raised(PyExc_SystemError, "without setting an exception") && once.state == 0,
+           "once_run: init returning -1 with no exception -> SystemError, cell empty");
+    TAP_OK(pyo3cpp_once_run(&recursive_once, init_recurses, NULL, "recursive_cell") == -1 &&
+               recursive_result == -1 &&
+               raised(PyExc_RuntimeError, "recursive initialisation of once-cell 'recursive_cell'"),
+           "once_run: recursion on the same thread -> RuntimeError naming the cell");
+    TAP_OK(pyo3cpp_on_finalize(forget_nothing, NULL) == 0 &&
+               pyo3cpp_on_finalize(forget_nothing, NULL) == 0 && no_error(),
+           "pyo3cpp_on_finalize is idempotent");
+
+    TAP_OK(pyo3cpp_object_cell_get_or_init(&cell, object_init_returns_null, NULL, "c") == NULL &&
+               raised(PyExc_SystemError, "without setting an exception"),
+           "get_or_init: init NULL without exception -> SystemError");
+    TAP_OK(pyo3cpp_object_cell_get_or_init(&cell, object_init_raises, NULL, "c") == NULL &&
+               raised(PyExc_KeyError, "from the initialiser") &&
+               pyo3cpp_object_cell_get(&cell) == NULL,
+           "get_or_init: init's exception propagates, cell stays empty");
+    TAP_OK(pyo3cpp_object_cell_get_or_race(&cell, object_init_returns_null, NULL) == NULL &&
+               raised(PyExc_SystemError, NULL),
+           "get_or_race: init NULL without exception -> SystemError");
+    first = pyo3cpp_object_cell_get_or_init(&cell, object_init_list, NULL, "c");
+    TAP_OK(first != NULL && pyo3cpp_object_cell_get(&cell) == first, "get_or_init then works");
+    Py_INCREF(obj);
+    refs = Py_REFCNT(obj);
+    TAP_OK(pyo3cpp_object_cell_set(&cell, obj) == 0 && Py_REFCNT(obj) == refs - 1 &&
+               no_error(),
+           "object_cell_set on a full cell: 0, the value is released");
+    first = pyo3cpp_object_cell_take(&cell);
+    TAP_OK(first != NULL && PyList_Check(first) && pyo3cpp_object_cell_get(&cell) == NULL,
+           "object_cell_take returns the owned object and empties the cell");
+    Py_XDECREF(first);
+
+    TAP_OK(pyo3cpp_intern(&cell, "bad \xff utf-8") == NULL &&
+               raised(PyExc_UnicodeDecodeError, NULL) && pyo3cpp_object_cell_get(&cell) == NULL,
+           "pyo3cpp_intern(invalid UTF-8): UnicodeDecodeError, cell empty");
+    TAP_OK(pyo3cpp_import_cached(&cell, "pyo3cpp_no_such_module", NULL) == NULL &&
+               raised(PyExc_ImportError, "pyo3cpp_no_such_module"),
+           "pyo3cpp_import_cached(missing module): ImportError naming it");
+    TAP_OK(pyo3cpp_import_cached(&cell, "sys", "no_such_attr") == NULL &&
+               raised(PyExc_AttributeError, "no_such_attr") &&
+               pyo3cpp_object_cell_get(&cell) == NULL,
+           "pyo3cpp_import_cached(missing attr): AttributeError naming it, cell empty");
+
+    /* A full cell cleared while detached: its reference goes through the pool. */
+    Py_INCREF(obj);
+    refs = Py_REFCNT(obj);
+    TAP_OK(pyo3cpp_object_cell_set(&cell, obj) == 1, "object_cell_set on an empty cell: 1");
+    token = pyo3cpp_detach_begin();
+    pyo3cpp_object_cell_clear(&cell);
+    pyo3cpp_detach_end(token);
+    TAP_OK(Py_REFCNT(obj) == refs - 1 && pyo3cpp_object_cell_get(&cell) == NULL && no_error(),
+           "pyo3cpp_object_cell_clear while detached: released via the pool, cell empty");
+    pyo3cpp_on_finalize_cancel(forget_nothing, NULL);
+    pyo3cpp_on_finalize_cancel(forget_nothing, NULL); /* already removed */
+    TAP_OK(no_error(), "pyo3cpp_on_finalize_cancel twice is a no-op");
+
+    /* Debug hooks: callable in every build, never fail. */
+    TAP_OK(pyo3cpp_debug_thread_state() & PYO3CPP_DEBUG_ATTACHED, "debug_thread_state: attached");
+    pyo3cpp_debug_traverse_enter();
+    pending = pyo3cpp_debug_thread_state();
+    pyo3cpp_debug_traverse_leave();
+    TAP_OK((pending & PYO3CPP_DEBUG_IN_TRAVERSE) &&
+               !(pyo3cpp_debug_thread_state() & PYO3CPP_DEBUG_IN_TRAVERSE),
+           "debug_traverse_enter/leave bracket the traversal bit");
+    pending = pyo3cpp_debug_live_py();
+    pyo3cpp_debug_count_py(3);
+    pyo3cpp_debug_count_py(-3);
+    TAP_OK(pyo3cpp_debug_live_py() == pending, "debug_count_py(+3, -3) leaves debug_live_py unchanged");
+
+    /* Attach state from a failed attach is a no-op to release. */
+    failed.kind = 0;
+    failed.gilstate = 0;
+    failed.reserved = NULL;
+    pyo3cpp_release_attach(&failed);
+    TAP_OK(pyo3cpp_is_attached() == 1, "releasing a failed attach state changes nothing");
+
+    /* References: a decref queued explicitly is applied by the next drain, exactly once. */
+    Py_INCREF(obj);
+    refs = Py_REFCNT(obj);
+    pending = pyo3cpp_pool_pending();
+    pyo3cpp_defer_decref(obj);
+    TAP_OK(pyo3cpp_pool_pending() == pending + 1 && Py_REFCNT(obj) == refs,
+           "pyo3cpp_defer_decref queues even when attached");
+    TAP_OK(pyo3cpp_pool_drain() >= 1 && Py_REFCNT(obj) == refs - 1, "pyo3cpp_pool_drain applies it");
+    Py_INCREF(obj);
+    pyo3cpp_release_ref(obj);
+    TAP_OK(Py_REFCNT(obj) == refs - 1, "pyo3cpp_release_ref attached: immediate decref");
+
+    /* set while not attached still steals: the reference waits in the pool. */
+    Py_INCREF(obj);
+    token = pyo3cpp_detach_begin();
+    TAP_OK(token != NULL, "pyo3cpp_detach_begin attached: a token");
+    TAP_OK(pyo3cpp_object_cell_set(&cell, obj) == -1, "object_cell_set while detached: -1");
+    pyo3cpp_detach_end(token);
+    TAP_OK(no_error() && Py_REFCNT(obj) == refs - 1 && pyo3cpp_object_cell_get(&cell) == NULL,
+           "...and its value was released through the pool, no exception");
+    Py_DECREF(obj);
+}
+
+int main(void)
+{
+    PyThreadState *main_state;
+    pthread_t thread;
+    pyo3cpp_attach_state st;
+    pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
+
+    /* Before the interpreter exists: refuse, never crash, never block. */
+    TAP_OK(pyo3cpp_is_attached() == 0 && pyo3cpp_attach(&st) == -1 &&
+               pyo3cpp_try_attach(&st) == -1 && st.kind == 0,
+           "before Py_Initialize: not attached, attach refuses");
+    pyo3cpp_release_attach(&st);
+    TAP_OK(pyo3cpp_intern(&cell, "early") == NULL && pyo3cpp_pool_drain() == -1 &&
+               pyo3cpp_detach_begin() == NULL,
+           "before Py_Initialize: intern/pool_drain/detach_begin refuse");
+
+    Py_InitializeEx(0);
+    main_state = PyEval_SaveThread();
+    not_attached("detached Python thread");
+    pthread_create(&thread, NULL, foreign_thread, NULL);
+    pthread_join(thread, NULL);
+
+    pyo3cpp_attach(&st);
+    attached_nulls();
+    attached_wrong_values();
+    pyo3cpp_release_attach(&st);
+
+    PyEval_RestoreThread(main_state);
+    TAP_OK(Py_FinalizeEx() == 0, "interpreter finalised cleanly");
+    return TAP_DONE();
+}
