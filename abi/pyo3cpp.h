@@ -130,7 +130,11 @@ typedef struct pyo3cpp_attach_state {
 /* Attaches the calling thread (any thread, including ones Python never created), or notes that
  * it already is, and drains the deferred-decref pool. Nested calls cost one thread-local read.
  * Returns 0; returns -1 without setting an exception when the interpreter is not initialised
- * or is finalising (it never blocks then) or when `state` is NULL. Each successful call is
+ * or is finalising (it never blocks then) or when `state` is NULL. "Finalising" starts when the
+ * library's own atexit callback runs (registered on the first attach or runtime check of each
+ * interpreter): from then on a thread that is not attached is refused, and attaches already
+ * past that check finish before Py_FinalizeEx proceeds. Already-attached threads (the
+ * finalising thread itself) get 0 with kind 1. Each successful call is
  * paired with pyo3cpp_release_attach on the same thread, in LIFO order. */
 PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state);
 

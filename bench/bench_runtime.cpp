@@ -567,12 +567,19 @@ PYO3CPP_BENCH_CONFIGURED(scale_once_get, pyo3cpp, threads_1_2)
     state.SetItemsProcessed(state.iterations());
 }
 
+// Each thread keeps a thread state while detached (as the main thread and every Python-created
+// thread do), so the loop measures attach/detach, not thread-state creation and destruction
+// (which on 3.13t costs hundreds of microseconds once two threads do it concurrently).
 PYO3CPP_BENCH_CONFIGURED(scale_attach, pyo3cpp, threads_1_2)
 {
+    PyGILState_STATE keep = PyGILState_Ensure();
+    PyThreadState *self = PyEval_SaveThread();
     for (auto _ : state) {
         auto guard = pyo3cpp::attach();
         benchmark::DoNotOptimize(guard.attached_here());
     }
+    PyEval_RestoreThread(self);
+    PyGILState_Release(keep);
     state.SetItemsProcessed(state.iterations());
 }
 

@@ -32,6 +32,9 @@ void leave_gate() noexcept
 
 PyObject *close_attach_gate(PyObject *, PyObject *)
 {
+    // Only the main interpreter's end is the process's finalisation (a sub-interpreter ending
+    // runs its own atexit callbacks too).
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) Py_RETURN_NONE;
     g_gate_closed.store(true, std::memory_order_seq_cst);
     if (g_gate_in_flight.load(std::memory_order_seq_cst) != 0) {
         // The attaches in flight may be waiting for the GIL this thread holds: detach.
@@ -53,8 +56,10 @@ namespace pyo3cpp::detail {
 void ensure_attach_gate() noexcept
 {
     int expected = 0;
-    if (g_gate_registration.load(std::memory_order_acquire) != 0 ||
-        !g_gate_registration.compare_exchange_strong(expected, 1, std::memory_order_acq_rel))
+    if (g_gate_registration.load(std::memory_order_acquire) != 0) return;
+    // Registered in the main interpreter only: its atexit callbacks run in Py_FinalizeEx.
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) return;
+    if (!g_gate_registration.compare_exchange_strong(expected, 1, std::memory_order_acq_rel))
         return;
     // May run inside any attached code, even with an exception pending: keep it untouched.
 #if PY_VERSION_HEX >= 0x030C0000

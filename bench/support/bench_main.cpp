@@ -150,6 +150,17 @@ int main(int argc, char **argv)
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
     Py_InitializeEx(0);
+#ifdef Py_GIL_DISABLED
+    // A thread's first attach on 3.13t may grow the interpreter's QSBR thread array, which
+    // stops the world; a benchmark thread waiting attached at Google Benchmark's start barrier
+    // would then deadlock it. Grow the array now: later threads reuse the freed slots.
+    run_python_or_die(
+        "import threading\n"
+        "_warm = [threading.Thread(target=lambda: None) for _ in range(8)]\n"
+        "for _t in _warm: _t.start()\n"
+        "for _t in _warm: _t.join()\n"
+        "del _warm, _t\n");
+#endif
     PyThreadState *main_state = PyEval_SaveThread();
     int result = 0;
     if (!callgrind_pattern.empty()) {

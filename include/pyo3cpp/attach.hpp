@@ -12,13 +12,21 @@
 //     read. Every (re-)attach drains the deferred-decref pool (one relaxed load when empty).
 //     Throws std::runtime_error if the interpreter is not initialised or is finalising.
 //   - try_attach(): the same, but returns an empty guard (false in a boolean test) instead of
-//     throwing; it never
-//     hangs and never aborts (use it from destructors, atexit hooks, foreign threads).
+//     throwing; it never hangs and never aborts (use it from destructors, atexit hooks, foreign
+//     threads). Empty before Py_Initialize, after Py_FinalizeEx, and during finalisation: from
+//     the moment libpyo3cpp's own atexit callback runs (registered on the first attach or
+//     module import, so it runs after atexit callbacks registered later) a thread that is not
+//     attached is refused, and attaches already under way finish first. The finalising thread
+//     itself (and any nested guard) is attached, so it gets a non-empty guard.
 //   - Guards end in LIFO order on the thread that made them; they cannot be copied or moved.
 //   - detach(py, fn): runs fn() detached, re-attaches, drains the pool, returns fn's result,
 //     and rethrows any exception fn threw after re-attaching. fn must not touch Python objects.
 //     On free-threaded builds every blocking wait should be inside one: a thread that blocks
-//     while attached stalls garbage collection for every thread.
+//     while attached stalls garbage collection for every thread. A detached thread that comes
+//     back after finalisation has begun meets CPython's rule for daemon threads (it never
+//     returns): finish detached work before the interpreter exits.
+//   - Python::is_attached() / pyo3cpp_is_attached(): no side effects (no thread state is
+//     created, the pool is not drained); any thread, any time.
 #pragma once
 
 #include <optional>

@@ -24,8 +24,8 @@
 //     threads x 12,500 increments kept ~25% of them) and is slow (each such call parks).
 //     CPython 3.14 skips re-locking the mutex of the top-most one-object section (gh-114203).
 //     On 3.13, inside a section on `obj`, touch `obj` through accessors that do not lock it
-//     again (PyList_GET_ITEM / PyList_SET_ITEM, PyDict_GetItemRef and other lookups), or guard
-//     the read-modify-write with a Mutex (mutex.hpp) instead.
+//     again (PyList_GET_ITEM / PyList_SET_ITEM, PyDict_GetItemRef and other lookups), or use
+//     ExclusiveSection (exclusive_section.hpp), which stays exclusive through the re-entry.
 //   - Guards must be destroyed in reverse order of creation, on the thread that made them.
 // Cost: free-threaded, uncontended: CPython's begin/end (a few atomic operations); GIL: zero.
 #pragma once

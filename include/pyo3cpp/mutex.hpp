@@ -43,7 +43,6 @@
 // library); the contended path is a library call plus a detach/re-attach.
 #pragma once
 
-#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <mutex>
@@ -75,30 +74,18 @@ public:
     // Releases; by the thread that locked it. Throws std::logic_error if it was not locked.
     void unlock()
     {
-#if PY_VERSION_HEX >= 0x030D0000
-        std::uint8_t expected = kLockedBit;
-        if (byte().compare_exchange_strong(expected, 0, std::memory_order_release,
-                                           std::memory_order_relaxed))
+        auto expected = static_cast<State>(kLockedBit);
+        if (__atomic_compare_exchange_n(state(), &expected, State{0}, false, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
             return;
-        if ((expected & kLockedBit) == 0) throw_not_locked();
-#else
-        std::uint32_t expected = kLockedBit;
-        if (word().compare_exchange_strong(expected, 0, std::memory_order_release,
-                                           std::memory_order_relaxed))
-            return;
-        if (expected == 0) throw_not_locked();
-#endif
+        if (!held(expected)) throw_not_locked();
         (void)pyo3cpp_mutex_unlock(&raw_);  // waiters parked: the library wakes one
     }
 
     // A snapshot, for assertions and tests: another thread may change it at once.
     bool is_locked() const noexcept
     {
-#if PY_VERSION_HEX >= 0x030D0000
-        return (const_cast<Mutex *>(this)->byte().load(std::memory_order_relaxed) & kLockedBit) != 0;
-#else
-        return const_cast<Mutex *>(this)->word().load(std::memory_order_relaxed) != 0;
-#endif
+        return held(__atomic_load_n(const_cast<Mutex *>(this)->state(), __ATOMIC_RELAXED));
     }
 
     // RAII ownership: `auto held = m.guard(py);` locks now, unlocks at scope end.
@@ -126,30 +113,35 @@ public:
 private:
     static constexpr unsigned kLockedBit = 1;  // PyMutex's _Py_LOCKED, and our 3.11 "locked"
 
+    // The word the inline paths work on, with the GCC/Clang __atomic builtins (std::atomic_ref
+    // is missing from some standard libraries still in use, e.g. libc++ 14). 3.13+: the PyMutex
+    // byte (bit 0 locked, bit 1 waiters parked). Older: the library's 32-bit futex word
+    // (0 free, 1 locked, 2 locked with waiters).
 #if PY_VERSION_HEX >= 0x030D0000
     static_assert(sizeof(PyMutex) == 1);
-    std::atomic_ref<std::uint8_t> byte() noexcept
-    {
-        return std::atomic_ref<std::uint8_t>(*reinterpret_cast<std::uint8_t *>(&raw_.state));
-    }
+    using State = std::uint8_t;
+    State *state() noexcept { return reinterpret_cast<State *>(&raw_.state); }
+    static bool held(State value) noexcept { return (value & kLockedBit) != 0; }
     bool fast_try_lock() noexcept
     {
-        // The PyMutex may be unlocked with parked waiters (bit 1): only bit 0 is ours to set.
-        auto bits = byte();
-        std::uint8_t current = bits.load(std::memory_order_relaxed);
-        while ((current & kLockedBit) == 0)
-            if (bits.compare_exchange_weak(current, static_cast<std::uint8_t>(current | kLockedBit),
-                                           std::memory_order_acquire, std::memory_order_relaxed))
+        // Only bit 0 is ours to set: the mutex may be free with waiters parked (bit 1).
+        State current = __atomic_load_n(state(), __ATOMIC_RELAXED);
+        while (!held(current))
+            if (__atomic_compare_exchange_n(state(), &current,
+                                            static_cast<State>(current | kLockedBit), true,
+                                            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 return true;
         return false;
     }
 #else
-    std::atomic_ref<std::uint32_t> word() noexcept { return std::atomic_ref<std::uint32_t>(raw_.state); }
+    using State = std::uint32_t;
+    State *state() noexcept { return &raw_.state; }
+    static bool held(State value) noexcept { return value != 0; }
     bool fast_try_lock() noexcept
     {
-        std::uint32_t expected = 0;
-        return word().compare_exchange_strong(expected, kLockedBit, std::memory_order_acquire,
-                                              std::memory_order_relaxed);
+        State expected = 0;
+        return __atomic_compare_exchange_n(state(), &expected, State{kLockedBit}, false,
+                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
     }
 #endif
     [[noreturn]] static void throw_not_locked()
