@@ -321,15 +321,17 @@ PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx
  * freed. */
 typedef struct pyo3cpp_object_cell {
     pyo3cpp_once_state once;
-    struct _object *value;   /* published with release before once.state becomes done */
+    struct _object *value;   /* stored once with release (before once.state becomes done);
+                                NULL again only when the cell is taken, cleared or forgotten */
 } pyo3cpp_object_cell;
 #define PYO3CPP_OBJECT_CELL_INIT {PYO3CPP_ONCE_STATE_INIT, NULL}
 
 /* Inline fast path: the stored object (borrowed; the cell keeps it alive until finalisation or
- * pyo3cpp_object_cell_clear), or NULL if not yet initialised. One acquire load; no call. */
+ * pyo3cpp_object_cell_clear), or NULL if not yet initialised. One acquire load of `value` (a
+ * non-NULL value is complete: it is stored with release, once); no call. */
 static inline struct _object *pyo3cpp_object_cell_get(const pyo3cpp_object_cell *c)
 {
-    return pyo3cpp_once_state_done(&c->once) ? c->value : NULL;
+    return __atomic_load_n(&c->value, __ATOMIC_ACQUIRE);
 }
 
 /* Blocking (OnceLock) initialisation: init(ctx) returns a new reference, or NULL with an

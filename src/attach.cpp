@@ -16,9 +16,19 @@ enum : int32_t { kNotAttached = 0, kAlreadyAttached = 1, kAttachedNow = 2 };
 // the gate has finished attaching. After that no fresh attach can reach PyGILState_Ensure, and
 // try_attach() answers "empty" for the rest of finalisation. Attaches of threads that are
 // already attached (the finalising thread itself, nested guards) never pass through the gate.
-// Dekker-style: the attacher increments `in_flight` and then reads `closed`; the closer stores
-// `closed` and then reads `in_flight`; with seq_cst one of them sees the other.
-std::atomic<bool> g_gate_closed{false};
+// Dekker-style: the attacher increments `in_flight` and then reads the gate; the closer closes
+// the gate and then reads `in_flight`; with seq_cst one of them sees the other.
+//
+// The gate word also carries the fast path. kGateChecking: every fresh attach checks
+// Py_IsInitialized / Py_IsFinalizing and registers the hooks (attach_slow). kGateOpen: the
+// interpreter is initialised, its atexit gate callback and finalisation hook are registered
+// (so the gate closes before finalisation starts), and a fresh attach goes straight to
+// PyGILState_Ensure. Only a CAS from kGateChecking opens it, so the closer's exchange to
+// kGateClosed is final until the finalisation hook resets the word for a new interpreter.
+// (Code that empties Python's atexit list by hand, atexit._clear(), also removes the close:
+// fresh attaches during that finalisation then meet CPython's own rule for late threads.)
+enum : int { kGateChecking = 0, kGateOpen = 1, kGateClosed = 2 };
+std::atomic<int> g_gate{kGateChecking};
 std::atomic<int> g_gate_in_flight{0};
 // 0: no atexit callback for the running interpreter, 1: being registered, 2: registered.
 std::atomic<int> g_gate_registration{0};
@@ -26,7 +36,7 @@ std::atomic<int> g_gate_registration{0};
 void leave_gate() noexcept
 {
     if (g_gate_in_flight.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        g_gate_closed.load(std::memory_order_seq_cst))
+        g_gate.load(std::memory_order_seq_cst) == kGateClosed)
         g_gate_in_flight.notify_all();
 }
 
@@ -35,7 +45,7 @@ PyObject *close_attach_gate(PyObject *, PyObject *)
     // Only the main interpreter's end is the process's finalisation (a sub-interpreter ending
     // runs its own atexit callbacks too).
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) Py_RETURN_NONE;
-    g_gate_closed.store(true, std::memory_order_seq_cst);
+    g_gate.exchange(kGateClosed, std::memory_order_seq_cst);
     if (g_gate_in_flight.load(std::memory_order_seq_cst) != 0) {
         // The attaches in flight may be waiting for the GIL this thread holds: detach.
         Py_BEGIN_ALLOW_THREADS
@@ -90,10 +100,39 @@ void ensure_attach_gate() noexcept
 void reset_attach_gate() noexcept
 {
     g_gate_registration.store(0, std::memory_order_release);
-    g_gate_closed.store(false, std::memory_order_seq_cst);
+    g_gate.store(kGateChecking, std::memory_order_seq_cst);
 }
 
 }  // namespace pyo3cpp::detail
+
+namespace {
+
+// A fresh attach while the gate is not known open (first attach of an interpreter, before
+// initialisation, during and after finalisation). Entered with the gate's in-flight count
+// taken; leaves it.
+[[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state) noexcept
+{
+    // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
+    // refuse instead. The gate closes the window between this check and the attach.
+    if (g_gate.load(std::memory_order_seq_cst) == kGateClosed || !Py_IsInitialized() ||
+        interpreter_finalizing()) {
+        leave_gate();
+        state->kind = kNotAttached;
+        return -1;
+    }
+    state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
+    leave_gate();
+    state->kind = kAttachedNow;
+    ensure_finalize_hook();  // registers the atexit gate callback and the finalisation hook
+    if (g_gate_registration.load(std::memory_order_acquire) == 2 && finalize_hook_registered()) {
+        int expected = kGateChecking;  // never re-opens a closed gate
+        g_gate.compare_exchange_strong(expected, kGateOpen, std::memory_order_seq_cst);
+    }
+    pool_drain_if_pending();
+    return 0;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -110,30 +149,25 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
     if (debug_in_traverse())
         debug_fail("attach during a GC traversal (tp_traverse)", "pyo3cpp_attach");
 #endif
-    state->kind = kNotAttached;
     state->gilstate = 0;
     state->reserved = nullptr;
     if (thread_is_attached()) {
         state->kind = kAlreadyAttached;
         // A thread attached by Py_Initialize after a finalise/re-initialise cycle reaches here
         // first: note the new interpreter (re-arms the finalisation hook, clears g_finalized).
-        if (g_finalized.load(std::memory_order_relaxed)) ensure_finalize_hook();
-        pool_drain_attached();
+        if (__builtin_expect(g_finalized.load(std::memory_order_relaxed), 0))
+            ensure_finalize_hook();
+        pool_drain_if_pending();
         return 0;
     }
-    // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
-    // refuse instead. The gate (above) closes the window between this check and the attach.
     g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
-    if (g_gate_closed.load(std::memory_order_seq_cst) || !Py_IsInitialized() ||
-        interpreter_finalizing()) {
-        leave_gate();
-        return -1;
-    }
+    if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
+        return attach_slow(state);
+    // Open: initialised, not finalising, hooks registered (see the gate above).
     state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
     leave_gate();
     state->kind = kAttachedNow;
-    ensure_finalize_hook();
-    pool_drain_attached();
+    pool_drain_if_pending();
     return 0;
 }
 
@@ -156,7 +190,7 @@ PYO3CPP_API void pyo3cpp_detach_end(void *token)
 {
     if (token == nullptr) return;
     PyEval_RestoreThread(static_cast<PyThreadState *>(token));
-    pool_drain_attached();
+    pool_drain_if_pending();
 }
 
 PYO3CPP_API int pyo3cpp_detach(int (*fn)(void *ctx), void *ctx)

@@ -10,14 +10,18 @@
 #include "runtime_state.h"
 
 namespace pyo3cpp::detail {
-namespace {
 
-struct Node {
+struct PoolNode {
     PyObject *object;
-    Node *next;
+    PoolNode *next;
 };
 
-std::atomic<Node *> g_head{nullptr};
+// Read inline by attach (runtime_state.h).
+std::atomic<PoolNode *> g_pool_head{nullptr};
+
+namespace {
+
+using Node = PoolNode;
 std::atomic<long> g_pending{0};
 
 void push(PyObject *object) noexcept
@@ -27,17 +31,17 @@ void push(PyObject *object) noexcept
     auto *node = static_cast<Node *>(std::malloc(sizeof(Node)));
     if (node == nullptr) return;  // out of memory while detached: leak rather than crash
     node->object = object;
-    node->next = g_head.load(std::memory_order_relaxed);
+    node->next = g_pool_head.load(std::memory_order_relaxed);
     g_pending.fetch_add(1, std::memory_order_relaxed);
-    while (!g_head.compare_exchange_weak(node->next, node, std::memory_order_release,
-                                         std::memory_order_relaxed)) {
+    while (!g_pool_head.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                              std::memory_order_relaxed)) {
     }
 }
 
 Node *take_all() noexcept
 {
-    if (g_head.load(std::memory_order_relaxed) == nullptr) return nullptr;
-    return g_head.exchange(nullptr, std::memory_order_acquire);
+    if (g_pool_head.load(std::memory_order_relaxed) == nullptr) return nullptr;
+    return g_pool_head.exchange(nullptr, std::memory_order_acquire);
 }
 
 }  // namespace
@@ -67,7 +71,7 @@ long pool_drain_attached() noexcept
 void pool_forget_all() noexcept
 {
     long forgotten = 0;
-    for (Node *node = g_head.exchange(nullptr, std::memory_order_acquire); node != nullptr;) {
+    for (Node *node = g_pool_head.exchange(nullptr, std::memory_order_acquire); node != nullptr;) {
         Node *next = node->next;
         std::free(node);
         node = next;

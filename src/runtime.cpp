@@ -93,6 +93,11 @@ void ensure_finalize_hook() noexcept
     }
 }
 
+bool finalize_hook_registered() noexcept
+{
+    return g_hook_registered_fast.load(std::memory_order_acquire);
+}
+
 void set_error_if_attached(PyObject *type, const char *message) noexcept
 {
     if (thread_is_attached()) PyErr_SetString(type, message);

@@ -52,6 +52,8 @@ inline std::uint64_t this_thread_key() noexcept
 // Registers the finalisation hook for the current interpreter if not yet registered, and notes
 // a re-initialised interpreter. Call attached.
 void ensure_finalize_hook() noexcept;
+// True once the finalisation hook is registered for the running interpreter.
+bool finalize_hook_registered() noexcept;
 
 // The attach gate (attach.cpp): fresh attaches are refused from the moment a Python-level
 // atexit callback closes it until the interpreter has finalised. ensure_attach_gate registers
@@ -62,6 +64,15 @@ void reset_attach_gate() noexcept;
 
 // Pool internals used by attach/detach and the finalisation hook.
 long pool_drain_attached() noexcept;
+// The pool's stack head (pool.cpp): attach tests it inline, so an empty pool costs one relaxed
+// load and no call.
+struct PoolNode;
+extern std::atomic<PoolNode *> g_pool_head;
+inline void pool_drain_if_pending() noexcept
+{
+    if (__builtin_expect(g_pool_head.load(std::memory_order_relaxed) != nullptr, 0))
+        pool_drain_attached();
+}
 void pool_forget_all() noexcept;  // drops queued decrefs without applying them (leaks)
 
 // Adds forget(ctx) to what the finalisation hook runs; idempotent. The hook runs each entry

@@ -12,25 +12,31 @@
 // `a` is any sequence (list items are read directly, others through their sq_item slot);
 // insort calls `a.insert(i, x)` on anything but an exact list; `key` is applied to the items
 // of `a` and, for insort only, to `x`.
-// What is different: on an exact list the whole search (and the insertion, for insort) runs in
-// the list's critical section, so racing insorts can never leave the list unsorted on a
-// free-threaded build (limit: the section is suspended while the thread detaches, e.g. inside
-// a Python `key` or `__lt__` that blocks). Items are held by strong references while compared.
+// What is different, on free-threaded builds: on an exact list the whole search (and the
+// insertion, for insort, through PyList_Insert) runs inside one pyo3cpp::ExclusiveSection on the
+// list (exclusive_section.hpp: pyo3cpp's per-object lock plus the list's critical section):
+//   - two pyo3cpp_bisect operations on the same list exclude each other fully, even while a
+//     Python `key` or `__lt__` blocks and even where CPython 3.13's PyList_Insert re-locks the
+//     list: racing insorts never leave the list unsorted, and a bisect never sees half an insort;
+//   - plain Python code on another thread (`a.append(x)`) is excluded as far as a critical
+//     section excludes it: not while this thread is detached (on 3.13 that includes the moment
+//     inside PyList_Insert, and any `key` or `__lt__` that blocks). Reads stay bounds-checked,
+//     so such code can make results meaningless but never crash us.
+// Other sequences (list subclasses included) go through the sequence protocol and `insert`,
+// unlocked, as in CPython. GIL builds: the section compiles to nothing. Items are held by strong
+// references while compared. Lock rule: a `key` or `__lt__` that runs an operation of this
+// module on ANOTHER list while a second thread does the reverse deadlocks, as any two locks
+// taken in opposite orders would (the same list is fine: the lock is recursive).
 #include <Python.h>
 
-#include <pyo3cpp/intern.hpp>
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <optional>
 #include <utility>
 
-#include "list_in_section.hpp"
-
 using namespace pyo3cpp;
 
 namespace {
-
-namespace list = list_in_section;
 
 // ---------------------------------------------------------------- arguments
 
@@ -70,7 +76,8 @@ bool convert_hi(PyObject *obj, Py_ssize_t *out)
     return true;
 }
 
-// Vectorcall arguments -> BisectArgs, with Argument Clinic's checks and messages.
+// Vectorcall arguments -> BisectArgs, with Argument Clinic's checks and messages; false with
+// the exception set on bad arguments.
 bool parse_args(const char *function, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                 BisectArgs *out)
 {
@@ -143,7 +150,8 @@ bool parse_args(const char *function, PyObject *const *args, Py_ssize_t nargs, P
 // ---------------------------------------------------------------- reading a[i]
 
 // The item getter for `a`, found once per call like CPython does: exact lists are read
-// directly (the caller holds their critical section), anything else through its sq_item slot.
+// directly with the public PyList_GET_SIZE / PyList_GET_ITEM (the caller holds their section),
+// anything else through its sq_item slot.
 class ItemReader {
 public:
     ItemReader(Python py, PyObject *sequence) : sequence_(sequence)
@@ -266,82 +274,61 @@ Py_ssize_t search(Python py, PyObject *a, PyObject *x, Py_ssize_t lo, Py_ssize_t
     return lo;
 }
 
-// Runs fn() inside the critical section of `a` when `a` is an exact list (the only case where
+// Runs fn() inside one exclusive section on `a` when `a` is an exact list (the only case where
 // we touch its storage directly), otherwise without one.
-template <class F> auto in_list_section(Python py, PyObject *a, F &&fn)
+template <class F> auto in_list_section(Python py, Borrowed<PyAny> a, F &&fn)
 {
-    if (PyList_CheckExact(a)) {
-        CriticalSection guard(py, Borrowed<PyAny>::from_ptr(py, a));
-        return fn();
-    }
-    return fn();
+    if (PyList_CheckExact(a.as_ptr())) return exclusive_section(py, a, std::forward<F>(fn));
+    return std::forward<F>(fn)();
 }
 
-template <bool Right>
-PyObject *bisect_impl(const char *name, PyObject *const *args, Py_ssize_t nargs,
-                      PyObject *kwnames) noexcept
+// Parses the arguments; throws the TypeError Argument Clinic would raise.
+template <FixedString Name>
+BisectArgs parse(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames)
 {
-    auto py = Python::assume_attached();
-    BisectArgs arg;
-    if (!parse_args(name, args, nargs, kwnames, &arg)) return nullptr;
-    try {
-        const Py_ssize_t index = in_list_section(
-            py, arg.a, [&] { return search<Right>(py, arg.a, arg.x, arg.lo, arg.hi, arg.key); });
-        return PyLong_FromSsize_t(index);
-    } catch (...) {
-        translate_current_exception(py);  // PyErr: itself; bad_alloc: MemoryError; ...
-        return nullptr;
-    }
+    BisectArgs parsed;
+    // Borrowed<PyAny> is layout-identical to PyObject* (borrowed.hpp).
+    if (!parse_args(Name.c_str(), reinterpret_cast<PyObject *const *>(args), nargs,
+                    kwnames.as_ptr(), &parsed))
+        throw_fetched(py);
+    return parsed;
 }
 
-template <bool Right>
-PyObject *insort_impl(const char *name, PyObject *const *args, Py_ssize_t nargs,
-                      PyObject *kwnames) noexcept
+// The module's functions, in the module helper's compile-time raw form (def_raw<&fn>):
+// METH_FASTCALL | METH_KEYWORDS entries, as _bisect's Argument Clinic code, with the module as
+// `__self__`; exceptions are translated by the helper.
+template <bool Right, FixedString Name>
+Py_ssize_t bisect_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs,
+                     Borrowed<PyAny> kwnames)
 {
-    auto py = Python::assume_attached();
-    BisectArgs arg;
-    if (!parse_args(name, args, nargs, kwnames, &arg)) return nullptr;
-    try {
-        // The key applies to x for insort (bisect_* take x already keyed).
-        std::optional<Bound<PyAny>> keyed_x;
-        if (arg.key != Py_None)
-            keyed_x = Bound<PyAny>::from_owned_ptr(py, PyObject_CallOneArg(arg.key, arg.x));
-        PyObject *probe = keyed_x ? keyed_x->as_ptr() : arg.x;
-        if (PyList_CheckExact(arg.a)) {
-            // Search and insertion in one critical section: an insort is atomic.
-            CriticalSection guard(py, Borrowed<PyAny>::from_ptr(py, arg.a));
+    const BisectArgs arg = parse<Name>(py, args, nargs, kwnames);
+    return in_list_section(py, Borrowed<PyAny>::from_ptr(py, arg.a), [&] {
+        return search<Right>(py, arg.a, arg.x, arg.lo, arg.hi, arg.key);
+    });
+}
+
+template <bool Right, FixedString Name>
+void insort_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames)
+{
+    const BisectArgs arg = parse<Name>(py, args, nargs, kwnames);
+    const auto a = Borrowed<PyAny>::from_ptr(py, arg.a);
+    const auto x = Borrowed<PyAny>::from_ptr(py, arg.x);
+    // The key applies to x for insort (bisect_* take x already keyed).
+    std::optional<Bound<PyAny>> keyed_x;
+    if (arg.key != Py_None)
+        keyed_x = Bound<PyAny>::from_owned_ptr(py, PyObject_CallOneArg(arg.key, arg.x));
+    PyObject *probe = keyed_x ? keyed_x->as_ptr() : arg.x;
+    if (PyList_CheckExact(arg.a)) {
+        // Search and insertion in one exclusive section: an insort is atomic.
+        const auto list = a.cast_unchecked<PyList>();
+        exclusive_section(py, list, [&] {
             const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
-            list::insert(py, arg.a, index, arg.x);
-        } else {
-            const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
-            auto position = Bound<PyAny>::from_owned_ptr(py, PyLong_FromSsize_t(index));
-            PyObject *call_args[] = {arg.a, position.as_ptr(), arg.x};
-            Bound<PyAny>::from_owned_ptr(
-                py, PyObject_VectorcallMethod(intern<"insert">(py).as_ptr(), call_args,
-                                              3 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr));
-        }
-        return Py_NewRef(Py_None);
-    } catch (...) {
-        translate_current_exception(py);  // PyErr: itself; bad_alloc: MemoryError; ...
-        return nullptr;
+            list.insert(index, x);  // PyList_Insert
+        });
+    } else {
+        const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
+        a.call_method<"insert">(index, x);  // whatever `insert` returns is dropped, as in CPython
     }
-}
-
-PyObject *bisect_right(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    return bisect_impl<true>("bisect_right", args, nargs, kwnames);
-}
-PyObject *bisect_left(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    return bisect_impl<false>("bisect_left", args, nargs, kwnames);
-}
-PyObject *insort_right(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    return insort_impl<true>("insort_right", args, nargs, kwnames);
-}
-PyObject *insort_left(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    return insort_impl<false>("insort_left", args, nargs, kwnames);
 }
 
 // ---------------------------------------------------------------- docstrings (as _bisect's)
@@ -376,37 +363,25 @@ constexpr const char module_doc[] =
     "expensive comparison operations, this can be an improvement over the more\n"
     "common approach.\n";
 
-// ---------------------------------------------------------------- module definition
-
-template <auto Function> PyCFunction as_method()
-{
-    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Function));
-}
-constexpr int fastcall_keywords = METH_FASTCALL | METH_KEYWORDS;
-
-PyMethodDef methods[] = {
-    {"bisect_right", as_method<bisect_right>(), fastcall_keywords,
-     BISECT_SIGNATURE("bisect_right") BISECT_RIGHT_TEXT},
-    {"insort_right", as_method<insort_right>(), fastcall_keywords,
-     BISECT_SIGNATURE("insort_right") INSORT_RIGHT_TEXT},
-    {"bisect_left", as_method<bisect_left>(), fastcall_keywords,
-     BISECT_SIGNATURE("bisect_left") BISECT_LEFT_TEXT},
-    {"insort_left", as_method<insort_left>(), fastcall_keywords,
-     BISECT_SIGNATURE("insort_left") INSORT_LEFT_TEXT},
-    {nullptr, nullptr, 0, nullptr}};
-
 }  // namespace
 
-// Multi-phase initialisation, Py_mod_gil = NOT_USED, the runtime check and exception
-// translation come from the module helper. The functions are hand-written vectorcall entries
-// (see parse_args: Argument Clinic's exact messages, keyword-only `key`) added at exec.
+// ---------------------------------------------------------------- module definition
+
+// Multi-phase initialisation, Py_mod_gil = NOT_USED, the runtime check, the C entry points and
+// exception translation all come from the module helper (module.hpp).
 PYO3CPP_MODULE(pyo3cpp_bisect, m)
 {
     m.doc(module_doc);
+    m.def_raw<&bisect_fn<true, "bisect_right">>(
+        "bisect_right", BISECT_SIGNATURE("bisect_right") BISECT_RIGHT_TEXT);
+    m.def_raw<&insort_fn<true, "insort_right">>(
+        "insort_right", BISECT_SIGNATURE("insort_right") INSORT_RIGHT_TEXT);
+    m.def_raw<&bisect_fn<false, "bisect_left">>(
+        "bisect_left", BISECT_SIGNATURE("bisect_left") BISECT_LEFT_TEXT);
+    m.def_raw<&insort_fn<false, "insort_left">>(
+        "insort_left", BISECT_SIGNATURE("insort_left") INSORT_LEFT_TEXT);
+    // bisect.py's aliases: the same function objects (bisect.bisect.__name__ is "bisect_right").
     m.on_exec([](Python py, Borrowed<PyModule> module) {
-        check_status(py, PyModule_AddFunctions(module.as_ptr(), methods));
-        // bisect.py's aliases: the same function objects (bisect.bisect.__name__ is
-        // "bisect_right").
         for (auto [alias, target] : {std::pair{"bisect", "bisect_right"},
                                      std::pair{"insort", "insort_right"}}) {
             auto function = module.getattr(target);

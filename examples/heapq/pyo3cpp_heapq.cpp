@@ -1,5 +1,5 @@
-// pyo3cpp_heapq — a drop-in port of CPython 3.13's _heapq accelerator, written with pyo3cpp,
-// that stays correct when many threads share one heap on free-threaded Python.
+// pyo3cpp_heapq — a drop-in port of CPython 3.13's _heapq accelerator, written with pyo3cpp's
+// public API only, that stays correct when many threads share one heap on free-threaded Python.
 //
 //   >>> import pyo3cpp_heapq as hq
 //   >>> h = []; hq.heappush(h, 3); hq.heappush(h, 1); hq.heappop(h)
@@ -7,27 +7,55 @@
 //
 // Same functions, signatures (positional-only), results, exceptions and docstrings as
 // _heapq, plus 3.14's public max-heap names. What is different:
-//   - Every operation holds the heap list's critical section from start to end, so on a
-//     free-threaded build a heappush or heappop is atomic: racing threads never lose or
-//     duplicate an item and never break the heap invariant (CPython 3.13's _heapq does both).
+//   - Free-threaded builds: every operation runs inside one pyo3cpp::ExclusiveSection on the
+//     heap list (exclusive_section.hpp): pyo3cpp's per-object lock plus the list's critical
+//     section. What that guarantees, honestly:
+//       * two pyo3cpp_heapq operations on the same list exclude each other fully, even while a
+//         Python __lt__ blocks and even where CPython 3.13's own PyList_Append / PyList_SetSlice
+//         re-lock the list (which suspends a plain critical section): racing heappush/heappop
+//         never lose or duplicate an item and never break the heap invariant (CPython 3.13's
+//         _heapq does both);
+//       * plain Python code on another thread (`heap.append(x)`, `heap[0] = y`) is excluded
+//         exactly as far as a critical section excludes it: not while this thread is detached,
+//         which on 3.13 includes the moment inside PyList_Append (heappush) or PyList_SetSlice
+//         (heappop) and any __lt__ that blocks. Such code breaks the heap invariant anyway;
+//         it can never crash us (sizes are re-read after every such call).
 //     GIL builds: the section compiles to nothing; the GIL already excludes.
 //   - Both items of a comparison are held by strong references while __lt__ runs, and the
 //     list's size is re-checked after every comparison (RuntimeError "list changed size during
 //     iteration"), so a comparison that mutates the heap can never crash us.
-// Limits: a critical section is suspended while the thread detaches (e.g. a Python __lt__
-// that blocks on a lock, or a stop-the-world GC that starts inside __lt__), so atomicity is
-// only guaranteed for comparisons that stay in C (int, float, str, tuples of them, ...).
+// Lock rule: an __lt__ that itself runs a pyo3cpp_heapq operation on the same heap is fine (the
+// lock is recursive; the size check then raises). One that operates on ANOTHER heap while a
+// second thread does the reverse deadlocks, as any two locks taken in opposite orders would.
 #include <Python.h>
 
 #include <pyo3cpp/pyo3cpp.hpp>
-
-#include "list_in_section.hpp"
 
 using namespace pyo3cpp;
 
 namespace {
 
-namespace list = list_in_section;
+// ---------------------------------------------------------------- the list's storage
+
+// Items are read and moved in place, as CPython's _heapq does, through the public
+// PyList_GET_ITEM lvalue; the caller holds the list's section, so nobody else writes them.
+inline PyObject *item_at(PyObject *heap, Py_ssize_t index) noexcept
+{
+    return PyList_GET_ITEM(heap, index);
+}
+
+// heap[index] = value, where the list's old reference at `index` has been taken over by the
+// caller (a swap, or the caller now owns it): no refcount change. Free-threaded builds: other
+// threads read list items without the lock (PyList_GetItemRef's lock-free path), so the store
+// is atomic with release order, as CPython's own list stores are.
+inline void store(PyObject *heap, Py_ssize_t index, PyObject *value) noexcept
+{
+#ifdef Py_GIL_DISABLED
+    __atomic_store_n(&PyList_GET_ITEM(heap, index), value, __ATOMIC_RELEASE);
+#else
+    PyList_SET_ITEM(heap, index, value);
+#endif
+}
 
 // ---------------------------------------------------------------- comparisons
 
@@ -106,14 +134,13 @@ template <class Order> void sift_towards_root(Python py, PyObject *heap, Py_ssiz
     if (pos >= size) raise_index_error(py);
     while (pos > start) {
         const Py_ssize_t parent_pos = (pos - 1) >> 1;
-        PyObject **slots = list::items(heap);
-        const bool above = Order::first(py, slots[pos], slots[parent_pos]);
+        const bool above = Order::first(py, item_at(heap, pos), item_at(heap, parent_pos));
         require_size(py, heap, size);
         if (!above) break;
-        slots = list::items(heap);  // re-read: the comparison may have replaced items
-        PyObject *parent = slots[parent_pos];
-        list::store(heap, parent_pos, slots[pos]);
-        list::store(heap, pos, parent);
+        // Re-read both: the comparison may have replaced items (never resized: checked).
+        PyObject *parent = item_at(heap, parent_pos);
+        store(heap, parent_pos, item_at(heap, pos));
+        store(heap, pos, parent);
         pos = parent_pos;
     }
 }
@@ -129,14 +156,12 @@ template <class Order> void sift_towards_leaves(Python py, PyObject *heap, Py_ss
     while (pos < first_leaf) {
         Py_ssize_t child = 2 * pos + 1;
         if (child + 1 < end) {
-            PyObject **slots = list::items(heap);
-            if (!Order::first(py, slots[child], slots[child + 1])) ++child;
+            if (!Order::first(py, item_at(heap, child), item_at(heap, child + 1))) ++child;
             require_size(py, heap, end);
         }
-        PyObject **slots = list::items(heap);
-        PyObject *moving_up = slots[child];
-        list::store(heap, child, slots[pos]);
-        list::store(heap, pos, moving_up);
+        PyObject *moving_up = item_at(heap, child);
+        store(heap, child, item_at(heap, pos));
+        store(heap, pos, moving_up);
         pos = child;
     }
     sift_towards_root<Order>(py, heap, start, pos);
@@ -144,37 +169,46 @@ template <class Order> void sift_towards_leaves(Python py, PyObject *heap, Py_ss
 
 // ---------------------------------------------------------------- operations (section held)
 
-template <class Order> void push(Python py, PyObject *heap, PyObject *item)
+template <class Order> void push(Python py, Borrowed<PyList> heap, Borrowed<PyAny> item)
 {
-    list::append(py, heap, item);
-    sift_towards_root<Order>(py, heap, 0, PyList_GET_SIZE(heap) - 1);
+    heap.append(item);  // PyList_Append; on 3.13t it re-locks the list (see the header)
+    // Re-read the size: on 3.13t another thread's plain list code may have run meanwhile.
+    sift_towards_root<Order>(py, heap.as_ptr(), 0, PyList_GET_SIZE(heap.as_ptr()) - 1);
 }
 
-template <class Order> PyObject *pop(Python py, PyObject *heap)
+template <class Order> Bound<PyAny> pop(Python py, Borrowed<PyList> heap)
 {
-    if (PyList_GET_SIZE(heap) == 0) raise_index_error(py);
-    PyObject *last = list::pop_last(py, heap);
-    if (PyList_GET_SIZE(heap) == 0) return last;
-    auto top = Bound<PyAny>::from_owned_ptr_unchecked(py, list::items(heap)[0]);
-    list::store(heap, 0, last);  // the list's reference to `top` is now ours
-    sift_towards_leaves<Order>(py, heap, 0);
-    return std::move(top).into_ptr();
+    PyObject *list = heap.as_ptr();
+    const Py_ssize_t size = PyList_GET_SIZE(list);
+    if (size == 0) raise_index_error(py);
+    // del heap[-1], keeping the item: CPython's _heapq does exactly this.
+    auto last = Bound<PyAny>::from_borrowed_ptr(py, item_at(list, size - 1));
+    check_status(py, PyList_SetSlice(list, size - 1, size, nullptr));
+    if (PyList_GET_SIZE(list) == 0) return last;
+    auto top = Bound<PyAny>::from_owned_ptr_unchecked(py, item_at(list, 0));
+    store(list, 0, std::move(last).into_ptr());  // the list's reference to `top` is now ours
+    sift_towards_leaves<Order>(py, list, 0);
+    return top;
 }
 
-template <class Order> PyObject *replace(Python py, PyObject *heap, PyObject *item)
+template <class Order>
+Bound<PyAny> replace(Python py, Borrowed<PyList> heap, Borrowed<PyAny> item)
 {
-    if (PyList_GET_SIZE(heap) == 0) raise_index_error(py);
-    auto top = Bound<PyAny>::from_owned_ptr_unchecked(py, list::items(heap)[0]);
-    list::store(heap, 0, Py_NewRef(item));
-    sift_towards_leaves<Order>(py, heap, 0);
-    return std::move(top).into_ptr();
+    PyObject *list = heap.as_ptr();
+    if (PyList_GET_SIZE(list) == 0) raise_index_error(py);
+    auto top = Bound<PyAny>::from_owned_ptr_unchecked(py, item_at(list, 0));
+    store(list, 0, item.to_owned().into_ptr());
+    sift_towards_leaves<Order>(py, list, 0);
+    return top;
 }
 
-template <class Order> PyObject *push_pop(Python py, PyObject *heap, PyObject *item)
+template <class Order>
+Bound<PyAny> push_pop(Python py, Borrowed<PyList> heap, Borrowed<PyAny> item)
 {
-    if (PyList_GET_SIZE(heap) == 0) return Py_NewRef(item);
+    PyObject *list = heap.as_ptr();
+    if (PyList_GET_SIZE(list) == 0) return item.to_owned();
     // Nothing on the heap comes before `item`: it would be pushed and popped straight back.
-    if (!Order::first(py, list::items(heap)[0], item)) return Py_NewRef(item);
+    if (!Order::first(py, item_at(list, 0), item.as_ptr())) return item.to_owned();
     // __lt__ may have emptied the heap: replace() raises IndexError then, as CPython does.
     return replace<Order>(py, heap, item);
 }
@@ -190,12 +224,13 @@ inline Py_ssize_t top_bit(Py_ssize_t n)
     return bit;
 }
 
-template <class Order> void heapify(Python py, PyObject *heap)
+template <class Order> void heapify(Python py, Borrowed<PyList> heap)
 {
-    const Py_ssize_t size = PyList_GET_SIZE(heap);
+    PyObject *list = heap.as_ptr();
+    const Py_ssize_t size = PyList_GET_SIZE(list);
     if (size <= 2500) {
         // Small heaps fit in cache: sift every parent, last to first.
-        for (Py_ssize_t i = (size >> 1) - 1; i >= 0; --i) sift_towards_leaves<Order>(py, heap, i);
+        for (Py_ssize_t i = (size >> 1) - 1; i >= 0; --i) sift_towards_leaves<Order>(py, list, i);
         return;
     }
     // Large heaps: as soon as both children of a node are heaps, sift the node, while the
@@ -205,7 +240,7 @@ template <class Order> void heapify(Python py, PyObject *heap)
     const Py_ssize_t row_start = top_bit(first_leaf + 1) - 1;  // leftmost node of first_leaf's row
     auto sift_and_climb = [&](Py_ssize_t node) {
         for (;;) {
-            sift_towards_leaves<Order>(py, heap, node);
+            sift_towards_leaves<Order>(py, list, node);
             if (!(node & 1)) break;  // a right sibling climbs only after its left one
             node >>= 1;
         }
@@ -216,98 +251,69 @@ template <class Order> void heapify(Python py, PyObject *heap)
 
 // ---------------------------------------------------------------- module functions
 
-// Runs `operation(py, heap)` with the list's critical section held for all of it, after
-// checking the argument is a list (the message is CPython's Argument Clinic one).
-template <class Operation>
-PyObject *with_heap(const char *function, const char *argument, PyObject *heap_arg,
-                    Operation &&operation) noexcept
+// Runs operation(heap) inside one exclusive section on the list, after checking the argument
+// is a list (the message is CPython's Argument Clinic one). Exceptions reach the module
+// helper, which turns them into Python ones.
+template <FixedString Name, class Operation>
+auto with_heap(Python py, const char *argument, Borrowed<PyAny> heap_arg, Operation &&operation)
 {
-    auto py = Python::assume_attached();
-    if (!PyList_Check(heap_arg)) {
-        PyErr_Format(PyExc_TypeError, "%s() %s must be list, not %.50s", function, argument,
-                     heap_arg == Py_None ? "None" : Py_TYPE(heap_arg)->tp_name);
-        return nullptr;
+    PyObject *object = heap_arg.as_ptr();
+    if (!PyList_Check(object)) {
+        PyErr_Format(PyExc_TypeError, "%s() %s must be list, not %.50s", Name.c_str(), argument,
+                     object == Py_None ? "None" : Py_TYPE(object)->tp_name);
+        throw_fetched(py);
     }
-    try {
-        CriticalSection guard(py, Borrowed<PyAny>::from_ptr(py, heap_arg));
-        return operation(py, heap_arg);
-    } catch (...) {
-        translate_current_exception(py);  // PyErr: itself; bad_alloc: MemoryError; ...
-        return nullptr;
-    }
+    const auto heap = heap_arg.cast_unchecked<PyList>();
+    return exclusive_section(py, heap, [&] { return operation(heap); });
 }
 
 // Argument Clinic's message for a wrong positional count (`heappush expected 2 arguments, got 1`).
-inline bool check_two_args(const char *function, Py_ssize_t nargs) noexcept
+template <FixedString Name> void require_two_args(Python py, Py_ssize_t nargs)
 {
-    if (nargs == 2) return true;
-    PyErr_Format(PyExc_TypeError, "%s expected 2 arguments, got %zd", function, nargs);
-    return false;
+    if (nargs == 2) return;
+    PyErr_Format(PyExc_TypeError, "%s expected 2 arguments, got %zd", Name.c_str(), nargs);
+    throw_fetched(py);
 }
 
-template <class Order>
-PyObject *heappush_impl(const char *name, PyObject *const *args, Py_ssize_t nargs) noexcept
+// The module's functions, in the module helper's compile-time raw form (def_raw<&fn>): the
+// one-argument ones are METH_O, the others METH_FASTCALL, exactly as _heapq's Argument Clinic
+// code, so CPython produces the same argument errors and `__self__` is the module.
+template <class Order, FixedString Name>
+void heappush_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
-    if (!check_two_args(name, nargs)) return nullptr;
-    return with_heap(name, "argument 1", args[0], [&](Python py, PyObject *heap) {
-        push<Order>(py, heap, args[1]);
-        return Py_NewRef(Py_None);
+    require_two_args<Name>(py, nargs);
+    with_heap<Name>(py, "argument 1", args[0],
+                    [&](Borrowed<PyList> heap) { push<Order>(py, heap, args[1]); });
+}
+
+template <class Order, FixedString Name> Bound<PyAny> heappop_fn(Python py, Borrowed<PyAny> heap)
+{
+    return with_heap<Name>(py, "argument", heap,
+                           [&](Borrowed<PyList> list) { return pop<Order>(py, list); });
+}
+
+template <class Order, FixedString Name>
+Bound<PyAny> heapreplace_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
+{
+    require_two_args<Name>(py, nargs);
+    return with_heap<Name>(py, "argument 1", args[0], [&](Borrowed<PyList> heap) {
+        return replace<Order>(py, heap, args[1]);
     });
 }
 
-template <class Order> PyObject *heappop_impl(const char *name, PyObject *heap) noexcept
+template <class Order, FixedString Name>
+Bound<PyAny> heappushpop_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
-    return with_heap(name, "argument", heap, [](Python py, PyObject *h) { return pop<Order>(py, h); });
-}
-
-template <class Order>
-PyObject *heapreplace_impl(const char *name, PyObject *const *args, Py_ssize_t nargs) noexcept
-{
-    if (!check_two_args(name, nargs)) return nullptr;
-    return with_heap(name, "argument 1", args[0],
-                     [&](Python py, PyObject *heap) { return replace<Order>(py, heap, args[1]); });
-}
-
-template <class Order>
-PyObject *heappushpop_impl(const char *name, PyObject *const *args, Py_ssize_t nargs) noexcept
-{
-    if (!check_two_args(name, nargs)) return nullptr;
-    return with_heap(name, "argument 1", args[0],
-                     [&](Python py, PyObject *heap) { return push_pop<Order>(py, heap, args[1]); });
-}
-
-template <class Order> PyObject *heapify_impl(const char *name, PyObject *heap) noexcept
-{
-    return with_heap(name, "argument", heap, [](Python py, PyObject *h) {
-        heapify<Order>(py, h);
-        return Py_NewRef(Py_None);
+    require_two_args<Name>(py, nargs);
+    return with_heap<Name>(py, "argument 1", args[0], [&](Borrowed<PyList> heap) {
+        return push_pop<Order>(py, heap, args[1]);
     });
 }
 
-#define HEAPQ_FASTCALL(NAME, IMPL, ORDER)                                                  \
-    PyObject *NAME(PyObject *, PyObject *const *args, Py_ssize_t nargs)                  \
-    {                                                                                    \
-        return IMPL<ORDER>(#NAME, args, nargs);                                          \
-    }
-#define HEAPQ_ONE_ARG(NAME, IMPL, ORDER) \
-    PyObject *NAME(PyObject *, PyObject *heap) { return IMPL<ORDER>(#NAME, heap); }
-
-HEAPQ_FASTCALL(heappush, heappush_impl, MinOrder)
-HEAPQ_ONE_ARG(heappop, heappop_impl, MinOrder)
-HEAPQ_FASTCALL(heapreplace, heapreplace_impl, MinOrder)
-HEAPQ_FASTCALL(heappushpop, heappushpop_impl, MinOrder)
-HEAPQ_ONE_ARG(heapify, heapify_impl, MinOrder)
-HEAPQ_ONE_ARG(_heappop_max, heappop_impl, MaxOrder)
-HEAPQ_FASTCALL(_heapreplace_max, heapreplace_impl, MaxOrder)
-HEAPQ_ONE_ARG(_heapify_max, heapify_impl, MaxOrder)
-HEAPQ_FASTCALL(heappush_max, heappush_impl, MaxOrder)
-HEAPQ_ONE_ARG(heappop_max, heappop_impl, MaxOrder)
-HEAPQ_FASTCALL(heapreplace_max, heapreplace_impl, MaxOrder)
-HEAPQ_FASTCALL(heappushpop_max, heappushpop_impl, MaxOrder)
-HEAPQ_ONE_ARG(heapify_max, heapify_impl, MaxOrder)
-
-#undef HEAPQ_FASTCALL
-#undef HEAPQ_ONE_ARG
+template <class Order, FixedString Name> void heapify_fn(Python py, Borrowed<PyAny> heap)
+{
+    with_heap<Name>(py, "argument", heap, [&](Borrowed<PyList> list) { heapify<Order>(py, list); });
+}
 
 // ---------------------------------------------------------------- docstrings (as _heapq's)
 
@@ -381,44 +387,29 @@ constexpr const char module_doc[] =
     "without surprises: heap[0] is the smallest item, and heap.sort()\n"
     "maintains the heap invariant!\n";
 
-// ---------------------------------------------------------------- module definition
-
-// The functions are hand-written vectorcall entries rather than ModuleDef::def: a drop-in port
-// must reproduce Argument Clinic's exact argument errors (METH_O's "takes exactly one argument")
-// and have the module as __self__, and these are the hot path (no per-call dispatch).
-#define FASTCALL(NAME) \
-    {#NAME, reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(NAME)), METH_FASTCALL, NAME##_doc}
-#define ONE_ARG(NAME) {#NAME, NAME, METH_O, NAME##_doc}
-
-PyMethodDef methods[] = {
-    FASTCALL(heappush),
-    FASTCALL(heappushpop),
-    ONE_ARG(heappop),
-    FASTCALL(heapreplace),
-    ONE_ARG(heapify),
-    {"_heappop_max", _heappop_max, METH_O, heappop_max_private_doc},
-    {"_heapify_max", _heapify_max, METH_O, heapify_max_private_doc},
-    {"_heapreplace_max",
-     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(_heapreplace_max)), METH_FASTCALL,
-     heapreplace_max_private_doc},
-    FASTCALL(heappush_max),
-    FASTCALL(heappushpop_max),
-    ONE_ARG(heappop_max),
-    FASTCALL(heapreplace_max),
-    ONE_ARG(heapify_max),
-    {nullptr, nullptr, 0, nullptr}};
-
-#undef FASTCALL
-#undef ONE_ARG
-
 }  // namespace
 
-// Multi-phase initialisation, Py_mod_gil = NOT_USED, the runtime check and exception
-// translation come from the module helper.
+// ---------------------------------------------------------------- module definition
+
+// Multi-phase initialisation, Py_mod_gil = NOT_USED, the runtime check, the C entry points and
+// exception translation all come from the module helper (module.hpp).
 PYO3CPP_MODULE(pyo3cpp_heapq, m)
 {
     m.doc(module_doc);
-    m.on_exec([](Python py, Borrowed<PyModule> module) {
-        check_status(py, PyModule_AddFunctions(module.as_ptr(), methods));
-    });
+    m.def_raw<&heappush_fn<MinOrder, "heappush">>("heappush", heappush_doc);
+    m.def_raw<&heappushpop_fn<MinOrder, "heappushpop">>("heappushpop", heappushpop_doc);
+    m.def_raw<&heappop_fn<MinOrder, "heappop">>("heappop", heappop_doc);
+    m.def_raw<&heapreplace_fn<MinOrder, "heapreplace">>("heapreplace", heapreplace_doc);
+    m.def_raw<&heapify_fn<MinOrder, "heapify">>("heapify", heapify_doc);
+    // 3.13's private max-heap helpers (heapq.py's merge/nlargest use them) ...
+    m.def_raw<&heappop_fn<MaxOrder, "_heappop_max">>("_heappop_max", heappop_max_private_doc);
+    m.def_raw<&heapify_fn<MaxOrder, "_heapify_max">>("_heapify_max", heapify_max_private_doc);
+    m.def_raw<&heapreplace_fn<MaxOrder, "_heapreplace_max">>("_heapreplace_max",
+                                                             heapreplace_max_private_doc);
+    // ... and 3.14's public ones.
+    m.def_raw<&heappush_fn<MaxOrder, "heappush_max">>("heappush_max", heappush_max_doc);
+    m.def_raw<&heappushpop_fn<MaxOrder, "heappushpop_max">>("heappushpop_max", heappushpop_max_doc);
+    m.def_raw<&heappop_fn<MaxOrder, "heappop_max">>("heappop_max", heappop_max_doc);
+    m.def_raw<&heapreplace_fn<MaxOrder, "heapreplace_max">>("heapreplace_max", heapreplace_max_doc);
+    m.def_raw<&heapify_fn<MaxOrder, "heapify_max">>("heapify_max", heapify_max_doc);
 }

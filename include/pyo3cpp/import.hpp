@@ -8,7 +8,7 @@
 //   - One cache per distinct (module, attr) pair of literals per shared object (DSO): a
 //     pyo3cpp_object_cell (abi/pyo3cpp.h) that is an inline variable of the template.
 //   - The first call imports under the cell's exactly-once protocol (concurrent first callers
-//     wait detached); every later call is one acquire load and one plain load, inline.
+//     wait detached); every later call is one acquire load of the cached pointer, inline.
 //   - Failure is not cached: a missing module throws PyErr(ModuleNotFoundError, an ImportError),
 //     a missing attribute PyErr(AttributeError naming both module and attribute), and the next
 //     call tries the import again (e.g. after sys.path changed).
@@ -25,7 +25,7 @@
 //     PyObject *d = PyObject_CallOneArg(decimal.as_ptr(), text);
 //     auto json = pyo3cpp::import_cached<"json">(py);
 //
-// Cost after the first call: two loads.
+// Cost after the first call: one acquire load and a null test.
 #pragma once
 
 #include "pyo3cpp/borrowed.hpp"

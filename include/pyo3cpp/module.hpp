@@ -16,6 +16,7 @@
 //             arg("a"), arg("x"), arg("lo") = 0, arg("hi") = std::nullopt);
 //       m.def("add", [](long a, long b) { return a + b; });      // positional-only, no names
 //       m.def_raw("heappush", heappush, "Push item onto heap.");
+//       m.def_raw<&heappop>("heappop", "Pop the smallest item.");  // raw, zero overhead (below)
 //       m.add("VERSION", 2);                                      // constant (into_py at exec)
 //       m.add("Error", [](Python py) { return make_error_type(py); });   // object, built lazily
 //       m.submodule("fast", [](ModuleDef &sub) { sub.def("f", f); });    // mybisect.fast
@@ -60,9 +61,29 @@
 //   - Raw functions (def_raw) receive the vectorcall arguments as they are: `args[0..nargs)`
 //     positional, then one value per name in `kwnames` (a tuple of str, or a null Borrowed —
 //     kwnames.as_ptr() == nullptr — when there are no keywords).
+//   - Callables: function pointers and lambdas / function objects with one non-template
+//     operator() (no generic `auto` parameters). They are copied into the definition; a
+//     stateful (mutable) lambda's state is shared by every call on every thread.
+//   - Strings given to doc(), add() and submodule() names, and the module name, are kept as
+//     pointers: pass string literals. def()/def_raw() copy the function name and docstring.
+//   - Compile-time raw functions, def_raw<&fn>(name, doc): fn is a function (or a captureless
+//     lambda) known at compile time, so the C entry point CPython calls is generated for it —
+//     no capsule, no lookup, `__self__` is the module (as with a PyMethodDef table), and the
+//     calling convention follows fn's parameters after `Python` [, Borrowed<PyModule> module]:
+//       ()                                                     METH_NOARGS
+//       (Borrowed<PyAny> arg)                                  METH_O
+//       (const Borrowed<PyAny> *args, Py_ssize_t nargs)        METH_FASTCALL
+//       (const Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames)
+//                                                              METH_FASTCALL | METH_KEYWORDS
+//     CPython itself then checks what the convention implies (METH_O: "f() takes exactly one
+//     argument (0 given)"; no keywords unless METH_KEYWORDS). Results and exceptions as for
+//     def(). The doc is used as given: start it with "name($module, a, /)\n--\n\n" for a
+//     __text_signature__. Use this for hot functions or exact CPython error wording.
 // Thread: functions run on whatever thread calls them, attached; on free-threaded builds
 // concurrently — protect shared state with critical sections or Mutex.
-// Cost per call: one capsule lookup and an indirect call, then the conversions; no heap
+// Cost per call: def_raw<&fn>: fn's own work plus the result conversion (one branch); a
+// try/catch that costs nothing unless something throws. def / def_raw(name, callable):
+// one capsule lookup and an indirect call, then the conversions; no heap
 // allocation of its own for calls that succeed.
 #pragma once
 
@@ -338,6 +359,9 @@ struct FunctionRecord {
     Invoke invoke = nullptr;
     std::string name;
     std::string doc;
+    // def_raw<&fn>: method.ml_meth is fn's own generated entry, called with the module as
+    // `self` (no capsule, invoke unused).
+    bool self_is_module = false;
     virtual ~FunctionRecord() = default;
 };
 
@@ -612,6 +636,94 @@ template <class F> struct RawFunction final : FunctionRecord {
     }
 };
 
+// ----------------------------------------------------- def_raw<&fn>: compile-time raw entries
+
+// fn's parameters after `Python`: an optional leading Borrowed<PyModule>, then one of the four
+// calling conventions (header comment).
+template <class List> struct raw_params {
+    static constexpr bool takes_token = false, takes_module = false;
+    using rest = List;
+};
+template <class... Rest> struct raw_params<type_list<Python, Rest...>> {
+    static constexpr bool takes_token = true, takes_module = false;
+    using rest = type_list<Rest...>;
+};
+template <class... Rest> struct raw_params<type_list<Python, Borrowed<PyModule>, Rest...>> {
+    static constexpr bool takes_token = true, takes_module = true;
+    using rest = type_list<Rest...>;
+};
+
+template <class List> inline constexpr int raw_flags = 0;  // 0: not a raw signature
+template <> inline constexpr int raw_flags<type_list<>> = METH_NOARGS;
+template <> inline constexpr int raw_flags<type_list<Borrowed<PyAny>>> = METH_O;
+template <>
+inline constexpr int raw_flags<type_list<const Borrowed<PyAny> *, Py_ssize_t>> = METH_FASTCALL;
+template <>
+inline constexpr int raw_flags<type_list<const Borrowed<PyAny> *, Py_ssize_t, Borrowed<PyAny>>> =
+    METH_FASTCALL | METH_KEYWORDS;
+
+// The C functions CPython calls for def_raw<Fn>: one per Fn, instantiated at compile time, so a
+// call is CPython's dispatch straight into Fn (inlined here), with exceptions translated.
+template <auto Fn> struct StaticRawEntry {
+    using params = raw_params<typename callable_traits<decltype(Fn)>::args>;
+    static constexpr int flags = raw_flags<typename params::rest>;
+    static_assert(params::takes_token && flags != 0,
+                  "pyo3cpp::ModuleDef::def_raw<fn>: fn must take (Python [, Borrowed<PyModule>]) "
+                  "then (), (Borrowed<PyAny>), (const Borrowed<PyAny> *, Py_ssize_t) or (const "
+                  "Borrowed<PyAny> *, Py_ssize_t, Borrowed<PyAny> kwnames)");
+
+    template <class... A> static PyObject *run(PyObject *module, A... args) noexcept
+    {
+        static constexpr auto fn = Fn;
+        Python py = Python::assume_attached();
+        try {
+            if constexpr (params::takes_module)
+                return call_and_convert(py, fn, py,
+                                        Borrowed<PyAny>::from_ptr(py, module).cast_unchecked<PyModule>(),
+                                        args...);
+            else
+                return call_and_convert(py, fn, py, args...);
+        } catch (...) {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+    // Borrowed<PyAny> is layout-identical to PyObject* (static_asserts in borrowed.hpp).
+    static const Borrowed<PyAny> *view(PyObject *const *args) noexcept
+    {
+        return reinterpret_cast<const Borrowed<PyAny> *>(args);
+    }
+    static PyObject *no_args(PyObject *module, PyObject *) { return run(module); }
+    static PyObject *one_arg(PyObject *module, PyObject *arg)
+    {
+        return run(module, Borrowed<PyAny>::from_ptr(Python::assume_attached(), arg));
+    }
+    static PyObject *fastcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+    {
+        return run(module, view(args), nargs);
+    }
+    static PyObject *fastcall_keywords(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                                       PyObject *kwnames)
+    {
+        return run(module, view(args), nargs,
+                   Borrowed<PyAny>::from_ptr(Python::assume_attached(), kwnames));
+    }
+
+    // ml_meth for this convention (CPython casts it back according to ml_flags).
+    static PyCFunction method() noexcept
+    {
+        if constexpr (flags == METH_NOARGS)
+            return &no_args;
+        else if constexpr (flags == METH_O)
+            return &one_arg;
+        else if constexpr (flags == METH_FASTCALL)
+            return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(&fastcall));
+        else
+            return reinterpret_cast<PyCFunction>(
+                reinterpret_cast<void (*)(void)>(&fastcall_keywords));
+    }
+};
+
 }  // namespace detail
 
 // ------------------------------------------------------------------------------ ModuleDef
@@ -655,6 +767,20 @@ public:
         using Record = detail::RawFunction<std::decay_t<F>>;
         return add_function(std::make_unique<Record>(std::decay_t<F>(std::forward<F>(fn))), name,
                             doc, std::string());
+    }
+
+    // A function whose C entry point is generated for `Fn` at compile time (see the contract
+    // above): def_raw<&heappop>("heappop", "heappop($module, heap, /)\n--\n\nPop ...").
+    template <auto Fn> ModuleDef &def_raw(const char *name, const char *doc = nullptr)
+    {
+        using Entry = detail::StaticRawEntry<Fn>;
+        auto record = std::make_unique<detail::FunctionRecord>();
+        record->self_is_module = true;
+        detail::FunctionRecord &added = *record;
+        add_function(std::move(record), name, doc, std::string());
+        added.method.ml_meth = Entry::method();
+        added.method.ml_flags = Entry::flags;
+        return *this;
     }
 
     // module.<name> = value at exec: a Python object (Bound/Py/Borrowed), a C++ value
@@ -769,10 +895,14 @@ private:
     {
         auto module_name = Bound<PyAny>::from_owned_ptr(py, PyModule_GetNameObject(module));
         for (auto &record : functions_) {
-            auto capsule = Bound<PyAny>::from_owned_ptr(
-                py, PyCapsule_New(static_cast<void *>(record.get()), nullptr, nullptr));
+            // self: the module for def_raw<&fn> entries, else a capsule holding the record.
+            auto self = record->self_is_module
+                            ? Bound<PyAny>::from_borrowed_ptr(py, module)
+                            : Bound<PyAny>::from_owned_ptr(
+                                  py, PyCapsule_New(static_cast<void *>(record.get()), nullptr,
+                                                    nullptr));
             auto function = Bound<PyAny>::from_owned_ptr(
-                py, PyCFunction_NewEx(&record->method, capsule.as_ptr(), module_name.as_ptr()));
+                py, PyCFunction_NewEx(&record->method, self.as_ptr(), module_name.as_ptr()));
             check_status(py, PyModule_AddObjectRef(module, record->name.c_str(), function.as_ptr()));
         }
         for (auto &step : steps_) step(py, module);

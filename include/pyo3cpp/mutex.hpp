@@ -65,7 +65,12 @@ public:
     // Blocks until acquired; while blocked the thread is detached.
     void lock(Python) noexcept
     {
-        if (!fast_try_lock()) (void)pyo3cpp_mutex_lock(&raw_);
+        // The free -> locked CAS that PyMutex_Lock inlines; everything else (waiters parked,
+        // contention) is the library's, which blocks detached.
+        auto expected = State{0};
+        if (!__atomic_compare_exchange_n(state(), &expected, State{kLockedBit}, false,
+                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            (void)pyo3cpp_mutex_lock(&raw_);
     }
 
     // True when acquired. Never blocks, never detaches.

@@ -79,10 +79,17 @@ public:
     Borrowed<T> bind_borrowed(Python py) const noexcept { return Borrowed<T>::from_ptr(py, ptr_); }
     Bound<T> into_bound(Python) && noexcept { return Bound<T>(std::move(*this).into_ptr()); }
 
-    // Releases now, on an attached thread (no trip through the library).
+    // Releases now, on an attached thread (no trip through the library): exactly a Py_DECREF.
+    // Precondition: not null (moved-from or default-constructed), like bind(); debug checks
+    // abort on a null Py, a release build does not test (the decref would crash).
     void drop_ref(Python) && noexcept
     {
-        if (PyObject *old = std::move(*this).into_ptr()) detail::decref(old, "Py<T>::drop_ref");
+#if PYO3CPP_DEBUG_CHECKS
+        if (ptr_ == nullptr)
+            detail::debug_abort("drop_ref on a null Py<T> (moved from or default-constructed)",
+                                "Py<T>::drop_ref");
+#endif
+        detail::decref(std::move(*this).into_ptr(), "Py<T>::drop_ref");
     }
 
     PyObject *as_ptr() const noexcept { return ptr_; }

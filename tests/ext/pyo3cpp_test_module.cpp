@@ -63,6 +63,32 @@ Bound<PyAny> raw_sum(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs,
     return Bound<PyAny>::from_owned_ptr(py, Py_BuildValue("(Ln)", total, nkw));
 }
 
+// Compile-time raw functions (def_raw<&fn>), one per calling convention.
+// METH_FASTCALL with the module: (module name, number of positional arguments, their sum).
+Bound<PyAny> fast_sum(Python py, Borrowed<PyModule> module, const Borrowed<PyAny> *args,
+                      Py_ssize_t nargs)
+{
+    long long total = 0;
+    for (Py_ssize_t i = 0; i < nargs; ++i) total += extract<long long>(args[i]);
+    return Bound<PyAny>::from_owned_ptr(
+        py, Py_BuildValue("(NnL)", PyModule_GetNameObject(module.as_ptr()), nargs, total));
+}
+// METH_FASTCALL | METH_KEYWORDS without the module: the keyword names as given (or None).
+Bound<PyAny> fast_keywords(Python py, const Borrowed<PyAny> *, Py_ssize_t,
+                           Borrowed<PyAny> kwnames)
+{
+    if (kwnames.as_ptr() == nullptr) return Bound<PyAny>::from_borrowed_ptr(py, Py_None);
+    return kwnames.to_owned();
+}
+// METH_O: the argument itself, or a C++ exception when it is None (translated).
+Borrowed<PyAny> one_identity(Python, Borrowed<PyModule>, Borrowed<PyAny> arg)
+{
+    if (arg.as_ptr() == Py_None) throw std::out_of_range("None is out of range");
+    return arg;
+}
+// METH_NOARGS: the module itself (__self__ must be the module, not a capsule).
+Borrowed<PyModule> no_args_module(Python, Borrowed<PyModule> module) { return module; }
+
 }  // namespace
 
 PYO3CPP_MODULE(pyo3cpp_test_module, m)
@@ -89,6 +115,11 @@ PYO3CPP_MODULE(pyo3cpp_test_module, m)
     long calls = 0;  // a capturing lambda keeps its own state
     m.def("counter", [calls]() mutable { return ++calls; });
     m.def_raw("raw_sum", raw_sum, "Sum of all arguments; (sum, number of keywords).");
+    m.def_raw<&fast_sum>("fast_sum", "fast_sum($module, /, *args)\n--\n\nSum of the arguments.");
+    m.def_raw<&fast_keywords>("fast_keywords");
+    m.def_raw<&one_identity>("one_identity", "Its argument.");
+    m.def_raw<&no_args_module>("no_args_module");
+    m.def_raw<[](Python, Borrowed<PyAny> x) { return extract<long>(x) * 2; }>("lambda_double");
 
     m.add("ANSWER", 42);
     m.add("NAME", std::string("pyo3cpp"));

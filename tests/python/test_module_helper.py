@@ -157,6 +157,40 @@ class RawAndModuleContents(unittest.TestCase):
             m.raw_sum("x")
         self.assertEqual(m.raw_sum.__doc__, "Sum of all arguments; (sum, number of keywords).")
 
+    def test_compile_time_raw_fastcall_has_the_module_as_self(self):
+        self.assertEqual(m.fast_sum(), ("pyo3cpp_test_module", 0, 0))
+        self.assertEqual(m.fast_sum(1, 2, 3), ("pyo3cpp_test_module", 3, 6))
+        self.assertIs(m.fast_sum.__self__, m)  # not a capsule
+        self.assertEqual(m.fast_sum.__name__, "fast_sum")
+        self.assertEqual(m.fast_sum.__module__, "pyo3cpp_test_module")
+        self.assertEqual(m.fast_sum.__doc__, "Sum of the arguments.")
+        self.assertEqual(m.fast_sum.__text_signature__, "($module, /, *args)")
+        with self.assertRaisesRegex(TypeError, "takes no keyword arguments"):
+            m.fast_sum(1, x=2)  # METH_FASTCALL without METH_KEYWORDS: CPython refuses
+        with self.assertRaises(TypeError):
+            m.fast_sum("x")  # the conversion's TypeError, translated
+
+    def test_compile_time_raw_keywords(self):
+        self.assertIsNone(m.fast_keywords(1, 2))
+        self.assertEqual(m.fast_keywords(1, b=2, a=3), ("b", "a"))
+        self.assertIs(m.fast_keywords.__self__, m)
+        self.assertIsNone(m.fast_keywords.__doc__)
+
+    def test_compile_time_raw_one_and_no_args(self):
+        marker = object()
+        self.assertIs(m.one_identity(marker), marker)
+        with self.assertRaisesRegex(IndexError, "None is out of range"):
+            m.one_identity(None)  # C++ exception -> IndexError
+        with self.assertRaisesRegex(TypeError, r"one_identity\(\) takes exactly one argument \(0 given\)"):
+            m.one_identity()
+        with self.assertRaisesRegex(TypeError, r"one_identity\(\) takes exactly one argument \(2 given\)"):
+            m.one_identity(1, 2)
+        self.assertIs(m.no_args_module(), m)
+        with self.assertRaisesRegex(TypeError, r"no_args_module\(\) takes no arguments \(1 given\)"):
+            m.no_args_module(1)
+        self.assertEqual(m.lambda_double(21), 42)
+        self.assertIs(m.lambda_double.__self__, m)
+
     def test_constants_and_objects(self):
         self.assertEqual(m.ANSWER, 42)
         self.assertEqual(m.NAME, "pyo3cpp")
