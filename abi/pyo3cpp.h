@@ -123,8 +123,8 @@ PYO3CPP_API int pyo3cpp_is_attached(void);
  * Fixed layout: 16 bytes, 8-byte aligned. Treat the fields as private. */
 typedef struct pyo3cpp_attach_state {
     int32_t kind;     /* 0: not attached by this call, 1: was already attached, 2: attached now */
-    int32_t gilstate; /* the PyGILState_STATE to give back, when kind == 2 */
-    void *reserved;
+    int32_t gilstate; /* the PyGILState_STATE to give back, when kind == 2 and reserved NULL */
+    void *reserved;   /* kind == 2: the thread's own thread state, re-attached directly */
 } pyo3cpp_attach_state;
 
 /* Attaches the calling thread (any thread, including ones Python never created), or notes that

@@ -85,6 +85,65 @@ TEST(ExclusiveSection, DictIncrementLosesNoUpdate)
     EXPECT_EQ(PyLong_AsLong(PyDict_GetItemString(shared.as_ptr(), "n")), kThreads * kRounds);
 }
 
+// The same race with the append run through relocking() (the cheap way on 3.13t): the object
+// lock stays held across the gap, so the result is still exact.
+TEST(ExclusiveSection, RelockingKeepsOtherExclusiveSectionsOut)
+{
+    Py<PyAny> shared;
+    {
+        auto g = attach();
+        shared = Bound<PyAny>::from_owned_ptr(g.py(), PyList_New(0)).unbind();
+    }
+    constexpr long kValues = 300;
+    Barrier barrier(kThreads);
+    with_watchdog(120, "relocking append-if-absent race", [&] {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t)
+            threads.emplace_back([&, t] {
+                barrier.arrive_and_wait();
+                auto g = attach();
+                auto py = g.py();
+                auto list = shared.bind_borrowed(py);
+                for (long i = 0; i < kValues; ++i) {
+                    auto item =
+                        Bound<PyAny>::from_owned_ptr(py, PyLong_FromLong((i * 7 + t) % kValues));
+                    ExclusiveSection section(py, list);
+                    const int present = PySequence_Contains(list.as_ptr(), item.as_ptr());
+                    ASSERT_GE(present, 0);
+                    if (!present)
+                        section.relocking(py, [&] {
+                            ASSERT_EQ(PyList_Append(list.as_ptr(), item.as_ptr()), 0);
+                        });
+                }
+            });
+        for (auto &th : threads) th.join();
+    });
+    auto g = attach();
+    EXPECT_EQ(PyList_GET_SIZE(shared.as_ptr()), kValues);
+}
+
+// relocking() returns fn's value, and begins the section again when fn throws: the section
+// (and the one after it) still work and end cleanly.
+TEST(ExclusiveSection, RelockingReturnsAndSurvivesExceptions)
+{
+    auto g = attach();
+    auto py = g.py();
+    auto list = Bound<PyAny>::from_owned_ptr(py, PyList_New(0));
+    with_watchdog(30, "relocking with exceptions", [&] {
+        ExclusiveSection section(py, list);
+        const int status =
+            section.relocking(py, [&] { return PyList_Append(list.as_ptr(), Py_None); });
+        EXPECT_EQ(status, 0);
+        EXPECT_THROW(section.relocking(py, [&]() -> int {
+            throw PyErr::new_err(py, PyExc_ValueError, "from inside relocking");
+        }),
+                     PyErr);
+        EXPECT_EQ(PyList_Insert(list.as_ptr(), 0, Py_True), 0);  // nested lock, section held again
+        EXPECT_EQ(PyList_GET_SIZE(list.as_ptr()), 2);
+    });
+    exclusive_section(py, list, [&] { EXPECT_EQ(PyList_GET_ITEM(list.as_ptr(), 0), Py_True); });
+}
+
 TEST(ExclusiveSection, RecursiveOnOneThreadAndTwoObjectFormInEitherOrder)
 {
     auto g = attach();

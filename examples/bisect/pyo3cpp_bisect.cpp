@@ -19,8 +19,9 @@
 //     Python `key` or `__lt__` blocks and even where CPython 3.13's PyList_Insert re-locks the
 //     list: racing insorts never leave the list unsorted, and a bisect never sees half an insort;
 //   - plain Python code on another thread (`a.append(x)`) is excluded as far as a critical
-//     section excludes it: not while this thread is detached (on 3.13 that includes the moment
-//     inside PyList_Insert, and any `key` or `__lt__` that blocks). Reads stay bounds-checked,
+//     section excludes it: not while this thread is detached (any `key` or `__lt__` that
+//     blocks), and on 3.13 not during the PyList_Insert, which locks the list itself
+//     (ExclusiveSection::relocking). Reads stay bounds-checked,
 //     so such code can make results meaningless but never crash us.
 // Other sequences (list subclasses included) go through the sequence protocol and `insert`,
 // unlocked, as in CPython. GIL builds: the section compiles to nothing. Items are held by strong
@@ -321,10 +322,11 @@ void insort_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowe
     if (PyList_CheckExact(arg.a)) {
         // Search and insertion in one exclusive section: an insort is atomic.
         const auto list = a.cast_unchecked<PyList>();
-        exclusive_section(py, list, [&] {
-            const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
-            list.insert(index, x);  // PyList_Insert
-        });
+        ExclusiveSection section(py, list);
+        const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
+        // PyList_Insert locks the list itself; relocking avoids 3.13's park on our own lock
+        // (exclusive_section.hpp) and is free on 3.14+ and GIL builds.
+        section.relocking(py, [&] { list.insert(index, x); });
     } else {
         const Py_ssize_t index = search<Right>(py, arg.a, probe, arg.lo, arg.hi, arg.key);
         a.call_method<"insert">(index, x);  // whatever `insert` returns is dropped, as in CPython

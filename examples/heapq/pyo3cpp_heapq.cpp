@@ -16,10 +16,11 @@
 //         never lose or duplicate an item and never break the heap invariant (CPython 3.13's
 //         _heapq does both);
 //       * plain Python code on another thread (`heap.append(x)`, `heap[0] = y`) is excluded
-//         exactly as far as a critical section excludes it: not while this thread is detached,
-//         which on 3.13 includes the moment inside PyList_Append (heappush) or PyList_SetSlice
-//         (heappop) and any __lt__ that blocks. Such code breaks the heap invariant anyway;
-//         it can never crash us (sizes are re-read after every such call).
+//         exactly as far as a critical section excludes it: not while this thread is detached
+//         (any __lt__ that blocks), and on 3.13 not during heappush's PyList_Append and
+//         heappop's PyList_SetSlice, which lock the list themselves (3.13 cannot nest that lock;
+//         ExclusiveSection::relocking). Such code breaks the heap invariant anyway; it can
+//         never crash us (sizes are re-read after every such call).
 //     GIL builds: the section compiles to nothing; the GIL already excludes.
 //   - Both items of a comparison are held by strong references while __lt__ runs, and the
 //     list's size is re-checked after every comparison (RuntimeError "list changed size during
@@ -169,21 +170,27 @@ template <class Order> void sift_towards_leaves(Python py, PyObject *heap, Py_ss
 
 // ---------------------------------------------------------------- operations (section held)
 
-template <class Order> void push(Python py, Borrowed<PyList> heap, Borrowed<PyAny> item)
+// `section` is the exclusive section on `heap` (with_heap); CPython's list mutators lock the
+// list again, so they run through section.relocking (see exclusive_section.hpp: free on 3.14+
+// and GIL builds; on 3.13t it avoids parking on our own lock).
+template <class Order>
+void push(Python py, Borrowed<PyList> heap, ExclusiveSection &section, Borrowed<PyAny> item)
 {
-    heap.append(item);  // PyList_Append; on 3.13t it re-locks the list (see the header)
+    section.relocking(py, [&] { heap.append(item); });  // PyList_Append
     // Re-read the size: on 3.13t another thread's plain list code may have run meanwhile.
     sift_towards_root<Order>(py, heap.as_ptr(), 0, PyList_GET_SIZE(heap.as_ptr()) - 1);
 }
 
-template <class Order> Bound<PyAny> pop(Python py, Borrowed<PyList> heap)
+template <class Order> Bound<PyAny> pop(Python py, Borrowed<PyList> heap, ExclusiveSection &section)
 {
     PyObject *list = heap.as_ptr();
     const Py_ssize_t size = PyList_GET_SIZE(list);
     if (size == 0) raise_index_error(py);
     // del heap[-1], keeping the item: CPython's _heapq does exactly this.
     auto last = Bound<PyAny>::from_borrowed_ptr(py, item_at(list, size - 1));
-    check_status(py, PyList_SetSlice(list, size - 1, size, nullptr));
+    section.relocking(py, [&] {
+        check_status(py, PyList_SetSlice(list, size - 1, size, nullptr));
+    });
     if (PyList_GET_SIZE(list) == 0) return last;
     auto top = Bound<PyAny>::from_owned_ptr_unchecked(py, item_at(list, 0));
     store(list, 0, std::move(last).into_ptr());  // the list's reference to `top` is now ours
@@ -251,9 +258,9 @@ template <class Order> void heapify(Python py, Borrowed<PyList> heap)
 
 // ---------------------------------------------------------------- module functions
 
-// Runs operation(heap) inside one exclusive section on the list, after checking the argument
-// is a list (the message is CPython's Argument Clinic one). Exceptions reach the module
-// helper, which turns them into Python ones.
+// Runs operation(heap, section) inside one exclusive section on the list, after checking the
+// argument is a list (the message is CPython's Argument Clinic one). Exceptions reach the
+// module helper, which turns them into Python ones.
 template <FixedString Name, class Operation>
 auto with_heap(Python py, const char *argument, Borrowed<PyAny> heap_arg, Operation &&operation)
 {
@@ -264,7 +271,8 @@ auto with_heap(Python py, const char *argument, Borrowed<PyAny> heap_arg, Operat
         throw_fetched(py);
     }
     const auto heap = heap_arg.cast_unchecked<PyList>();
-    return exclusive_section(py, heap, [&] { return operation(heap); });
+    ExclusiveSection section(py, heap);
+    return operation(heap, section);
 }
 
 // Argument Clinic's message for a wrong positional count (`heappush expected 2 arguments, got 1`).
@@ -283,36 +291,44 @@ void heappush_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
     require_two_args<Name>(py, nargs);
     with_heap<Name>(py, "argument 1", args[0],
-                    [&](Borrowed<PyList> heap) { push<Order>(py, heap, args[1]); });
+                    [&](Borrowed<PyList> heap, ExclusiveSection &section) {
+                        push<Order>(py, heap, section, args[1]);
+                    });
 }
 
 template <class Order, FixedString Name> Bound<PyAny> heappop_fn(Python py, Borrowed<PyAny> heap)
 {
     return with_heap<Name>(py, "argument", heap,
-                           [&](Borrowed<PyList> list) { return pop<Order>(py, list); });
+                           [&](Borrowed<PyList> list, ExclusiveSection &section) {
+                               return pop<Order>(py, list, section);
+                           });
 }
 
 template <class Order, FixedString Name>
 Bound<PyAny> heapreplace_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
     require_two_args<Name>(py, nargs);
-    return with_heap<Name>(py, "argument 1", args[0], [&](Borrowed<PyList> heap) {
-        return replace<Order>(py, heap, args[1]);
-    });
+    return with_heap<Name>(py, "argument 1", args[0],
+                           [&](Borrowed<PyList> heap, ExclusiveSection &) {
+                               return replace<Order>(py, heap, args[1]);
+                           });
 }
 
 template <class Order, FixedString Name>
 Bound<PyAny> heappushpop_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
     require_two_args<Name>(py, nargs);
-    return with_heap<Name>(py, "argument 1", args[0], [&](Borrowed<PyList> heap) {
-        return push_pop<Order>(py, heap, args[1]);
-    });
+    return with_heap<Name>(py, "argument 1", args[0],
+                           [&](Borrowed<PyList> heap, ExclusiveSection &) {
+                               return push_pop<Order>(py, heap, args[1]);
+                           });
 }
 
 template <class Order, FixedString Name> void heapify_fn(Python py, Borrowed<PyAny> heap)
 {
-    with_heap<Name>(py, "argument", heap, [&](Borrowed<PyList> list) { heapify<Order>(py, list); });
+    with_heap<Name>(py, "argument", heap, [&](Borrowed<PyList> list, ExclusiveSection &) {
+        heapify<Order>(py, list);
+    });
 }
 
 // ---------------------------------------------------------------- docstrings (as _heapq's)

@@ -56,7 +56,19 @@ public:
     bool attached_here() const noexcept { return state_.kind == 2; }
 
 private:
-    explicit Attached(const pyo3cpp_attach_state &state) noexcept : state_(state) {}
+    // The guard is attached in place (no copy of the state): pyo3cpp_attach fills every field.
+    struct Attach {};     // throw when the interpreter cannot be attached
+    struct TryAttach {};  // give an empty guard instead
+    explicit Attached(Attach)
+    {
+        if (pyo3cpp_attach(&state_) != 0)
+            throw std::runtime_error(
+                "pyo3cpp::attach: the Python interpreter is not initialised or is finalising");
+    }
+    explicit Attached(TryAttach) noexcept
+    {
+        (void)pyo3cpp_try_attach(&state_);  // on failure state_.kind is 0: an empty guard
+    }
     friend Attached attach();
     friend Attached try_attach() noexcept;
 
@@ -85,20 +97,14 @@ inline void debug_check_attach_allowed(const char *where) noexcept
 inline Attached attach()
 {
     detail::debug_check_attach_allowed("pyo3cpp::attach");
-    pyo3cpp_attach_state state{};
-    if (pyo3cpp_attach(&state) != 0)
-        throw std::runtime_error(
-            "pyo3cpp::attach: the Python interpreter is not initialised or is finalising");
-    return Attached(state);
+    return Attached(Attached::Attach{});
 }
 
 // Example: if (auto guard = pyo3cpp::try_attach()) { use(guard.py()); }
 inline Attached try_attach() noexcept
 {
     detail::debug_check_attach_allowed("pyo3cpp::try_attach");
-    pyo3cpp_attach_state state{};
-    (void)pyo3cpp_try_attach(&state);  // on failure state.kind stays 0: an empty guard
-    return Attached(state);
+    return Attached(Attached::TryAttach{});
 }
 
 // Runs fn() detached; see the contract above.

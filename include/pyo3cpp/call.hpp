@@ -205,11 +205,12 @@ PyObject *vectorcall(Python py, PyObject *target, PyObject *self, const Args &..
     stack[0] = nullptr;
     if constexpr (Method) stack[1] = self;
     (void)self;
+    // The names first: the cached tuple is one load, then the arguments go straight to the call.
+    Kwnames<Args...> kwnames;
+    PyObject *names = kwnames.get(py, args...);
     return fill_args(
         py, stack + first,
         [&]() -> PyObject * {
-            Kwnames<Args...> kwnames;
-            PyObject *names = kwnames.get(py, args...);
             if constexpr (Method)
                 return PyObject_VectorcallMethod(
                     target, stack + 1, (positional + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, names);

@@ -30,7 +30,8 @@
 //   std::map, std::unordered_map: from a dict; into a dict.
 //   Borrowed<T>, Bound<T>, Py<T>: passed through (checked cast to T: TypeError).
 // Thread: any attached thread. Containers are read through the free-threading-safe paths of
-// dict.hpp/list.hpp, so a container mutated concurrently never crashes a conversion.
+// dict.hpp/list.hpp, so a container mutated concurrently never crashes a conversion; a list
+// into a std::vector is read under one critical section for the whole loop.
 // Cost: scalars are one C API call; containers one conversion per element.
 #pragma once
 
@@ -48,6 +49,7 @@
 #include <vector>
 
 #include "pyo3cpp/borrowed.hpp"
+#include "pyo3cpp/critical_section.hpp"
 
 namespace pyo3cpp {
 
@@ -306,9 +308,22 @@ template <class T, class Allocator> struct FromPython<std::vector<T, Allocator>>
         }
         std::vector<T, Allocator> result;
         if (PyList_Check(obj.as_ptr())) {
-            const auto list = obj.cast_unchecked<PyList>();
-            result.reserve(list.len());
-            for (const Bound<PyAny> &item : list) result.push_back(FromPython<T>::extract(item.as_borrowed()));
+            PyObject *list = obj.as_ptr();
+            const Python py = obj.py();
+            // Free-threaded builds: one critical section on the list for the whole loop (a
+            // consistent snapshot, unless an item's conversion runs code that detaches, which
+            // suspends the section as usual; it is held again whenever this loop reads).
+            CriticalSection section(py, obj);
+            result.reserve(static_cast<std::size_t>(PyList_GET_SIZE(list)));
+            // The size is read again each step: a conversion may run code that shrinks the list.
+            // Each item is held strongly while it converts, since that code may also drop it.
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) {
+                struct Held {
+                    PyObject *item;
+                    ~Held() { Py_DECREF(item); }
+                } held{compat::new_ref(PyList_GET_ITEM(list, i))};
+                result.push_back(FromPython<T>::extract(Borrowed<PyAny>::from_ptr(py, held.item)));
+            }
             return result;
         }
         const Py_ssize_t hint = PyObject_LengthHint(obj.as_ptr(), 0);

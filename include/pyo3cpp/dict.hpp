@@ -42,8 +42,8 @@ public:
     DictIterator() = default;
     explicit DictIterator(PyObject *dict) : dict_(dict) { advance(); }
 
-    const value_type &operator*() const noexcept { return *current_; }
-    const value_type *operator->() const noexcept { return &*current_; }
+    const value_type &operator*() const noexcept { return current_; }
+    const value_type *operator->() const noexcept { return &current_; }
     DictIterator &operator++()
     {
         advance();
@@ -52,34 +52,48 @@ public:
     void operator++(int) { advance(); }
     friend bool operator==(const DictIterator &it, std::default_sentinel_t) noexcept
     {
-        return !it.current_.has_value();
+        return it.current_.first.is_null();
     }
 
 private:
     void advance() noexcept
     {
         const Python py = Python::assume_attached();
-        current_.reset();
-        PyObject *key = nullptr, *value = nullptr;
-        bool found;
+        // Release the previous item first. Key and value are both held or both null (before
+        // the first step, at the end), so one test decides for both.
+        if (PyObject *old_key = std::move(current_.first).into_ptr()) {
+            Py_DECREF(old_key);
+            Py_DECREF(std::move(current_.second).into_ptr());
+        }
+        // Locals for PyDict_Next's out-parameters: the iterator's own address never escapes,
+        // so in a range-for it stays in registers and the test above folds away.
+        PyObject *key, *value;
+        Py_ssize_t position = position_;
         {
             // The borrowed key/value are valid only while the dict cannot change: take our
             // references before the section ends.
             CriticalSection section(py, borrowed_t<Dep>::from_ptr(py, dict_));
-            found = PyDict_Next(dict_, &position_, &key, &value) != 0;
-            if (found) {
+            if (PyDict_Next(dict_, &position, &key, &value)) {
                 Py_INCREF(key);
                 Py_INCREF(value);
+            } else {
+                key = value = nullptr;  // the end: a null key
             }
         }
-        if (found)
-            current_.emplace(bound_t<Dep>::from_owned_ptr_unchecked(py, key),
-                             bound_t<Dep>::from_owned_ptr_unchecked(py, value));
+        position_ = position;
+        current_.first = bound_t<Dep>::from_owned_ptr_unchecked(py, key);
+        current_.second = bound_t<Dep>::from_owned_ptr_unchecked(py, value);
     }
 
     PyObject *dict_ = nullptr;
     Py_ssize_t position_ = 0;
-    std::optional<value_type> current_;  // empty at the end
+    // The current item; null Bounds (the moved-from state) before the first step and at the end.
+    value_type current_{null_item(), null_item()};
+
+    static bound_t<Dep> null_item() noexcept
+    {
+        return bound_t<Dep>::from_owned_ptr_unchecked(Python::assume_attached(), nullptr);
+    }
 };
 
 }  // namespace detail

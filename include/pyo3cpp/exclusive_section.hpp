@@ -21,9 +21,24 @@
 // two-object form; never wait inside one for another thread that needs the same object's
 // section (that is a deadlock with any lock). GIL builds: compiles to nothing.
 // Cost (free-threaded): the critical section plus one sharded table lookup on entry and exit.
+//
+// CPython calls that lock the object again: wrap them in relocking() (RAII form):
+//
+//   pyo3cpp::ExclusiveSection section(py, list);
+//   Py_ssize_t i = find_slot(list);
+//   section.relocking(py, [&] { list.insert(i, item); });    // PyList_Insert
+//
+// Inside a plain exclusive section they work, but on 3.13 the nested lock is not recognised:
+// the thread parks on its own mutex, detaches (suspending the section) and wakes itself up —
+// measured about 7 us per PyList_Append (20,000 heappush: 143 ms instead of 1.2 ms). relocking
+// runs them with the critical section ended and begun again after (the object lock stays held,
+// so other exclusive sections still stay out; code using only critical sections may run in that
+// gap, exactly as it may during the 3.13 suspension). 3.14+ (nested lock free, no gap) and GIL
+// builds: relocking just calls fn. Only on the innermost section of this thread.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -61,15 +76,43 @@ class ExclusiveSection {
 public:
     template <class View>
     ExclusiveSection(Python py, const View &object)
-        : lock_(py, object.as_ptr()), section_(py, object)
+        : lock_(py, object.as_ptr()), object_{object.as_ptr()}
     {
+        section_.emplace(py, object_);
     }
     ExclusiveSection(const ExclusiveSection &) = delete;
     ExclusiveSection &operator=(const ExclusiveSection &) = delete;
 
+    // Runs fn(), a CPython call that locks this object's critical section itself (PyList_Append,
+    // PyList_Insert, PyList_SetSlice, PyDict_SetItem, ...), without 3.13's self-park (see the
+    // header comment). fn may throw; the section is begun again either way.
+    template <class F> decltype(auto) relocking(Python py, F &&fn)
+    {
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX < 0x030E0000
+        struct Resume {
+            ExclusiveSection &self;
+            Python py;
+            ~Resume() { self.section_.emplace(py, self.object_); }
+        };
+        section_.reset();
+        Resume resume{*this, py};
+        return std::forward<F>(fn)();
+#else
+        (void)py;
+        return std::forward<F>(fn)();
+#endif
+    }
+
 private:
+    // The smallest view CriticalSection accepts.
+    struct ObjectPointer {
+        PyObject *ptr;
+        PyObject *as_ptr() const noexcept { return ptr; }
+    };
+
     detail::ObjectLock lock_;  // taken first, released last
-    CriticalSection section_;
+    ObjectPointer object_;
+    std::optional<CriticalSection> section_;  // empty only inside relocking() on 3.13t
 };
 
 class ExclusiveSection2 {

@@ -1,9 +1,10 @@
 """pyo3cpp_bisect against CPython's own _bisect: same results, same errors, same calls made on
 the sequence, and atomic insorts when 8 threads share one list with the GIL off."""
-import gc
 import random
 import sys
+import sysconfig
 import threading
+import time
 import unittest
 import weakref
 
@@ -314,25 +315,37 @@ class RaceTest(unittest.TestCase):
                             f"round {round_number}: list unsorted")
 
     def test_insort_with_key_race(self):
-        # A Python key runs inside the list's critical section; a stop-the-world GC starting
-        # inside it would suspend the section (documented limit), so keep the GC out of it.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        self.addCleanup(lambda: gc.enable() if gc_was_enabled else None)
+        # A Python key runs inside the list's exclusive section; a stop-the-world GC starting
+        # inside it suspends the critical section, but not pyo3cpp's object lock, so other
+        # insorts still stay out (the GC is left on on purpose).
+        self.key_race(lambda t: t[0])
+
+    @unittest.skipUnless(sysconfig.get_config_var("Py_GIL_DISABLED"),
+                         "GIL builds: a blocking key releases the GIL, as with CPython's _bisect")
+    def test_insort_with_blocking_key_race(self):
+        # A key that blocks detaches its thread, which suspends a plain critical section: another
+        # insort could then insert between this one's search and its insert (unsorted list).
+        def key(t):
+            if t[0] % 3 == 0:
+                time.sleep(0)  # detaches
+            return t[0]
+        self.key_race(key, per_thread=150)
+
+    def key_race(self, key, per_thread=300):
         shared = []
         barrier = threading.Barrier(self.THREADS)
 
         def worker(index):
             barrier.wait()
-            for i in range(300):
-                port.insort(shared, (i * 7919 % 1000, index), key=lambda t: t[0])
+            for i in range(per_thread):
+                port.insort(shared, (i * 7919 % 1000, index), key=key)
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        self.assertEqual(len(shared), 300 * self.THREADS)
+        self.assertEqual(len(shared), per_thread * self.THREADS)
         keys = [t[0] for t in shared]
         self.assertEqual(keys, sorted(keys))
 

@@ -4,7 +4,9 @@ import gc
 import heapq as heapq_py
 import random
 import sys
+import sysconfig
 import threading
+import time
 import unittest
 import weakref
 
@@ -402,6 +404,57 @@ class RaceTest(unittest.TestCase):
             self.assertEqual(len(out), len(pushed), f"round {round_number}: items lost/duplicated")
             self.assertEqual(set(out), pushed, f"round {round_number}")
             self.assertTrue(invariant(heap), f"round {round_number}: heap invariant broken")
+
+    @unittest.skipUnless(sysconfig.get_config_var("Py_GIL_DISABLED"),
+                         "GIL builds: a blocking __lt__ releases the GIL, as with CPython's _heapq")
+    def test_race_with_comparisons_that_block(self):
+        # An __lt__ that blocks detaches its thread, which suspends a plain critical section: a
+        # second heappush/heappop could then run in the middle of the first one's sift (lost or
+        # duplicated items, "list changed size" errors). The ports' exclusive section keeps two
+        # operations on one heap apart even then (free-threaded builds).
+        class Blocking:
+            __slots__ = ("value",)
+
+            def __init__(self, value):
+                self.value = value
+
+            def __lt__(self, other):
+                if self.value % 4 == 0:
+                    time.sleep(0)  # releases the GIL / detaches
+                return self.value < other.value
+
+        for round_number in range(3):
+            heap = [Blocking(v) for v in range(-100, 0)]
+            port.heapify(heap)
+            barrier = threading.Barrier(self.THREADS)
+            popped = [[] for _ in range(self.THREADS)]
+            errors = []
+
+            def worker(index):
+                try:
+                    base = (index + 1) * 1_000_000
+                    barrier.wait()
+                    for i in range(150):
+                        port.heappush(heap, Blocking(base + i))
+                        if i % 2:
+                            popped[index].append(port.heappop(heap).value)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(errors, [])
+            pushed = set(range(-100, 0))
+            for index in range(self.THREADS):
+                pushed.update(range((index + 1) * 1_000_000, (index + 1) * 1_000_000 + 150))
+            out = [x for chunk in popped for x in chunk] + [item.value for item in heap]
+            self.assertEqual(len(out), len(pushed), f"round {round_number}: items lost/duplicated")
+            self.assertEqual(set(out), pushed, f"round {round_number}")
+            values = [item.value for item in heap]
+            self.assertTrue(is_min_heap(values), f"round {round_number}: heap invariant broken")
 
 
 if __name__ == "__main__":
