@@ -95,6 +95,39 @@ TEST(Attach, ForeignThreadsManyRounds)
     EXPECT_EQ(PyList_GET_SIZE(shared.as_ptr()), kThreads * kRounds);
 }
 
+// A thread that has a thread state of its own but is detached (a foreign thread inside an outer
+// PyGILState_Ensure that released the GIL): attach() re-attaches that same thread state, the
+// guard's end detaches it again without deleting it, and CPython's own gilstate bookkeeping
+// (a nested PyGILState_Ensure inside, the outer PyGILState_Release after) stays consistent.
+TEST(Attach, ReattachesAThreadsOwnDetachedThreadState)
+{
+    std::atomic<int> failures{0};
+    pyo3cpp_test::with_watchdog(30, "re-attaching an own thread state", [&] {
+        std::thread([&] {
+            for (int round = 0; round < 200; ++round) {
+                PyGILState_STATE outer = PyGILState_Ensure();
+                PyThreadState *own = PyThreadState_Get();
+                PyThreadState *saved = PyEval_SaveThread();  // detached, state kept
+                if (Python::is_attached()) ++failures;
+                {
+                    auto guard = attach();
+                    if (!guard.attached_here() || PyThreadState_Get() != own) ++failures;
+                    PyGILState_STATE nested = PyGILState_Ensure();  // already attached
+                    if (nested != PyGILState_LOCKED) ++failures;
+                    PyGILState_Release(nested);
+                    if (PyThreadState_Get() != own) ++failures;
+                }
+                if (Python::is_attached()) ++failures;
+                if (PyGILState_GetThisThreadState() != own) ++failures;  // not deleted
+                PyEval_RestoreThread(saved);
+                PyGILState_Release(outer);  // deletes the thread state it created
+            }
+            if (PyGILState_GetThisThreadState() != nullptr) ++failures;
+        }).join();
+    });
+    EXPECT_EQ(failures.load(), 0);
+}
+
 TEST(Detach, ReturnsTheResultDetachedAndReattaches)
 {
     auto g = attach();
