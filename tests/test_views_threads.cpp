@@ -130,7 +130,7 @@ TEST(ViewsUnderMutation, LockedForEachSeesNoConcurrentChange)
         auto guard = attach();
         auto py = guard.py();
         auto l = new_list(py);
-        for (int i = 0; i < 500; ++i) l.append(i);
+        for (int i = 0; i < 500; ++i) l.append(-1);  // one generation from the start
         race(
             py,
             [&](Python, int, long i) {

@@ -28,10 +28,11 @@
 //   - The body of PYO3CPP_MODULE runs once per process, on the first import, and only records
 //     the definition (pure C++: it must not call Python). Each module object is then built by
 //     CPython's multi-phase initialisation: the exec step runs the runtime check
-//     (PYO3CPP_CHECK_RUNTIME: ImportError when libpyo3cpp.so does not match), adds the functions,
-//     then runs add / submodule / on_exec in the order they were written. The import system
-//     publishes the module only after exec has finished, so concurrent importers never see it
-//     half-built; a submodule is put in sys.modules (as "parent.sub") only once it is complete.
+//     (PYO3CPP_CHECK_RUNTIME: ImportError when libpyo3cpp.so does not match) and complete
+//     submodules come first (Py_mod_create: before the parent is in sys.modules), then exec
+//     adds the functions and runs add / on_exec in the order they were written. Concurrent
+//     importers wait for exec to finish (CPython's module locks), so they never see the module
+//     half-built; `import parent.sub` always finds the submodule already in sys.modules.
 //   - Py_mod_gil = Py_MOD_GIL_NOT_USED unless gil_used() is called (CPython 3.13+; the slot is
 //     absent before). Py_mod_multiple_interpreters = SUPPORTED (shared GIL only) on 3.12+.
 //   - Functions are METH_FASTCALL | METH_KEYWORDS. Parameters of the C++ callable:
@@ -794,15 +795,17 @@ public:
         return *this;
     }
 
-    // A submodule `parent.name`, defined by build(ModuleDef &) now and built at exec; it is
-    // set as an attribute of the parent and entered in sys.modules once complete.
+    // A submodule `parent.name`, defined by build(ModuleDef &) now. It is built completely,
+    // entered in sys.modules and set as an attribute of the parent while the parent is being
+    // created — before the import system publishes the parent in sys.modules. That order is
+    // what makes concurrent `import parent.sub` safe: CPython's import of a dotted name checks
+    // only whether the parent is *in* sys.modules (not whether its exec has finished), so a
+    // submodule registered during exec could be looked for too early ("not a package").
     template <class Build> ModuleDef &submodule(const char *name, Build &&build)
     {
         auto child = std::make_unique<ModuleDef>(name);
         std::forward<Build>(build)(*child);
-        ModuleDef *sub = child.get();
         children_.push_back(std::move(child));
-        steps_.push_back([sub](Python py, PyObject *module) { sub->build_submodule(py, module); });
         return *this;
     }
 
@@ -860,6 +863,7 @@ private:
 
     PyObject *initialise()
     {
+        slots_.push_back({Py_mod_create, reinterpret_cast<void *>(&ModuleDef::create_slot)});
         slots_.push_back({Py_mod_exec, reinterpret_cast<void *>(&ModuleDef::exec_slot)});
 #if PY_VERSION_HEX >= 0x030C0000
         slots_.push_back({Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED});
@@ -874,20 +878,98 @@ private:
         return PyModuleDef_Init(&holder_.def);
     }
 
+    // Runs before the import system puts the module in sys.modules: the runtime check, then the
+    // module object with its submodules complete (see submodule()).
+    static PyObject *create_slot(PyObject *spec, PyModuleDef *def)
+    {
+        Python py = Python::assume_attached();
+        ModuleDef *self = reinterpret_cast<Holder *>(def)->owner;
+        if (PYO3CPP_CHECK_RUNTIME(self->name_) != 0) return nullptr;
+        try {
+            auto name = Bound<PyAny>::from_owned_ptr(py, PyObject_GetAttrString(spec, "name"));
+            auto module = Bound<PyAny>::from_owned_ptr(py, PyModule_NewObject(name.as_ptr()));
+            try {
+                self->build_children(py, module.as_ptr());
+            } catch (...) {
+                self->forget_children(py, module.as_ptr());
+                throw;
+            }
+            return std::move(module).into_ptr();
+        } catch (...) {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+
     static int exec_slot(PyObject *module)
     {
         Python py = Python::assume_attached();
         auto *holder = reinterpret_cast<Holder *>(PyModule_GetDef(module));
         if (holder == nullptr) return -1;
         ModuleDef *self = holder->owner;
-        if (PYO3CPP_CHECK_RUNTIME(self->name_) != 0) return -1;
         try {
             self->populate(py, module);
             return 0;
         } catch (...) {
             translate_current_exception(py);
+            self->forget_children(py, module);  // the import fails: no orphans in sys.modules
             return -1;
         }
+    }
+
+    void build_children(Python py, PyObject *module)
+    {
+        for (auto &child : children_) child->build_submodule(py, module);
+    }
+
+    // Removes this module's submodules (and theirs) from sys.modules, keeping any exception
+    // that is being raised.
+    void forget_children(Python py, PyObject *module) noexcept
+    {
+        PyObject *pending = take_pending_error();
+        if (PyObject *parent_name = PyModule_GetNameObject(module)) {
+            for (auto &child : children_) {
+                if (PyObject *full = PyUnicode_FromFormat("%U.%s", parent_name, child->name_)) {
+                    if (PyObject *sub = PyDict_GetItemWithError(PyImport_GetModuleDict(), full)) {
+                        Py_INCREF(sub);
+                        child->forget_children(py, sub);
+                        Py_DECREF(sub);
+                    }
+                    if (PyDict_DelItem(PyImport_GetModuleDict(), full) < 0) PyErr_Clear();
+                    Py_DECREF(full);
+                }
+                PyErr_Clear();
+            }
+            Py_DECREF(parent_name);
+        }
+        PyErr_Clear();
+        restore_pending_error(pending);
+    }
+
+    static PyObject *take_pending_error() noexcept
+    {
+#if PY_VERSION_HEX >= 0x030C0000
+        return PyErr_GetRaisedException();
+#else
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (value && traceback) PyException_SetTraceback(value, traceback);
+        Py_XDECREF(type);
+        Py_XDECREF(traceback);
+        return value;
+#endif
+    }
+    static void restore_pending_error(PyObject *value) noexcept
+    {
+        if (value == nullptr) return;
+#if PY_VERSION_HEX >= 0x030C0000
+        PyErr_SetRaisedException(value);
+#else
+        PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value));
+        Py_INCREF(type);
+        PyErr_Restore(type, value, PyException_GetTraceback(value));
+#endif
     }
 
     // Functions first, then add / submodule / on_exec steps in the order written.
@@ -915,6 +997,7 @@ private:
             py, PyUnicode_FromFormat("%U.%s", parent_name.as_ptr(), name_));
         auto sub = Bound<PyAny>::from_owned_ptr(py, PyModule_NewObject(full_name.as_ptr()));
         if (doc_ != nullptr) check_status(py, PyModule_SetDocString(sub.as_ptr(), doc_));
+        build_children(py, sub.as_ptr());
         populate(py, sub.as_ptr());
         check_status(py, PyModule_AddObjectRef(parent, name_, sub.as_ptr()));
         PyObject *modules = PyImport_GetModuleDict();  // borrowed
