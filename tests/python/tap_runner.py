@@ -12,8 +12,11 @@ class TapResult(unittest.TestResult):
     def __init__(self):
         super().__init__()
         self.count = 0
+        self._reported = False
+        self._failures_before = 0
 
     def _line(self, ok, test, note=""):
+        self._reported = True
         self.count += 1
         print(f"{'ok' if ok else 'not ok'} {self.count} - {test.id()}{note}", flush=True)
 
@@ -33,6 +36,25 @@ class TapResult(unittest.TestResult):
     def addError(self, test, err):
         super().addError(test, err)
         self._fail(test, err)
+
+    def addSubTest(self, test, subtest, err):
+        # A failing subTest fails its test case; report it so the log says which one and why.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            print(f"# subtest failed: {subtest.id()}", flush=True)
+            for line in "".join(traceback.format_exception(*err)).splitlines():
+                print("# " + line, flush=True)
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._failures_before = len(self.failures) + len(self.errors)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        # Test cases whose only failures were subtests get no addFailure call: count them here.
+        if len(self.failures) + len(self.errors) > self._failures_before and not self._reported:
+            self._line(False, test, " (subtest failed)")
+        self._reported = False
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
