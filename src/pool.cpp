@@ -1,10 +1,14 @@
 // pool.cpp — the deferred-decref pool: where a reference released by a thread that is not
 // attached waits until some thread attaches.
 //
-// A lock-free (Treiber) stack of heap nodes: queueing is one CAS on the head, so threads dropping
-// references concurrently never serialise on a mutex; draining takes the whole stack with one
-// exchange. An attach that finds the head empty pays one relaxed load. ABA cannot occur: nodes
-// are only ever pushed one at a time and removed all at once.
+// Sixteen lock-free (Treiber) stacks, chosen by the object's address, each on its own cache line,
+// plus one word with a bit per non-empty stack. Queueing is one CAS on one stack's head (and, when
+// that stack was empty, one fetch_or), so threads dropping references concurrently neither
+// serialise on a mutex nor all fight over one cache line. An attach that finds the bit word zero
+// pays one relaxed load. Draining clears the bit word first and then takes each marked stack
+// whole with one exchange; a push that lands on a stack after it was taken finds it empty and
+// sets its bit again, so nothing queued before an attach began can be missed by it. ABA cannot
+// occur: nodes are pushed one at a time and only ever removed all at once.
 #include <cstdlib>
 
 #include "runtime_state.h"
@@ -16,13 +20,27 @@ struct PoolNode {
     PoolNode *next;
 };
 
-// Read inline by attach (runtime_state.h).
-std::atomic<PoolNode *> g_pool_head{nullptr};
+// Read inline by attach (runtime_state.h): bit i set = stack i may hold nodes.
+std::atomic<std::uint32_t> g_pool_nonempty{0};
 
 namespace {
 
 using Node = PoolNode;
-std::atomic<long> g_pending{0};
+constexpr unsigned kStacks = 16;
+
+struct alignas(64) Stack {
+    std::atomic<Node *> head{nullptr};
+    std::atomic<long> pending{0};  // a diagnostic count, kept beside its head (same line)
+};
+Stack g_stacks[kStacks];
+
+unsigned stack_for(PyObject *object) noexcept
+{
+    // Objects are at least 16-byte aligned; mix the higher bits so neighbours spread out.
+    auto bits = reinterpret_cast<std::uintptr_t>(object) >> 4;
+    bits ^= bits >> 7;
+    return static_cast<unsigned>(bits % kStacks);
+}
 
 void push(PyObject *object) noexcept
 {
@@ -31,17 +49,44 @@ void push(PyObject *object) noexcept
     auto *node = static_cast<Node *>(std::malloc(sizeof(Node)));
     if (node == nullptr) return;  // out of memory while detached: leak rather than crash
     node->object = object;
-    node->next = g_pool_head.load(std::memory_order_relaxed);
-    g_pending.fetch_add(1, std::memory_order_relaxed);
-    while (!g_pool_head.compare_exchange_weak(node->next, node, std::memory_order_release,
-                                              std::memory_order_relaxed)) {
+    const unsigned index = stack_for(object);
+    Stack &stack = g_stacks[index];
+    stack.pending.fetch_add(1, std::memory_order_relaxed);
+    node->next = stack.head.load(std::memory_order_relaxed);
+    while (!stack.head.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                             std::memory_order_relaxed)) {
     }
+    if (node->next == nullptr)  // the stack was empty: make the next attach look at it
+        g_pool_nonempty.fetch_or(1u << index, std::memory_order_release);
 }
 
-Node *take_all() noexcept
+// Applies (apply = true) or forgets every node of the marked stacks; returns how many.
+long take_marked(bool apply) noexcept
 {
-    if (g_pool_head.load(std::memory_order_relaxed) == nullptr) return nullptr;
-    return g_pool_head.exchange(nullptr, std::memory_order_acquire);
+    long done = 0;
+    const std::uint32_t marked = g_pool_nonempty.exchange(0, std::memory_order_acquire);
+    for (unsigned index = 0; index < kStacks; ++index) {
+        if ((marked & (1u << index)) == 0) continue;
+        Stack &stack = g_stacks[index];
+        long taken = 0;
+        for (Node *node = stack.head.exchange(nullptr, std::memory_order_acquire); node;) {
+            Node *next = node->next;
+            if (apply) {
+#if PYO3CPP_DEBUG_CHECKS
+                if (Py_REFCNT(node->object) <= 0)
+                    debug_fail("double release: a queued reference's object is already dead",
+                               "the deferred-decref pool");
+#endif
+                Py_DECREF(node->object);
+            }
+            std::free(node);
+            node = next;
+            ++taken;
+        }
+        stack.pending.fetch_sub(taken, std::memory_order_relaxed);
+        done += taken;
+    }
+    return done;
 }
 
 }  // namespace
@@ -50,35 +95,11 @@ long pool_drain_attached() noexcept
 {
     long applied = 0;
     // A decref may run __del__, which may release more references into the pool: loop.
-    for (Node *node = take_all(); node != nullptr; node = take_all()) {
-        while (node != nullptr) {
-            Node *next = node->next;
-#if PYO3CPP_DEBUG_CHECKS
-            if (Py_REFCNT(node->object) <= 0)
-                debug_fail("double release: a queued reference's object is already dead",
-                           "the deferred-decref pool");
-#endif
-            Py_DECREF(node->object);
-            std::free(node);
-            node = next;
-            ++applied;
-        }
-    }
-    if (applied) g_pending.fetch_sub(applied, std::memory_order_relaxed);
+    while (g_pool_nonempty.load(std::memory_order_relaxed) != 0) applied += take_marked(true);
     return applied;
 }
 
-void pool_forget_all() noexcept
-{
-    long forgotten = 0;
-    for (Node *node = g_pool_head.exchange(nullptr, std::memory_order_acquire); node != nullptr;) {
-        Node *next = node->next;
-        std::free(node);
-        node = next;
-        ++forgotten;
-    }
-    if (forgotten) g_pending.fetch_sub(forgotten, std::memory_order_relaxed);
-}
+void pool_forget_all() noexcept { (void)take_marked(false); }
 
 }  // namespace pyo3cpp::detail
 
@@ -110,6 +131,11 @@ PYO3CPP_API long pyo3cpp_pool_drain(void)
     return pool_drain_attached();
 }
 
-PYO3CPP_API long pyo3cpp_pool_pending(void) { return g_pending.load(std::memory_order_relaxed); }
+PYO3CPP_API long pyo3cpp_pool_pending(void)
+{
+    long pending = 0;
+    for (const Stack &stack : g_stacks) pending += stack.pending.load(std::memory_order_relaxed);
+    return pending;
+}
 
 }  // extern "C"

@@ -66,11 +66,12 @@ void reset_attach_gate() noexcept;
 long pool_drain_attached() noexcept;
 // The pool's stack head (pool.cpp): attach tests it inline, so an empty pool costs one relaxed
 // load and no call.
-struct PoolNode;
-extern std::atomic<PoolNode *> g_pool_head;
+// Bit i set: pool stack i may hold queued decrefs (pool.cpp). Zero means an attach has nothing
+// to drain, which costs it this one relaxed load.
+extern std::atomic<std::uint32_t> g_pool_nonempty;
 inline void pool_drain_if_pending() noexcept
 {
-    if (__builtin_expect(g_pool_head.load(std::memory_order_relaxed) != nullptr, 0))
+    if (__builtin_expect(g_pool_nonempty.load(std::memory_order_relaxed) != 0, 0))
         pool_drain_attached();
 }
 void pool_forget_all() noexcept;  // drops queued decrefs without applying them (leaks)
