@@ -19,13 +19,54 @@ namespace {
 struct Entry {
     std::uint64_t owner = 0;  // this_thread_key() of the holder; guarded by the shard mutex
     long depth = 0;           // recursion depth of the holder; guarded by the shard mutex
-    long users = 0;           // holders + waiters; the entry is freed when it drops to zero
+    long users = 0;           // holders + waiters; the entry is released when it drops to zero
     std::atomic<std::uint32_t> taken{0};  // the lock proper: 0 free, 1 held
 };
 
+// Most of the time a shard has at most a few objects locked at once: their entries live in the
+// shard itself (no allocation); more spill into a map.
+constexpr int kInlineEntries = 4;
+
 struct Shard {
     std::mutex guard;
-    std::unordered_map<PyObject *, Entry *> entries;
+    PyObject *inline_keys[kInlineEntries] = {};
+    Entry inline_entries[kInlineEntries];
+    std::unordered_map<PyObject *, Entry *> overflow;
+
+    Entry *find(PyObject *obj)
+    {
+        for (int i = 0; i < kInlineEntries; ++i)
+            if (inline_keys[i] == obj) return &inline_entries[i];
+        auto it = overflow.find(obj);
+        return it == overflow.end() ? nullptr : it->second;
+    }
+    Entry *find_or_add(PyObject *obj)  // may throw std::bad_alloc
+    {
+        if (Entry *found = find(obj)) return found;
+        for (int i = 0; i < kInlineEntries; ++i)
+            if (inline_keys[i] == nullptr) {
+                inline_keys[i] = obj;
+                return &inline_entries[i];
+            }
+        auto *entry = new Entry();
+        try {
+            overflow.emplace(obj, entry);
+        } catch (...) {
+            delete entry;
+            throw;
+        }
+        return entry;
+    }
+    void remove(PyObject *obj, Entry *entry)  // users == 0: nobody can reach it any more
+    {
+        for (int i = 0; i < kInlineEntries; ++i)
+            if (inline_keys[i] == obj) {
+                inline_keys[i] = nullptr;  // the entry's fields are already back to zero
+                return;
+            }
+        overflow.erase(obj);
+        delete entry;
+    }
 };
 
 constexpr std::size_t kShards = 64;
@@ -65,31 +106,35 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
     const std::uint64_t me = this_thread_key();
     Shard &shard = shard_for(obj);
     Entry *entry;
-    try {
+    {
         std::lock_guard<std::mutex> lock(shard.guard);
-        auto [it, inserted] = shard.entries.try_emplace(obj, nullptr);
-        if (inserted) it->second = new Entry();
-        entry = it->second;
+        try {
+            entry = shard.find_or_add(obj);
+        } catch (const std::bad_alloc &) {
+            PyErr_NoMemory();
+            return -1;
+        }
         if (entry->owner == me) {
             ++entry->depth;
             return 0;
         }
         ++entry->users;
-    } catch (const std::bad_alloc &) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    std::uint32_t expected = 0;
-    if (!entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-        PyThreadState *detached = PyEval_SaveThread();
-        for (;;) {
-            expected = 0;
-            if (entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire))
-                break;
-            entry->taken.wait(1, std::memory_order_relaxed);
+        std::uint32_t expected = 0;
+        if (entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
+            entry->owner = me;  // uncontended: one trip through the shard
+            entry->depth = 1;
+            return 0;
         }
-        PyEval_RestoreThread(detached);
     }
+    // Held by another thread: wait detached, so that the holder (which may need the GIL, or a
+    // stop-the-world pause that waits for every attached thread) can finish; then re-attach.
+    PyThreadState *detached = PyEval_SaveThread();
+    for (;;) {
+        std::uint32_t expected = 0;
+        if (entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire)) break;
+        entry->taken.wait(1, std::memory_order_relaxed);
+    }
+    PyEval_RestoreThread(detached);
     std::lock_guard<std::mutex> lock(shard.guard);
     entry->owner = me;
     entry->depth = 1;
@@ -103,22 +148,19 @@ PYO3CPP_API int pyo3cpp_object_unlock(PyObject *obj)
 #ifdef Py_GIL_DISABLED
     Shard &shard = shard_for(obj);
     std::lock_guard<std::mutex> lock(shard.guard);
-    auto it = shard.entries.find(obj);
-    if (it == shard.entries.end() || it->second->owner != this_thread_key()) {
+    Entry *entry = shard.find(obj);
+    if (entry == nullptr || entry->owner != this_thread_key()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "pyo3cpp_object_unlock: the object lock is not held by this thread");
         return -1;
     }
-    Entry *entry = it->second;
     if (--entry->depth > 0) return 0;
     entry->owner = 0;
     entry->taken.store(0, std::memory_order_release);
-    if (--entry->users == 0) {
-        shard.entries.erase(it);
-        delete entry;  // no waiter can still touch it: waiters are counted in users
-    } else {
+    if (--entry->users == 0)
+        shard.remove(obj, entry);
+    else
         entry->taken.notify_all();
-    }
 #endif
     return 0;
 }
