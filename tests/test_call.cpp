@@ -7,23 +7,16 @@
 #include <string>
 
 #include "embedded_python.hpp"
+#include "expect_raises.hpp"
 
 using namespace pyo3cpp;
 using namespace pyo3cpp::literals;
+using pyo3cpp_test::eval;
+using pyo3cpp_test::expect_raises;
 using pyo3cpp_test::refcnt;
 
 namespace {
 
-template <class Body> void expect_raises(Python py, PyObject *type, Body body, const char *what = "")
-{
-    try {
-        body();
-        ADD_FAILURE() << "no exception: " << what;
-    } catch (const PyErr &err) {
-        EXPECT_TRUE(err.matches(py, type)) << what << ": got " << err.what();
-    }
-    EXPECT_FALSE(PyErr_Occurred()) << what;
-}
 
 Bound<PyAny> main_attr(Python py, const char *name) { return import(py, "__main__").getattr(name); }
 

@@ -11,30 +11,16 @@
 #include <unordered_map>
 
 #include "embedded_python.hpp"
+#include "expect_raises.hpp"
 
 using namespace pyo3cpp;
+using pyo3cpp_test::eval;
+using pyo3cpp_test::expect_raises;
 using pyo3cpp_test::refcnt;
 
 namespace {
 
-template <class Body> void expect_raises(Python py, PyObject *type, Body body, const char *what = "")
-{
-    try {
-        body();
-        ADD_FAILURE() << "no exception: " << what;
-    } catch (const PyErr &err) {
-        EXPECT_TRUE(err.matches(py, type)) << what << ": got " << err.what();
-    }
-    EXPECT_FALSE(PyErr_Occurred()) << what;
-}
 
-Bound<PyAny> eval(Python py, const char *expression)
-{
-    auto globals = new_dict(py);
-    globals.set_item("__builtins__", import(py, "builtins"));
-    return Bound<PyAny>::from_owned_ptr(
-        py, PyRun_String(expression, Py_eval_input, globals.as_ptr(), globals.as_ptr()));
-}
 
 // min, max round-trip; min-1 and max+1 are OverflowError (computed in Python, so they exist
 // even for 64-bit types).

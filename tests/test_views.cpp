@@ -9,30 +9,16 @@
 #include <string>
 
 #include "embedded_python.hpp"
+#include "expect_raises.hpp"
 
 using namespace pyo3cpp;
+using pyo3cpp_test::eval;
+using pyo3cpp_test::expect_raises;
 using pyo3cpp_test::refcnt;
 
 namespace {
 
-// Runs body and expects a PyErr of `type`, with nothing left set afterwards.
-template <class Body> void expect_raises(Python py, PyObject *type, Body body, const char *what = "")
-{
-    try {
-        body();
-        ADD_FAILURE() << "no exception: " << what;
-    } catch (const PyErr &err) {
-        EXPECT_TRUE(err.matches(py, type)) << what << ": got " << err.what();
-    }
-    EXPECT_FALSE(PyErr_Occurred()) << what;
-}
 
-Bound<PyAny> eval(Python py, const char *expression)
-{
-    auto main_dict = import(py, "__main__").dict();
-    return Bound<PyAny>::from_owned_ptr(
-        py, PyRun_String(expression, Py_eval_input, main_dict.as_ptr(), main_dict.as_ptr()));
-}
 
 static_assert(std::input_iterator<detail::DictIterator<Bound<PyDict>>>);
 static_assert(std::input_iterator<detail::ListIterator<Bound<PyList>>>);

@@ -223,4 +223,39 @@ inline PyObject *new_ref(PyObject *value) noexcept
     return value;
 }
 
+// The exception currently set on this thread — one normalised instance (a new reference) with its
+// traceback attached — and the indicator cleared; NULL when none is set. 3.12's
+// PyErr_GetRaisedException, written out for 3.11.
+inline PyObject *take_raised_exception() noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    if (type == nullptr) return nullptr;
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != nullptr && value != nullptr) PyException_SetTraceback(value, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+    return value;
+#endif
+}
+
+// Sets `value` (stolen; NULL clears) as this thread's exception: PyErr_SetRaisedException.
+inline void set_raised_exception(PyObject *value) noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(value);
+#else
+    if (value == nullptr) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value));
+    Py_INCREF(type);
+    PyErr_Restore(type, value, PyException_GetTraceback(value));
+#endif
+}
+
 }  // namespace pyo3cpp::compat

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "pyo3cpp/borrowed.hpp"
+#include "pyo3cpp/compat.hpp"
 
 namespace pyo3cpp {
 
@@ -62,14 +63,7 @@ public:
     // valid). Then return NULL/-1 to CPython.
     void restore(Python py) const
     {
-        PyObject *value = state_->value.clone_ref(py).into_ptr();
-#if PY_VERSION_HEX >= 0x030C0000
-        PyErr_SetRaisedException(value);
-#else
-        PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value));
-        Py_INCREF(type);
-        PyErr_Restore(type, value, PyException_GetTraceback(value));
-#endif
+        compat::set_raised_exception(state_->value.clone_ref(py).into_ptr());
     }
 
     // `except exc_type:` — exc_type may be a type or a tuple of types.
@@ -104,21 +98,7 @@ private:
     {
     }
 
-    static PyObject *take_raised(Python) noexcept
-    {
-#if PY_VERSION_HEX >= 0x030C0000
-        return PyErr_GetRaisedException();
-#else
-        PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
-        PyErr_Fetch(&type, &value, &tb);
-        if (type == nullptr) return nullptr;
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (tb != nullptr && value != nullptr) PyException_SetTraceback(value, tb);
-        Py_XDECREF(type);
-        Py_XDECREF(tb);
-        return value;
-#endif
-    }
+    static PyObject *take_raised(Python) noexcept { return compat::take_raised_exception(); }
 
     // "KeyError: 'x'". Formatting must not disturb the caller's error state.
     static std::string describe(PyObject *value)

@@ -926,7 +926,7 @@ private:
     // that is being raised.
     void forget_children(Python py, PyObject *module) noexcept
     {
-        PyObject *pending = take_pending_error();
+        PyObject *pending = compat::take_raised_exception();
         if (PyObject *parent_name = PyModule_GetNameObject(module)) {
             for (auto &child : children_) {
                 if (PyObject *full = PyUnicode_FromFormat("%U.%s", parent_name, child->name_)) {
@@ -943,33 +943,7 @@ private:
             Py_DECREF(parent_name);
         }
         PyErr_Clear();
-        restore_pending_error(pending);
-    }
-
-    static PyObject *take_pending_error() noexcept
-    {
-#if PY_VERSION_HEX >= 0x030C0000
-        return PyErr_GetRaisedException();
-#else
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (value && traceback) PyException_SetTraceback(value, traceback);
-        Py_XDECREF(type);
-        Py_XDECREF(traceback);
-        return value;
-#endif
-    }
-    static void restore_pending_error(PyObject *value) noexcept
-    {
-        if (value == nullptr) return;
-#if PY_VERSION_HEX >= 0x030C0000
-        PyErr_SetRaisedException(value);
-#else
-        PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value));
-        Py_INCREF(type);
-        PyErr_Restore(type, value, PyException_GetTraceback(value));
-#endif
+        compat::set_raised_exception(pending);
     }
 
     // Functions first, then add / submodule / on_exec steps in the order written.
