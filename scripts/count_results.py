@@ -5,6 +5,7 @@ Reads meson-logs/testlog.junit.xml (cases) and testlog.json (per-suite verdicts)
 directory given; a suite that failed (crashed, timed out) without reporting a failing case
 counts as one failure, so no failure can hide. Prints "passed failed skipped".
 """
+import glob
 import json
 import os
 import sys
@@ -14,9 +15,10 @@ import xml.etree.ElementTree as ET
 def count(build_dir):
     passed = failed = skipped = 0
     logs = os.path.join(build_dir, "meson-logs")
-    junit = os.path.join(logs, "testlog.junit.xml")
-    suites_failed_cases = {}
-    if os.path.exists(junit):
+    # One pair of logs per `meson test` run: testlog.* or, with --wrapper, testlog-<wrapper>.*
+    # (scripts/test clears them before each run, so every file found belongs to this run).
+    for junit in sorted(glob.glob(os.path.join(logs, "testlog*.junit.xml"))):
+        suites_failed_cases = {}
         for suite in ET.parse(junit).getroot().iter("testsuite"):
             name = suite.get("name", "")
             bad = 0
@@ -30,8 +32,9 @@ def count(build_dir):
                 else:
                     passed += 1
             suites_failed_cases[name] = suites_failed_cases.get(name, 0) + bad
-    verdicts = os.path.join(logs, "testlog.json")
-    if os.path.exists(verdicts):
+        verdicts = junit[: -len(".junit.xml")] + ".json"
+        if not os.path.exists(verdicts):
+            continue
         with open(verdicts) as f:
             for line in f:
                 entry = json.loads(line)
@@ -40,7 +43,7 @@ def count(build_dir):
                 test = entry.get("name", "")
                 reported = sum(v for k, v in suites_failed_cases.items()
                                if k.split(".")[1:2] == [test.split(" ")[0]] or test in k)
-                if reported == 0:
+                if reported == 0:  # crashed or timed out before reporting a failing case
                     failed += 1
     return passed, failed, skipped
 
