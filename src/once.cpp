@@ -142,7 +142,7 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
         PyThreadState *detached = PyEval_SaveThread();
         state.wait(kRunning, std::memory_order_acquire);
         PyEval_RestoreThread(detached);
-        pool_drain_attached();
+        pool_drain_if_pending();
     }
 }
 

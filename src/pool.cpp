@@ -34,6 +34,59 @@ struct alignas(64) Stack {
 };
 Stack g_stacks[kStacks];
 
+// Nodes are recycled through a small per-thread cache: a thread that drains the pool keeps up to
+// kCachedNodes of them for its own next pushes, so the steady state (drop detached, attach,
+// repeat) never reaches malloc. The cache is plain thread-local data (trivially destructible, so
+// it stays readable while the thread exits); a separate thread-local object frees it at thread
+// exit and marks it closed, after which the thread falls back to malloc/free.
+constexpr int kCachedNodes = 64;
+struct NodeCache {
+    Node *head;
+    int count;
+    bool closed;
+};
+thread_local NodeCache t_node_cache = {nullptr, 0, false};
+
+struct NodeCacheCloser {
+    ~NodeCacheCloser()
+    {
+        NodeCache &cache = t_node_cache;
+        cache.closed = true;
+        while (Node *node = cache.head) {
+            cache.head = node->next;
+            std::free(node);
+        }
+        cache.count = 0;
+    }
+};
+
+Node *allocate_node() noexcept
+{
+    NodeCache &cache = t_node_cache;
+    if (Node *node = cache.head) {
+        cache.head = node->next;
+        --cache.count;
+        return node;
+    }
+    return static_cast<Node *>(std::malloc(sizeof(Node)));
+}
+
+void recycle_node(Node *node) noexcept
+{
+    NodeCache &cache = t_node_cache;
+    if (cache.closed || cache.count >= kCachedNodes) {
+        std::free(node);
+        return;
+    }
+    if (cache.count == 0) {
+        static thread_local NodeCacheCloser closer;  // registers the thread-exit cleanup once
+        (void)closer;
+    }
+    node->next = cache.head;
+    cache.head = node;
+    ++cache.count;
+}
+
 unsigned stack_for(PyObject *object) noexcept
 {
     // Objects are at least 16-byte aligned; mix the higher bits so neighbours spread out.
@@ -46,7 +99,7 @@ void push(PyObject *object) noexcept
 {
     // After finalisation the object's interpreter is gone: leaking is the only safe choice.
     if (g_finalized.load(std::memory_order_relaxed)) return;
-    auto *node = static_cast<Node *>(std::malloc(sizeof(Node)));
+    Node *node = allocate_node();
     if (node == nullptr) return;  // out of memory while detached: leak rather than crash
     node->object = object;
     const unsigned index = stack_for(object);
@@ -64,10 +117,9 @@ void push(PyObject *object) noexcept
 long take_marked(bool apply) noexcept
 {
     long done = 0;
-    const std::uint32_t marked = g_pool_nonempty.exchange(0, std::memory_order_acquire);
-    for (unsigned index = 0; index < kStacks; ++index) {
-        if ((marked & (1u << index)) == 0) continue;
-        Stack &stack = g_stacks[index];
+    std::uint32_t marked = g_pool_nonempty.exchange(0, std::memory_order_acquire);
+    for (; marked != 0; marked &= marked - 1) {  // visit the set bits only
+        Stack &stack = g_stacks[__builtin_ctz(marked)];
         long taken = 0;
         for (Node *node = stack.head.exchange(nullptr, std::memory_order_acquire); node;) {
             Node *next = node->next;
@@ -79,7 +131,10 @@ long take_marked(bool apply) noexcept
 #endif
                 Py_DECREF(node->object);
             }
-            std::free(node);
+            if (apply)
+                recycle_node(node);
+            else
+                std::free(node);  // at finalisation: give the memory back
             node = next;
             ++taken;
         }
@@ -93,9 +148,11 @@ long take_marked(bool apply) noexcept
 
 long pool_drain_attached() noexcept
 {
-    long applied = 0;
     // A decref may run __del__, which may release more references into the pool: loop.
-    while (g_pool_nonempty.load(std::memory_order_relaxed) != 0) applied += take_marked(true);
+    long applied = 0;
+    do {
+        applied += take_marked(true);
+    } while (__builtin_expect(g_pool_nonempty.load(std::memory_order_relaxed) != 0, 0));
     return applied;
 }
 
@@ -128,6 +185,7 @@ PYO3CPP_API void pyo3cpp_defer_decref(PyObject *obj)
 PYO3CPP_API long pyo3cpp_pool_drain(void)
 {
     if (!thread_is_attached()) return -1;
+    if (g_pool_nonempty.load(std::memory_order_relaxed) == 0) return 0;  // the one load
     return pool_drain_attached();
 }
 
