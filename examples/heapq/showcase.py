@@ -81,23 +81,59 @@ def insort_race(module, ops=3_000):
     return lost, sorted_ok, errors
 
 
-def race():
-    gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
-    print(f"{THREADS} threads share one heap on {sys.version.split()[0]} "
-          f"{'free-threaded' if not gil else 'with the GIL'} "
-          f"(each thread: 15000 heappush, 7500 heappop):")
-    for label, module in [("CPython _heapq", _heapq), ("pyo3cpp_heapq", pyo3cpp_heapq)]:
-        lost, duplicated, heap_ok, errors = heap_race(module)
+HEAP_MODULES = {"CPython _heapq": _heapq, "pyo3cpp_heapq": pyo3cpp_heapq}
+BISECT_MODULES = {"CPython _bisect": _bisect, "pyo3cpp_bisect": pyo3cpp_bisect}
+
+
+def race_one(label):
+    """One module's race, printed as one line (run in a child process by race())."""
+    if label in HEAP_MODULES:
+        lost, duplicated, heap_ok, errors = heap_race(HEAP_MODULES[label])
         failed = sum(errors.values())
         print(f"  {label:15} items lost: {lost:6}  duplicated: {duplicated:6}  "
               f"heap invariant: {'held' if heap_ok else 'BROKEN'}  "
               f"calls that raised: {failed}"
               + (f" ({next(iter(errors))})" if errors else ""))
-    print(f"{THREADS} threads insort into one sorted list (each: 3000 insort_right):")
-    for label, module in [("CPython _bisect", _bisect), ("pyo3cpp_bisect", pyo3cpp_bisect)]:
-        lost, sorted_ok, errors = insort_race(module)
+    else:
+        lost, sorted_ok, errors = insort_race(BISECT_MODULES[label])
         print(f"  {label:15} items lost: {lost:6}  list sorted: {'yes' if sorted_ok else 'NO'}"
               f"  threads that raised: {sum(errors.values())}")
+
+
+def race():
+    # Each module races in its own interpreter: under this race CPython 3.13's own _heapq can
+    # crash or hang the whole process (it compares borrowed references that other threads free
+    # and sifts a list whose size changes under it), and the showcase should say so rather than
+    # die with it.
+    gil = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    print(f"{THREADS} threads share one heap on {sys.version.split()[0]} "
+          f"{'free-threaded' if not gil else 'with the GIL'} "
+          f"(each thread: 15000 heappush, 7500 heappop):")
+    for label in HEAP_MODULES:
+        race_in_child(label)
+    print(f"{THREADS} threads insort into one sorted list (each: 3000 insort_right):")
+    for label in BISECT_MODULES:
+        race_in_child(label)
+
+
+def race_in_child(label):
+    import signal
+    import subprocess
+    limit = 30  # seconds; the race itself takes a few
+    try:
+        done = subprocess.run([sys.executable, __file__, "race-one", label],
+                              capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        print(f"  {label:15} HUNG: killed after {limit} s")
+        return
+    if done.returncode == 0:
+        print(done.stdout, end="")
+    elif done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        print(f"  {label:15} CRASHED: the interpreter died with {name}")
+    else:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        print(f"  {label:15} FAILED: exit status {done.returncode} ({last})")
 
 
 def best_ms(fn, repeats=5):
@@ -140,4 +176,7 @@ def speed():
 
 
 if __name__ == "__main__":
-    {"race": race, "speed": speed}[sys.argv[1]]()
+    if sys.argv[1] == "race-one":
+        race_one(sys.argv[2])
+    else:
+        {"race": race, "speed": speed}[sys.argv[1]]()
