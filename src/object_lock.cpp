@@ -16,6 +16,7 @@ using namespace pyo3cpp::detail;
 
 namespace {
 
+#ifdef Py_GIL_DISABLED  // GIL builds lock nothing: the GIL excludes
 struct Entry {
     std::uint64_t owner = 0;  // this_thread_key() of the holder; guarded by the shard mutex
     long depth = 0;           // recursion depth of the holder; guarded by the shard mutex
@@ -84,6 +85,8 @@ Shard &shard_for(PyObject *obj)
     key *= 0x9E3779B97F4A7C15ull;
     return shards()[(key >> 32) % kShards];
 }
+
+#endif
 
 bool check_args(PyObject *obj, const char *what)
 {

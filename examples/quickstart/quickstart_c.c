@@ -39,7 +39,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {
-    {Py_mod_exec, (void *)exec_module},
+    {Py_mod_exec, (void *)(uintptr_t)exec_module}, /* C99: no direct function-to-object cast */
 #ifdef Py_GIL_DISABLED
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif

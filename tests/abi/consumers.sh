@@ -4,7 +4,8 @@
 #   - check pyo3cpp.pc: our include dir and Python's headers, -lpyo3cpp, never -lpython;
 #   - build and run a C program with `pkg-config --cflags --libs pyo3cpp python-X.Y-embed`;
 #   - configure an out-of-tree Meson project using dependency('pyo3cpp') and import its
-#     extension with the target interpreter.
+#     extension with the target interpreter;
+#   - build the same project with this source tree as a Meson subproject instead.
 #   consumers.sh BUILD_DIR PYTHON CONSUMER_SOURCE_DIR
 set -uo pipefail
 build=$1 python=$2 consumer=$3
@@ -88,5 +89,26 @@ assert m.hello() == "hello from an installed pyo3cpp"
   fi
 else
   fail "out-of-tree meson project: dependency('pyo3cpp') builds an extension" "$tmp/consumer.log"
+fi
+
+# ---- the same project with pyo3cpp as a Meson subproject (no install at all)
+source_root=$(realpath "$consumer/../../..")
+mkdir -p "$tmp/sub/subprojects"
+cp "$consumer"/consumer.c "$consumer"/meson.build "$consumer"/meson_options.txt "$tmp/sub/"
+ln -s "$source_root" "$tmp/sub/subprojects/pyo3cpp"
+# dependency('pyo3cpp') falls back to the subproject, which registers itself with
+# meson.override_dependency; its own tests, benchmarks and examples are not built.
+sed -i "s#dependency('pyo3cpp'[^)]*)#dependency('pyo3cpp', fallback: 'pyo3cpp', default_options: ['tests=false', 'benchmarks=false', 'examples=false', 'python=$python'])#" "$tmp/sub/meson.build"
+if meson setup "$tmp/sub-build" "$tmp/sub" -Dpython="$python" \
+       --wrap-mode=forcefallback >"$tmp/sub.log" 2>&1 \
+   && ninja -C "$tmp/sub-build" >>"$tmp/sub.log" 2>&1 \
+   && PYTHONPATH="$tmp/sub-build" "$python" -c '
+import pyo3cpp_consumer as m
+assert m.abi_version() == 1, m.abi_version()
+assert m.hello() == "hello from an installed pyo3cpp"
+' >>"$tmp/sub.log" 2>&1; then
+  pass "as a Meson subproject: dependency('pyo3cpp') falls back to it, the extension imports"
+else
+  fail "as a Meson subproject: dependency('pyo3cpp') falls back to it, the extension imports" "$tmp/sub.log"
 fi
 finish
