@@ -29,11 +29,7 @@ using pyo3cpp_test::RefcountWatch;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kMemoryIsMeasurable = false;  // sanitizer quarantines keep freed memory resident
-#else
-constexpr bool kMemoryIsMeasurable = true;
-#endif
+using pyo3cpp_test::kMemoryIsMeasurable;
 constexpr int kIterations = 100000;
 constexpr long kTolerance = 1L << 20;
 

@@ -67,4 +67,18 @@ void with_watchdog(int seconds, const char *what, const std::function<void()> &b
 // Resident set size of this process in bytes (Linux /proc/self/statm).
 long resident_bytes();
 
+// False under a sanitizer: quarantines and shadow memory make resident size meaningless, so
+// "memory stays flat" checks skip themselves there (GCC and clang spell the test differently).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kMemoryIsMeasurable = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kMemoryIsMeasurable = false;
+#else
+inline constexpr bool kMemoryIsMeasurable = true;
+#endif
+#else
+inline constexpr bool kMemoryIsMeasurable = true;
+#endif
+
 }  // namespace pyo3cpp_test
