@@ -3,9 +3,10 @@ the sequence, and atomic insorts when 8 threads share one list with the GIL off.
 import random
 import sys
 import sysconfig
-import threading
 import time
 import unittest
+
+from thread_race import run_threads
 import weakref
 
 import _bisect as ref
@@ -288,27 +289,16 @@ class RaceTest(unittest.TestCase):
     def test_insort_race(self):
         for round_number in range(self.ROUNDS):
             shared = list(range(0, 4000, 4))
-            barrier = threading.Barrier(self.THREADS)
-            errors = []
 
             def worker(index):
-                try:
-                    rng = random.Random(round_number * 100 + index)
-                    barrier.wait()
-                    for i in range(self.PER_THREAD):
-                        value = rng.randrange(4000) * 10 + index  # unique per thread via set check
-                        (port.insort_left if i % 2 else port.insort_right)(shared, value)
-                        if i % 5 == 0:
-                            port.bisect_left(shared, value)
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
+                rng = random.Random(round_number * 100 + index)
+                for i in range(self.PER_THREAD):
+                    value = rng.randrange(4000) * 10 + index  # unique per thread via set check
+                    (port.insort_left if i % 2 else port.insort_right)(shared, value)
+                    if i % 5 == 0:
+                        port.bisect_left(shared, value)
 
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            self.assertEqual(errors, [])
+            run_threads(self.THREADS, worker)  # re-raises any worker's exception
             self.assertEqual(len(shared), 1000 + self.THREADS * self.PER_THREAD,
                              f"round {round_number}: items lost")
             self.assertTrue(all(shared[i] <= shared[i + 1] for i in range(len(shared) - 1)),
@@ -333,18 +323,12 @@ class RaceTest(unittest.TestCase):
 
     def key_race(self, key, per_thread=300):
         shared = []
-        barrier = threading.Barrier(self.THREADS)
 
         def worker(index):
-            barrier.wait()
             for i in range(per_thread):
                 port.insort(shared, (i * 7919 % 1000, index), key=key)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(self.THREADS, worker)
         self.assertEqual(len(shared), per_thread * self.THREADS)
         keys = [t[0] for t in shared]
         self.assertEqual(keys, sorted(keys))

@@ -8,32 +8,11 @@ import sysconfig
 import threading
 import unittest
 
+from thread_race import run_threads
+
 import pyo3cpp_c_example as m
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-def run_threads(count, target):
-    """Start `count` threads released together by a barrier; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    errors = []
-
-    def body(index):
-        try:
-            barrier.wait(timeout=30)
-            target(index)
-        except BaseException as exc:  # reported in the test thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-        if t.is_alive():
-            raise AssertionError("a worker thread hung (deadlock?)")
-    if errors:
-        raise errors[0]
 
 
 class ModuleTest(unittest.TestCase):

@@ -5,9 +5,10 @@ import heapq as heapq_py
 import random
 import sys
 import sysconfig
-import threading
 import time
 import unittest
+
+from thread_race import run_threads
 import weakref
 
 import _heapq as ref
@@ -367,35 +368,24 @@ class RaceTest(unittest.TestCase):
         for round_number in range(self.ROUNDS):
             heap = list(range(-200, 0))
             (port.heapify if invariant is is_min_heap else port.heapify_max)(heap)
-            barrier = threading.Barrier(self.THREADS)
             popped = [[] for _ in range(self.THREADS)]
-            errors = []
 
             def worker(index):
-                try:
-                    base = (index + 1) * 1_000_000
-                    barrier.wait()
-                    for i in range(self.PER_THREAD):
-                        value = base + i
-                        r = i % 4
-                        if r == 0:
-                            push(heap, value)
-                        elif r == 1:
-                            popped[index].append(pushpop(heap, value))
-                        elif r == 2:
-                            push(heap, value)
-                            popped[index].append(pop(heap))
-                        else:
-                            popped[index].append(replace(heap, value))
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
+                base = (index + 1) * 1_000_000
+                for i in range(self.PER_THREAD):
+                    value = base + i
+                    r = i % 4
+                    if r == 0:
+                        push(heap, value)
+                    elif r == 1:
+                        popped[index].append(pushpop(heap, value))
+                    elif r == 2:
+                        push(heap, value)
+                        popped[index].append(pop(heap))
+                    else:
+                        popped[index].append(replace(heap, value))
 
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            self.assertEqual(errors, [])
+            run_threads(self.THREADS, worker)  # re-raises any worker's exception
             pushed = set(range(-200, 0))
             for index in range(self.THREADS):
                 pushed.update(range((index + 1) * 1_000_000,
@@ -426,27 +416,16 @@ class RaceTest(unittest.TestCase):
         for round_number in range(3):
             heap = [Blocking(v) for v in range(-100, 0)]
             port.heapify(heap)
-            barrier = threading.Barrier(self.THREADS)
             popped = [[] for _ in range(self.THREADS)]
-            errors = []
 
             def worker(index):
-                try:
-                    base = (index + 1) * 1_000_000
-                    barrier.wait()
-                    for i in range(150):
-                        port.heappush(heap, Blocking(base + i))
-                        if i % 2:
-                            popped[index].append(port.heappop(heap).value)
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    errors.append(exc)
+                base = (index + 1) * 1_000_000
+                for i in range(150):
+                    port.heappush(heap, Blocking(base + i))
+                    if i % 2:
+                        popped[index].append(port.heappop(heap).value)
 
-            threads = [threading.Thread(target=worker, args=(i,)) for i in range(self.THREADS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            self.assertEqual(errors, [])
+            run_threads(self.THREADS, worker)  # re-raises any worker's exception
             pushed = set(range(-100, 0))
             for index in range(self.THREADS):
                 pushed.update(range((index + 1) * 1_000_000, (index + 1) * 1_000_000 + 150))
