@@ -79,13 +79,26 @@ struct _object;
 #  define PYO3CPP_API
 #endif
 
+/* No C++ exception ever leaves a function of this header. Functions marked PYO3CPP_NOEXCEPT
+ * (noexcept to C++ callers; the library's definitions carry the same specifier, so the compiler
+ * rejects a definition that differs) also never run Python code or re-attach. The others can:
+ * when CPython ends a daemon or foreign thread that re-attaches during finalisation, it does so
+ * with a forced unwind (pthread_exit on 3.11-3.13) that must pass through every frame, so they
+ * are deliberately not noexcept. C++ code that calls them must not wrap them in noexcept frames
+ * or swallow that unwind in a catch (...) (see include/pyo3cpp/forced_unwind.hpp). */
+#ifdef __cplusplus
+#  define PYO3CPP_NOEXCEPT noexcept
+#else
+#  define PYO3CPP_NOEXCEPT
+#endif
+
 /* The ABI version the loaded library implements. Any thread, attached or not; never fails. */
-PYO3CPP_API long pyo3cpp_abi_version(void);
+PYO3CPP_API long pyo3cpp_abi_version(void) PYO3CPP_NOEXCEPT;
 
 /* Describes the CPython build the loaded library was compiled for: writes its major and minor
  * version and 1/0 for free-threaded into the non-NULL pointers (NULL ones are skipped).
  * Any thread, attached or not, even before initialisation; never fails. */
-PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_threaded);
+PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_threaded) PYO3CPP_NOEXCEPT;
 
 /* The import-time check. An extension calls it (through PYO3CPP_CHECK_RUNTIME) from its module
  * initialisation, attached, with what it was compiled for. Returns 0 when the loaded library
@@ -96,7 +109,7 @@ PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_thread
  * non-zero free_threaded means free-threaded). Requires attachment; if the caller is not
  * attached it returns -1 without setting an exception. Thread: the importing thread. */
 PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_minor,
-                                      int free_threaded, const char *module_name);
+                                      int free_threaded, const char *module_name) PYO3CPP_NOEXCEPT;
 
 #if defined(Py_GIL_DISABLED)
 #  define PYO3CPP_COMPILED_FREE_THREADED 1
@@ -117,7 +130,7 @@ PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_min
 /* Whether the calling thread is attached to the running interpreter. No side effects; any
  * thread, including threads Python never created and threads calling before initialisation
  * or after finalisation (then 0). Cost: a thread-local read and a call. */
-PYO3CPP_API int pyo3cpp_is_attached(void);
+PYO3CPP_API int pyo3cpp_is_attached(void) PYO3CPP_NOEXCEPT;
 
 /* Filled by pyo3cpp_attach / pyo3cpp_try_attach; pass the same struct to pyo3cpp_release_attach.
  * Fixed layout: 16 bytes, 8-byte aligned. Treat the fields as private. */
@@ -144,7 +157,7 @@ PYO3CPP_API int pyo3cpp_try_attach(pyo3cpp_attach_state *state);
 /* Undoes one pyo3cpp_attach/try_attach: detaches only if that call attached. NULL, a state
  * from a failed attach, or a state already released (the kind is reset) is a no-op. Must run
  * on the thread that attached, in LIFO order (undefined otherwise: CPython's own rule). */
-PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state);
+PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state) PYO3CPP_NOEXCEPT;
 
 /* Detach from the interpreter around blocking work. pyo3cpp_detach_begin requires attachment
  * and returns an opaque token (NULL, with no exception, if the caller was not attached: then
@@ -152,7 +165,7 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state);
  * While detached, the thread must not touch Python objects; on free-threaded builds this is
  * what lets a stop-the-world pause (garbage collection) proceed. Neither sets an exception.
  * A token is ended exactly once, on the thread that got it (undefined otherwise). */
-PYO3CPP_API void *pyo3cpp_detach_begin(void);
+PYO3CPP_API void *pyo3cpp_detach_begin(void) PYO3CPP_NOEXCEPT;
 PYO3CPP_API void pyo3cpp_detach_end(void *token);
 
 /* Runs fn(ctx) detached and re-attaches: pyo3cpp_detach_begin + fn + pyo3cpp_detach_end.
@@ -171,7 +184,7 @@ PYO3CPP_API void pyo3cpp_release_ref(struct _object *obj);
 
 /* Queues a decref unconditionally (the caller knows it is not attached, or wants the decref
  * later). Any thread; steals the reference; never fails; NULL is a no-op. */
-PYO3CPP_API void pyo3cpp_defer_decref(struct _object *obj);
+PYO3CPP_API void pyo3cpp_defer_decref(struct _object *obj) PYO3CPP_NOEXCEPT;
 
 /* Applies every queued decref now. Requires attachment (returns -1, no exception, if not).
  * With nothing queued it costs one relaxed atomic load. Returns the number applied. */
@@ -179,7 +192,7 @@ PYO3CPP_API long pyo3cpp_pool_drain(void);
 
 /* Number of decrefs currently queued (a snapshot; for tests and diagnostics). Any thread,
  * attached or not; never fails. */
-PYO3CPP_API long pyo3cpp_pool_pending(void);
+PYO3CPP_API long pyo3cpp_pool_pending(void) PYO3CPP_NOEXCEPT;
 
 /* --------------------------------------------------------- critical sections */
 
@@ -208,7 +221,7 @@ PYO3CPP_API int pyo3cpp_critical_section_begin2(pyo3cpp_critical_section *cs,
                                                 struct _object *a, struct _object *b);
 /* Ends a section begun by either function above, on the same thread, in LIFO order. NULL, a
  * zero-filled section, a section whose begin failed or one already ended is a no-op. */
-PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs);
+PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) PYO3CPP_NOEXCEPT;
 
 /* ------------------------------------------------------------ object locks */
 
@@ -234,7 +247,7 @@ PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs);
  * Unlock by the owning thread only: -1 with RuntimeError otherwise. Cost: a sharded hash-table
  * lookup per lock and unlock (about 50 ns uncontended); use it around whole operations. */
 PYO3CPP_API int pyo3cpp_object_lock(struct _object *obj);
-PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj);
+PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj) PYO3CPP_NOEXCEPT;
 
 /* ------------------------------------------------------------------ mutex */
 
@@ -253,10 +266,10 @@ typedef struct pyo3cpp_mutex {
 PYO3CPP_API int pyo3cpp_mutex_lock(pyo3cpp_mutex *m);
 /* 1 when acquired, 0 when held (by any thread, this one included: not recursive), -1 on NULL
  * (ValueError if attached). Never blocks. Any thread, attached or not. */
-PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m);
+PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m) PYO3CPP_NOEXCEPT;
 /* Unlock: by the thread that locked it. -1 on NULL or when it was not locked (RuntimeError
  * if attached); unlocking an unlocked mutex never corrupts it. */
-PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m);
+PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m) PYO3CPP_NOEXCEPT;
 
 /* -------------------------------------------------------------- once-cells */
 
@@ -295,21 +308,21 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
 /* Returns a done cell to empty (for take/reset by an owner that excludes concurrent readers).
  * Only a done cell changes: an empty cell, or one whose initialiser is running, is left alone.
  * Any thread. NULL is a no-op. */
-PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s);
+PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s) PYO3CPP_NOEXCEPT;
 
 /* Registers forget(ctx) to run when the interpreter finalises (after Python code has stopped
  * and before the runtime state is torn down), so cells holding Python objects drop them without
  * decref'ing into a dead interpreter and can initialise afresh after a re-initialisation.
  * Idempotent per (forget, ctx) pair. Any thread, attached or not. Returns 0, or -1 with
  * MemoryError (if attached), or -1 with ValueError (if attached) for a NULL `forget`. */
-PYO3CPP_API int pyo3cpp_on_finalize(void (*forget)(void *ctx), void *ctx);
+PYO3CPP_API int pyo3cpp_on_finalize(void (*forget)(void *ctx), void *ctx) PYO3CPP_NOEXCEPT;
 
 /* Removes a (forget, ctx) pair registered with pyo3cpp_on_finalize; a no-op if absent. Call it
  * before the memory `ctx` points to is freed (a cell with automatic or heap storage), or the
  * finalisation would write into freed memory. Any thread, attached or not; never fails.
  * The finalisation itself empties the list after running it: a cell registers again when it
  * fills again in a re-initialised interpreter. */
-PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx);
+PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx) PYO3CPP_NOEXCEPT;
 
 /* A once-cell holding one Python object: the C form of OnceLock<Py<PyAny>>.
  * Static storage: `static pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;`
@@ -360,7 +373,7 @@ PYO3CPP_API int pyo3cpp_object_cell_set(pyo3cpp_object_cell *c, struct _object *
 /* Empties the cell and returns its object as a new reference (NULL if empty or `c` is NULL; no
  * exception ever). Any thread, attached or not. The caller must know no other thread is using
  * a borrowed reference from the cell. */
-PYO3CPP_API struct _object *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c);
+PYO3CPP_API struct _object *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c) PYO3CPP_NOEXCEPT;
 
 /* Releases the cell's object (decref now when attached, deferred through the pool otherwise,
  * leaked after finalisation), empties the cell and removes it from the finalisation list.
@@ -386,7 +399,7 @@ PYO3CPP_API struct _object *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, con
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */
-PYO3CPP_API int pyo3cpp_debug_checks_enabled(void);
+PYO3CPP_API int pyo3cpp_debug_checks_enabled(void) PYO3CPP_NOEXCEPT;
 
 /* The functions below serve the inline C++ layer when it is compiled with
  * PYO3CPP_DEBUG_CHECKS=1 (and C code that wants the same checks). They exist in every build so
@@ -399,20 +412,20 @@ PYO3CPP_API int pyo3cpp_debug_checks_enabled(void);
 
 /* One call answering "may this thread touch refcounts now?": PYO3CPP_DEBUG_ATTACHED |
  * PYO3CPP_DEBUG_IN_TRAVERSE as they apply. Cost: two thread-local reads. */
-PYO3CPP_API int pyo3cpp_debug_thread_state(void);
+PYO3CPP_API int pyo3cpp_debug_thread_state(void) PYO3CPP_NOEXCEPT;
 
 /* Marks the calling thread as running a tp_traverse implementation (nests: enter/leave pair
  * like brackets). While marked, the checked refcount operations and attach abort with a
  * message, because CPython forbids both during a collection. C++: pyo3cpp::TraverseGuard. */
-PYO3CPP_API void pyo3cpp_debug_traverse_enter(void);
-PYO3CPP_API void pyo3cpp_debug_traverse_leave(void);
+PYO3CPP_API void pyo3cpp_debug_traverse_enter(void) PYO3CPP_NOEXCEPT;
+PYO3CPP_API void pyo3cpp_debug_traverse_leave(void) PYO3CPP_NOEXCEPT;
 
 /* Live Py<T> accounting: the checked Py<T> adds +1 when it takes a reference and -1 when it
  * gives one up. pyo3cpp_debug_live_py() returns the current count; at interpreter finalisation
  * (after once-cells have forgotten their objects) a non-zero count is reported on stderr as
  *   "pyo3cpp debug check: N Py<T> still alive at interpreter finalisation ...". */
-PYO3CPP_API void pyo3cpp_debug_count_py(long delta);
-PYO3CPP_API long pyo3cpp_debug_live_py(void);
+PYO3CPP_API void pyo3cpp_debug_count_py(long delta) PYO3CPP_NOEXCEPT;
+PYO3CPP_API long pyo3cpp_debug_live_py(void) PYO3CPP_NOEXCEPT;
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,14 @@
 // attach.cpp — attaching threads to the interpreter and detaching them around blocking work.
 // Every path that (re-)attaches drains the deferred-decref pool.
+#include <cxxabi.h>
+
 #include "runtime_state.h"
 
 using namespace pyo3cpp::detail;
+
+namespace pyo3cpp::detail {
+std::atomic<int> g_gate{kGateChecking};
+}
 
 namespace {
 enum : int32_t { kNotAttached = 0, kAlreadyAttached = 1, kAttachedNow = 2 };
@@ -10,25 +16,21 @@ enum : int32_t { kNotAttached = 0, kAlreadyAttached = 1, kAttachedNow = 2 };
 // The attach gate. PyGILState_Ensure on a thread that is not attached never returns once the
 // interpreter has started finalising (CPython exits or hangs the thread; a C++ std::thread
 // then aborts), and Py_IsFinalizing() turns true only at a point we cannot synchronise with.
-// So the library closes its own gate earlier: a Python-level atexit callback (registered on
-// the first attach of each interpreter, so it runs after the atexit callbacks registered later)
-// marks the gate closed and then waits, detached, until every attach that had already passed
-// the gate has finished attaching. After that no fresh attach can reach PyGILState_Ensure, and
-// try_attach() answers "empty" for the rest of finalisation. Attaches of threads that are
-// already attached (the finalising thread itself, nested guards) never pass through the gate.
-// Dekker-style: the attacher increments `in_flight` and then reads the gate; the closer closes
-// the gate and then reads `in_flight`; with seq_cst one of them sees the other.
+// So the library closes its own gate earlier: a Python-level atexit callback (registered when
+// the runtime is first used in each interpreter, so it runs after the atexit callbacks
+// registered later) marks the gate closed and then waits, detached, until every attach that
+// had already passed the gate has finished attaching. After that no fresh attach can reach
+// CPython, and try_attach() answers "empty" for the rest of finalisation. Attaches of threads
+// that are already attached (the finalising thread itself, nested guards) never pass through
+// the gate. Dekker-style: the attacher increments `in_flight` and then reads the gate; the
+// closer closes the gate and then reads `in_flight`; with seq_cst one of them sees the other.
 //
-// The gate word also carries the fast path. kGateChecking: every fresh attach checks
-// Py_IsInitialized / Py_IsFinalizing and registers the hooks (attach_slow). kGateOpen: the
-// interpreter is initialised, its atexit gate callback and finalisation hook are registered
-// (so the gate closes before finalisation starts), and a fresh attach goes straight to
-// PyGILState_Ensure. Only a CAS from kGateChecking opens it, so the closer's exchange to
-// kGateClosed is final until the finalisation hook resets the word for a new interpreter.
+// The gate word (g_gate, runtime_state.h) also carries the fast path: kGateOpen means the
+// interpreter is initialised and the hooks are registered, so a fresh attach goes straight to
+// re-attaching a thread state. Only a CAS from kGateChecking opens it, so the closer's exchange
+// to kGateClosed is final until the finalisation hook resets the word for a new interpreter.
 // (Code that empties Python's atexit list by hand, atexit._clear(), also removes the close:
 // fresh attaches during that finalisation then meet CPython's own rule for late threads.)
-enum : int { kGateChecking = 0, kGateOpen = 1, kGateClosed = 2 };
-std::atomic<int> g_gate{kGateChecking};
 std::atomic<int> g_gate_in_flight{0};
 // 0: no atexit callback for the running interpreter, 1: being registered, 2: registered.
 std::atomic<int> g_gate_registration{0};
@@ -39,6 +41,21 @@ void leave_gate() noexcept
         g_gate.load(std::memory_order_seq_cst) == kGateClosed)
         g_gate_in_flight.notify_all();
 }
+
+// Leaves the gate when it goes out of scope, including when CPython ends the thread with a
+// forced unwind inside the attach (a daemon thread meeting finalisation): a count left raised
+// would make the next close wait forever.
+struct GatePass {
+    bool inside = true;
+    void leave() noexcept
+    {
+        if (inside) {
+            inside = false;
+            leave_gate();
+        }
+    }
+    ~GatePass() { leave(); }
+};
 
 PyObject *close_attach_gate(PyObject *, PyObject *)
 {
@@ -59,6 +76,83 @@ PyObject *close_attach_gate(PyObject *, PyObject *)
 
 PyMethodDef g_close_gate_def = {"_pyo3cpp_close_attach_gate", close_attach_gate, METH_NOARGS,
                                 "pyo3cpp: refuse fresh attaches from here to finalisation."};
+
+// ---------------------------------------------------------------- foreign thread states
+//
+// A thread that Python did not create has no thread state. PyGILState_Ensure/Release would make
+// and destroy one per attach: slow (on 3.13t each destruction scans mimalloc's abandoned pages)
+// and, on 3.11, a window in which a fork() leaves CPython's runtime half-updated. So the first
+// attach of such a thread creates one thread state that the thread keeps until it exits; every
+// later attach re-attaches it (PyEval_RestoreThread), like a Python-created thread. It is bound
+// as the thread's GILState state, so PyGILState_Ensure in the same thread (ctypes, other
+// libraries) reuses it. At thread exit it is cleared and deleted through the gate (so
+// finalisation waits for that, and a closed gate means CPython deletes it itself); a state from
+// an earlier interpreter generation is never touched.
+struct ForeignThreadState {
+    PyThreadState *tstate = nullptr;
+    std::uint64_t generation = 0;
+    ~ForeignThreadState();
+};
+thread_local ForeignThreadState t_foreign;
+
+// Thread-state creation on 3.11/3.12 is not excluded by os.fork() (3.13+ holds the runtime's
+// HEAD_LOCK across fork): threads creating one are counted, and a fork waits for them (never
+// while they wait for the GIL: creation takes no GIL).
+std::atomic<int> g_creating{0};
+std::atomic<int> g_fork_pending{0};
+
+void enter_creation() noexcept
+{
+    for (;;) {
+        g_creating.fetch_add(1, std::memory_order_seq_cst);
+        if (g_fork_pending.load(std::memory_order_seq_cst) == 0) return;
+        if (g_creating.fetch_sub(1, std::memory_order_seq_cst) == 1) g_creating.notify_all();
+        for (int pending = g_fork_pending.load(std::memory_order_seq_cst); pending != 0;
+             pending = g_fork_pending.load(std::memory_order_seq_cst))
+            g_fork_pending.wait(pending, std::memory_order_seq_cst);
+    }
+}
+void leave_creation() noexcept
+{
+    if (g_creating.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        g_fork_pending.load(std::memory_order_seq_cst) != 0)
+        g_creating.notify_all();
+}
+
+// Called with the gate passed and open, not attached, and no thread state of its own.
+// Returns the thread state to re-attach, or null when none could be made (then PyGILState).
+PyThreadState *make_foreign_thread_state() noexcept
+{
+    PyInterpreterState *main = PyInterpreterState_Main();
+    if (main == nullptr) return nullptr;
+    enter_creation();
+    PyThreadState *tstate = PyThreadState_New(main);
+    leave_creation();
+    if (tstate == nullptr) return nullptr;
+    t_foreign.tstate = tstate;
+    t_foreign.generation = lifecycle_now();
+    return tstate;
+}
+
+ForeignThreadState::~ForeignThreadState()
+{
+    PyThreadState *tstate = this->tstate;
+    this->tstate = nullptr;
+    if (tstate == nullptr || generation != lifecycle_now()) return;
+    // Only while the gate is open: a closed gate means finalisation has begun, and CPython
+    // deletes every thread state it still has.
+    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
+    GatePass pass;
+    if (g_gate.load(std::memory_order_seq_cst) != kGateOpen || generation != lifecycle_now() ||
+        interpreter_finalizing())
+        return;
+    if (PyGILState_GetThisThreadState() != tstate) return;  // someone else rebound it: leave it
+    PyEval_RestoreThread(tstate);
+    pass.leave();
+    PyThreadState_Clear(tstate);
+    PyThreadState_DeleteCurrent();  // detaches and frees it
+}
+
 }  // namespace
 
 namespace pyo3cpp::detail {
@@ -103,6 +197,49 @@ void reset_attach_gate() noexcept
     g_gate.store(kGateChecking, std::memory_order_seq_cst);
 }
 
+// Attached, the gate not yet known open: register the hooks and open it. Also how a thread
+// attached by Py_Initialize after a finalise/re-initialise cycle tells the runtime about the
+// new interpreter (the lifecycle word turns even again).
+void arm_runtime_slow() noexcept
+{
+    if (!thread_is_attached() || interpreter_finalizing()) return;
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) return;
+    ensure_finalize_hook();  // registers the atexit gate callback and the finalisation hook
+    if (g_gate_registration.load(std::memory_order_acquire) == 2 && finalize_hook_registered()) {
+        int expected = kGateChecking;  // never re-opens a closed gate
+        g_gate.compare_exchange_strong(expected, kGateOpen, std::memory_order_seq_cst);
+    }
+}
+
+void attach_fork_prepare() noexcept
+{
+    g_fork_pending.fetch_add(1, std::memory_order_seq_cst);
+#if PY_VERSION_HEX < 0x030D0000
+    // Let thread states under construction be finished (see g_creating). On 3.13+ os.fork()
+    // and PyOS_BeforeFork hold the runtime lock that creation takes, so a creator may be blocked
+    // on it right now: waiting would deadlock, and is not needed.
+    for (int n = g_creating.load(std::memory_order_seq_cst); n != 0;
+         n = g_creating.load(std::memory_order_seq_cst))
+        g_creating.wait(n, std::memory_order_seq_cst);
+#endif
+}
+
+void attach_fork_parent() noexcept
+{
+    g_fork_pending.fetch_sub(1, std::memory_order_seq_cst);
+    g_fork_pending.notify_all();
+}
+
+void attach_fork_child() noexcept
+{
+    // Only the forking thread exists in the child, and it is not inside an attach.
+    g_fork_pending.store(0, std::memory_order_seq_cst);
+    g_creating.store(0, std::memory_order_seq_cst);
+    g_gate_in_flight.store(0, std::memory_order_seq_cst);
+    int registering = 1;  // a registration another thread had begun will never finish
+    g_gate_registration.compare_exchange_strong(registering, 0, std::memory_order_acq_rel);
+}
+
 }  // namespace pyo3cpp::detail
 
 namespace {
@@ -110,24 +247,20 @@ namespace {
 // A fresh attach while the gate is not known open (first attach of an interpreter, before
 // initialisation, during and after finalisation). Entered with the gate's in-flight count
 // taken; leaves it.
-[[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state) noexcept
+[[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state)
 {
+    GatePass pass;
     // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
     // refuse instead. The gate closes the window between this check and the attach.
     if (g_gate.load(std::memory_order_seq_cst) == kGateClosed || !Py_IsInitialized() ||
         interpreter_finalizing()) {
-        leave_gate();
         state->kind = kNotAttached;
         return -1;
     }
     state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
-    leave_gate();
+    pass.leave();
     state->kind = kAttachedNow;
-    ensure_finalize_hook();  // registers the atexit gate callback and the finalisation hook
-    if (g_gate_registration.load(std::memory_order_acquire) == 2 && finalize_hook_registered()) {
-        int expected = kGateChecking;  // never re-opens a closed gate
-        g_gate.compare_exchange_strong(expected, kGateOpen, std::memory_order_seq_cst);
-    }
+    arm_runtime_slow();
     pool_drain_if_pending();
     return 0;
 }
@@ -136,9 +269,9 @@ namespace {
 
 extern "C" {
 
-PYO3CPP_API int pyo3cpp_is_attached(void)
+PYO3CPP_API int pyo3cpp_is_attached(void) noexcept
 {
-    return !g_finalized.load(std::memory_order_relaxed) && thread_is_attached();
+    return !runtime_finalized() && thread_is_attached();
 }
 
 PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
@@ -153,28 +286,28 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
     state->reserved = nullptr;
     if (thread_is_attached()) {
         state->kind = kAlreadyAttached;
-        // A thread attached by Py_Initialize after a finalise/re-initialise cycle reaches here
-        // first: note the new interpreter (re-arms the finalisation hook, clears g_finalized).
-        if (__builtin_expect(g_finalized.load(std::memory_order_relaxed), 0))
-            ensure_finalize_hook();
+        arm_runtime();  // a nested attach may be the runtime's first use in this interpreter
         pool_drain_if_pending();
         return 0;
     }
     g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
     if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
         return attach_slow(state);
+    GatePass pass;
     // Open: initialised, not finalising, hooks registered (see the gate above). A thread that
     // has a thread state of its own (any thread Python created, the main thread, a foreign
-    // thread inside an outer PyGILState_Ensure) re-attaches it directly: what PyGILState_Ensure
-    // does for it, less a second TLS lookup and the gilstate counter (and likewise on release).
-    // A thread without one gets a fresh one from PyGILState_Ensure.
-    if (PyThreadState *own = PyGILState_GetThisThreadState()) {
+    // thread that attached before) re-attaches it directly: what PyGILState_Ensure does for it,
+    // less a second TLS lookup and the gilstate counter (and likewise on release). A foreign
+    // thread's first attach makes it the thread state it keeps (see ForeignThreadState).
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (own == nullptr) own = make_foreign_thread_state();
+    if (own != nullptr) {
         PyEval_RestoreThread(own);
         state->reserved = own;
     } else {
         state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
     }
-    leave_gate();
+    pass.leave();
     state->kind = kAttachedNow;
     pool_drain_if_pending();
     return 0;
@@ -182,10 +315,13 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
 
 PYO3CPP_API int pyo3cpp_try_attach(pyo3cpp_attach_state *state) { return pyo3cpp_attach(state); }
 
-PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
+PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state) noexcept
 {
     if (state == nullptr || state->kind != kAttachedNow) return;
     state->kind = kNotAttached;
+    // A guard destroyed while CPython ends its thread (a re-attach during finalisation unwinds
+    // the stack with the thread no longer attached): there is nothing to give back.
+    if (!thread_is_attached()) return;
     if (state->reserved != nullptr) {  // re-attached the thread's own state: detach it again
         state->reserved = nullptr;
         (void)PyEval_SaveThread();
@@ -194,9 +330,10 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
     PyGILState_Release(static_cast<PyGILState_STATE>(state->gilstate));
 }
 
-PYO3CPP_API void *pyo3cpp_detach_begin(void)
+PYO3CPP_API void *pyo3cpp_detach_begin(void) noexcept
 {
     if (!thread_is_attached()) return nullptr;
+    arm_runtime();
     return PyEval_SaveThread();
 }
 
@@ -217,6 +354,8 @@ PYO3CPP_API int pyo3cpp_detach(int (*fn)(void *ctx), void *ctx)
     int result;
     try {
         result = fn(ctx);
+    } catch (abi::__forced_unwind &) {
+        throw;  // CPython is ending this thread (a re-attach during finalisation): let it
     } catch (...) {
         // A C++ exception must not cross the C ABI; C++ callers wrap their functions instead.
         pyo3cpp_detach_end(token);

@@ -24,6 +24,7 @@ bool check_args(pyo3cpp_critical_section *cs, PyObject *a, PyObject *b, bool two
     // unconditionally stays safe.
     if (cs != nullptr) set_kind(cs, kNone);
     if (!thread_is_attached()) return false;
+    arm_runtime();
     if (cs == nullptr || a == nullptr || (two && b == nullptr)) {
         PyErr_SetString(PyExc_ValueError,
                         "pyo3cpp_critical_section_begin: NULL section or object");
@@ -56,7 +57,7 @@ PYO3CPP_API int pyo3cpp_critical_section_begin2(pyo3cpp_critical_section *cs, Py
     return 0;
 }
 
-PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs)
+PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) noexcept
 {
     if (cs == nullptr) return;
     const auto kind = reinterpret_cast<std::uintptr_t>(cs->opaque[3]);

@@ -48,27 +48,27 @@ using namespace pyo3cpp::detail;
 
 extern "C" {
 
-PYO3CPP_API int pyo3cpp_debug_thread_state(void)
+PYO3CPP_API int pyo3cpp_debug_thread_state(void) noexcept
 {
     int state = 0;
-    if (!g_finalized.load(std::memory_order_relaxed) && thread_is_attached())
+    if (!runtime_finalized() && thread_is_attached())
         state |= PYO3CPP_DEBUG_ATTACHED;
     if (t_traverse_depth > 0) state |= PYO3CPP_DEBUG_IN_TRAVERSE;
     return state;
 }
 
-PYO3CPP_API void pyo3cpp_debug_traverse_enter(void) { ++t_traverse_depth; }
+PYO3CPP_API void pyo3cpp_debug_traverse_enter(void) noexcept { ++t_traverse_depth; }
 
-PYO3CPP_API void pyo3cpp_debug_traverse_leave(void)
+PYO3CPP_API void pyo3cpp_debug_traverse_leave(void) noexcept
 {
     if (t_traverse_depth > 0) --t_traverse_depth;
 }
 
-PYO3CPP_API void pyo3cpp_debug_count_py(long delta)
+PYO3CPP_API void pyo3cpp_debug_count_py(long delta) noexcept
 {
     g_live_py.fetch_add(delta, std::memory_order_relaxed);
 }
 
-PYO3CPP_API long pyo3cpp_debug_live_py(void) { return g_live_py.load(std::memory_order_relaxed); }
+PYO3CPP_API long pyo3cpp_debug_live_py(void) noexcept { return g_live_py.load(std::memory_order_relaxed); }
 
 }  // extern "C"

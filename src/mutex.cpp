@@ -30,7 +30,7 @@ std::atomic_ref<std::uint32_t> word(pyo3cpp_mutex *m)
 
 extern "C" {
 
-PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m)
+PYO3CPP_API int pyo3cpp_mutex_try_lock(pyo3cpp_mutex *m) noexcept
 {
     if (m == nullptr) {
         set_error_if_attached(PyExc_ValueError, "pyo3cpp_mutex_try_lock: mutex is NULL");
@@ -64,15 +64,33 @@ PYO3CPP_API int pyo3cpp_mutex_lock(pyo3cpp_mutex *m)
     std::uint32_t expected = kFree;
     auto state = word(m);
     if (state.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) return 0;
-    void *token = pyo3cpp_detach_begin();  // NULL when not attached: then simply block
+    // Not attached: simply block. Attached: block detached, and re-attach WITHOUT draining the
+    // deferred-decref pool: the mutex is held by then, and a queued object's __del__ that takes
+    // this mutex would deadlock against its own thread.
+    PyThreadState *detached = thread_is_attached() ? PyEval_SaveThread() : nullptr;
     while (state.exchange(kContended, std::memory_order_acquire) != kFree)
         state.wait(kContended, std::memory_order_relaxed);
-    pyo3cpp_detach_end(token);
+    if (detached != nullptr) {
+        // CPython may end this thread while it re-attaches (a daemon thread at finalisation):
+        // then release the mutex rather than leave it held by a thread that no longer exists.
+        struct UnlockOnUnwind {
+            pyo3cpp_mutex *m;
+            bool armed = true;
+            ~UnlockOnUnwind()
+            {
+                if (!armed) return;
+                word(m).store(kFree, std::memory_order_release);
+                word(m).notify_all();
+            }
+        } unlock_on_unwind{m};
+        PyEval_RestoreThread(detached);
+        unlock_on_unwind.armed = false;
+    }
 #endif
     return 0;
 }
 
-PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m)
+PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m) noexcept
 {
     if (m == nullptr) {
         set_error_if_attached(PyExc_ValueError, "pyo3cpp_mutex_unlock: mutex is NULL");

@@ -3,11 +3,11 @@
 //
 // Entries live in a sharded hash table keyed by object address and exist only while some thread
 // holds or waits for the lock, so the table stays as small as the number of contended objects.
-// A shard's std::mutex is held only for table bookkeeping (never while waiting for an object),
+// A shard's mutex is held only for table bookkeeping (never while waiting for an object),
 // so taking it while attached cannot stall the interpreter; waiting for the object itself
 // detaches.
 #include <array>
-#include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include "runtime_state.h"
@@ -29,7 +29,7 @@ struct Entry {
 constexpr int kInlineEntries = 4;
 
 struct Shard {
-    std::mutex guard;
+    PlainMutex guard;
     PyObject *inline_keys[kInlineEntries] = {};
     Entry inline_entries[kInlineEntries];
     std::unordered_map<PyObject *, Entry *> overflow;
@@ -78,6 +78,35 @@ std::array<Shard, kShards> &shards()
     return *table;
 }
 
+void reset_shard_in_child(Shard &shard, std::uint64_t me)
+{
+    // Threads other than the forking one do not exist in the child: locks they held or waited
+    // for are released; a lock the forking thread holds stays held, with it as the only user.
+    for (int i = 0; i < kInlineEntries; ++i) {
+        if (shard.inline_keys[i] == nullptr) continue;
+        Entry &entry = shard.inline_entries[i];
+        if (entry.owner == me && entry.taken.load(std::memory_order_relaxed) != 0) {
+            entry.users = 1;
+        } else {
+            shard.inline_keys[i] = nullptr;
+            entry.owner = 0;
+            entry.depth = 0;
+            entry.users = 0;
+            entry.taken.store(0, std::memory_order_relaxed);
+        }
+    }
+    for (auto it = shard.overflow.begin(); it != shard.overflow.end();) {
+        Entry *entry = it->second;
+        if (entry->owner == me && entry->taken.load(std::memory_order_relaxed) != 0) {
+            entry->users = 1;
+            ++it;
+        } else {
+            delete entry;
+            it = shard.overflow.erase(it);
+        }
+    }
+}
+
 Shard &shard_for(PyObject *obj)
 {
     auto key = reinterpret_cast<std::uintptr_t>(obj);
@@ -91,6 +120,7 @@ Shard &shard_for(PyObject *obj)
 bool check_args(PyObject *obj, const char *what)
 {
     if (!thread_is_attached()) return false;
+    arm_runtime();
     if (obj == nullptr) {
         PyErr_Format(PyExc_ValueError, "%s: object is NULL", what);
         return false;
@@ -99,6 +129,33 @@ bool check_args(PyObject *obj, const char *what)
 }
 
 }  // namespace
+
+namespace pyo3cpp::detail {
+
+void object_locks_fork_prepare() noexcept
+{
+#ifdef Py_GIL_DISABLED
+    for (Shard &shard : shards()) shard.guard.lock();  // always in this order
+#endif
+}
+void object_locks_fork_parent() noexcept
+{
+#ifdef Py_GIL_DISABLED
+    for (Shard &shard : shards()) shard.guard.unlock();
+#endif
+}
+void object_locks_fork_child() noexcept
+{
+#ifdef Py_GIL_DISABLED
+    const std::uint64_t me = this_thread_key();
+    for (Shard &shard : shards()) {
+        reset_shard_in_child(shard, me);
+        shard.guard.unlock();
+    }
+#endif
+}
+
+}  // namespace pyo3cpp::detail
 
 extern "C" {
 
@@ -110,7 +167,7 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
     Shard &shard = shard_for(obj);
     Entry *entry;
     {
-        std::lock_guard<std::mutex> lock(shard.guard);
+        PlainLock lock(shard.guard);
         try {
             entry = shard.find_or_add(obj);
         } catch (const std::bad_alloc &) {
@@ -131,26 +188,46 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
     }
     // Held by another thread: wait detached, so that the holder (which may need the GIL, or a
     // stop-the-world pause that waits for every attached thread) can finish; then re-attach.
+    // No pool drain on re-attaching: a __del__ could want this very lock (runtime_state.h).
     PyThreadState *detached = PyEval_SaveThread();
     for (;;) {
         std::uint32_t expected = 0;
         if (entry->taken.compare_exchange_strong(expected, 1, std::memory_order_acquire)) break;
         entry->taken.wait(1, std::memory_order_relaxed);
     }
+    // If CPython ends this thread while it re-attaches (finalisation), give the lock back so
+    // that the thread's disappearance does not leave it taken for ever.
+    struct GiveBackOnUnwind {
+        Shard &shard;
+        PyObject *obj;
+        Entry *entry;
+        bool armed = true;
+        ~GiveBackOnUnwind()
+        {
+            if (!armed) return;
+            PlainLock lock(shard.guard);
+            entry->taken.store(0, std::memory_order_release);
+            if (--entry->users == 0)
+                shard.remove(obj, entry);
+            else
+                entry->taken.notify_all();
+        }
+    } give_back{shard, obj, entry};
     PyEval_RestoreThread(detached);
-    std::lock_guard<std::mutex> lock(shard.guard);
+    give_back.armed = false;
+    PlainLock lock(shard.guard);
     entry->owner = me;
     entry->depth = 1;
 #endif
     return 0;
 }
 
-PYO3CPP_API int pyo3cpp_object_unlock(PyObject *obj)
+PYO3CPP_API int pyo3cpp_object_unlock(PyObject *obj) noexcept
 {
     if (!check_args(obj, "pyo3cpp_object_unlock")) return -1;
 #ifdef Py_GIL_DISABLED
     Shard &shard = shard_for(obj);
-    std::lock_guard<std::mutex> lock(shard.guard);
+    PlainLock lock(shard.guard);
     Entry *entry = shard.find(obj);
     if (entry == nullptr || entry->owner != this_thread_key()) {
         PyErr_SetString(PyExc_RuntimeError,

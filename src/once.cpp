@@ -1,7 +1,11 @@
 // once.cpp — the slow paths of once-cells: the blocking "exactly one initialiser" protocol, the
 // object cell built on it, its non-blocking (racing) variant, intern and import caches.
 // The fast path (one acquire load) is inline in abi/pyo3cpp.h and include/pyo3cpp/once_*.h.
-#include <string>
+#include <cxxabi.h>
+
+#include <cstdio>
+#include <cstring>
+#include <set>
 
 #include "runtime_state.h"
 
@@ -22,6 +26,33 @@ std::atomic_ref<std::uint64_t> owner_of(pyo3cpp_once_state *s)
 std::atomic_ref<PyObject *> value_of(pyo3cpp_object_cell *c)
 {
     return std::atomic_ref<PyObject *>(c->value);
+}
+
+// Once-states whose initialiser is running, so that the child of a fork() can reset those whose
+// initialising thread does not exist there (their waiters would otherwise wait for ever).
+struct RunningCells {
+    PlainMutex lock;
+    std::set<pyo3cpp_once_state *> cells;
+};
+RunningCells &running_cells()
+{
+    static auto *instance = new RunningCells();  // never destroyed: used at exit and at fork
+    return *instance;
+}
+bool note_running(pyo3cpp_once_state *s) noexcept
+{
+    try {
+        PlainLock guard(running_cells().lock);
+        running_cells().cells.insert(s);
+        return true;
+    } catch (const std::bad_alloc &) {
+        return false;
+    }
+}
+void note_finished(pyo3cpp_once_state *s) noexcept
+{
+    PlainLock guard(running_cells().lock);
+    running_cells().cells.erase(s);
 }
 
 void forget_object_cell(void *ctx)
@@ -94,12 +125,39 @@ PyObject *import_init(void *ctx)
 
 }  // namespace
 
+namespace pyo3cpp::detail {
+
+void once_fork_prepare() noexcept { running_cells().lock.lock(); }
+void once_fork_parent() noexcept { running_cells().lock.unlock(); }
+void once_fork_child() noexcept
+{
+    // An initialiser that another thread was running will never finish in the child: its cell
+    // goes back to empty, so the child's first user initialises it (the forking thread's own
+    // running initialiser, if it forked from inside one, stays running).
+    const std::uint64_t me = this_thread_key();
+    auto &running = running_cells();
+    for (auto it = running.cells.begin(); it != running.cells.end();) {
+        pyo3cpp_once_state *s = *it;
+        if (owner_of(s).load(std::memory_order_relaxed) == me) {
+            ++it;
+            continue;
+        }
+        owner_of(s).store(0, std::memory_order_relaxed);
+        state_of(s).store(kEmpty, std::memory_order_release);
+        it = running.cells.erase(it);
+    }
+    running.lock.unlock();
+}
+
+}  // namespace pyo3cpp::detail
+
 extern "C" {
 
 PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), void *ctx,
                                  const char *name)
 {
     if (!thread_is_attached()) return -1;
+    arm_runtime();
     if (s == nullptr || init == nullptr) {
         PyErr_SetString(PyExc_ValueError, "pyo3cpp_once_run: NULL cell or initialiser");
         return -1;
@@ -114,20 +172,34 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
             if (!state.compare_exchange_strong(seen, kRunning, std::memory_order_acquire))
                 continue;
             owner.store(me, std::memory_order_relaxed);
+            const auto finish = [&](std::uint32_t final_state) noexcept {
+                owner.store(0, std::memory_order_relaxed);
+                note_finished(s);
+                state.store(final_state, std::memory_order_release);
+                state.notify_all();
+            };
+            if (!note_running(s)) {
+                finish(kEmpty);
+                PyErr_NoMemory();
+                return -1;
+            }
             int result;
             try {
                 result = init(ctx);
+            } catch (abi::__forced_unwind &) {
+                // CPython is ending this thread (it re-attached during finalisation): leave the
+                // cell empty for others and let the unwind through.
+                finish(kEmpty);
+                throw;
             } catch (...) {
                 PyErr_SetString(PyExc_RuntimeError,
                                 "pyo3cpp_once_run: a C++ exception escaped the initialiser");
                 result = -1;
             }
-            owner.store(0, std::memory_order_relaxed);
             if (result == -1 && !PyErr_Occurred())  // the contract promises an exception with -1
                 PyErr_SetString(PyExc_SystemError,
                                 "once-cell initialiser returned -1 without setting an exception");
-            state.store(result == 0 ? kDone : kEmpty, std::memory_order_release);
-            state.notify_all();
+            finish(result == 0 ? kDone : kEmpty);
             return result;
         }
         // Running. On this thread, waiting would deadlock forever: say so instead.
@@ -138,15 +210,15 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
             return -1;
         }
         // Another thread is initialising: wait detached, so that it can take the GIL or a
-        // stop-the-world pause can proceed, then look again (it may have failed).
+        // stop-the-world pause can proceed, then look again (it may have failed). Re-attaching
+        // does not drain the deferred-decref pool: no Python code runs inside a library wait.
         PyThreadState *detached = PyEval_SaveThread();
         state.wait(kRunning, std::memory_order_acquire);
         PyEval_RestoreThread(detached);
-        pool_drain_if_pending();
     }
 }
 
-PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s)
+PYO3CPP_API void pyo3cpp_once_reset(pyo3cpp_once_state *s) noexcept
 {
     if (s == nullptr) return;
     // Only done -> empty: resetting a running cell would let a second initialiser start while
@@ -189,6 +261,8 @@ PYO3CPP_API PyObject *pyo3cpp_object_cell_get_or_race(pyo3cpp_object_cell *c,
     PyObject *value;
     try {
         value = init(ctx);
+    } catch (abi::__forced_unwind &) {
+        throw;  // CPython is ending this thread: let it
     } catch (...) {
         // No C++ exception may cross the C ABI (found by tests/test_faults.cpp).
         PyErr_SetString(PyExc_RuntimeError,
@@ -225,7 +299,7 @@ PYO3CPP_API int pyo3cpp_object_cell_set(pyo3cpp_object_cell *c, PyObject *value)
     return 1;
 }
 
-PYO3CPP_API PyObject *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c)
+PYO3CPP_API PyObject *pyo3cpp_object_cell_take(pyo3cpp_object_cell *c) noexcept
 {
     if (c == nullptr) return nullptr;
     std::uint32_t expected = kDone;
@@ -268,10 +342,19 @@ PYO3CPP_API PyObject *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, const cha
         PyErr_SetString(PyExc_ValueError, "pyo3cpp_import_cached: NULL cell or module name");
         return nullptr;
     }
-    std::string name = module;
-    if (attr) name.append(".").append(attr);
+    // "module.attr" names the cell in error messages. Allocated through CPython's raw allocator
+    // (a failure is a MemoryError like any other allocation failure in the C API).
+    const std::size_t length = std::strlen(module) + (attr ? std::strlen(attr) + 1 : 0) + 1;
+    char *name = static_cast<char *>(PyMem_RawMalloc(length));
+    if (name == nullptr) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+    std::snprintf(name, length, attr ? "%s.%s" : "%s", module, attr ? attr : "");
     ImportJob job{module, attr};
-    return pyo3cpp_object_cell_get_or_init(cell, import_init, &job, name.c_str());
+    PyObject *result = pyo3cpp_object_cell_get_or_init(cell, import_init, &job, name);
+    PyMem_RawFree(name);
+    return result;
 }
 
 }  // extern "C"

@@ -18,6 +18,7 @@ namespace pyo3cpp::detail {
 struct PoolNode {
     PyObject *object;
     PoolNode *next;
+    std::uint64_t generation;  // g_lifecycle when queued: applied only in that interpreter
 };
 
 // Read inline by attach (runtime_state.h): bit i set = stack i may hold nodes.
@@ -97,11 +98,15 @@ unsigned stack_for(PyObject *object) noexcept
 
 void push(PyObject *object) noexcept
 {
-    // After finalisation the object's interpreter is gone: leaking is the only safe choice.
-    if (g_finalized.load(std::memory_order_relaxed)) return;
+    // After finalisation the object's interpreter is gone: leaking is the only safe choice. A
+    // push that reads "alive" here and lands after the finalisation hook has emptied the pool
+    // carries that interpreter's generation, so no later drain applies it (take_marked).
+    const std::uint64_t generation = lifecycle_now();
+    if ((generation & 1) != 0) return;
     Node *node = allocate_node();
     if (node == nullptr) return;  // out of memory while detached: leak rather than crash
     node->object = object;
+    node->generation = generation;
     const unsigned index = stack_for(object);
     Stack &stack = g_stacks[index];
     stack.pending.fetch_add(1, std::memory_order_relaxed);
@@ -113,23 +118,27 @@ void push(PyObject *object) noexcept
         g_pool_nonempty.fetch_or(1u << index, std::memory_order_release);
 }
 
-// Applies (apply = true) or forgets every node of the marked stacks; returns how many.
-long take_marked(bool apply) noexcept
+// Applies (apply = true) or forgets every node of the marked stacks. Returns how many decrefs
+// were applied (apply) or how many nodes were forgotten. Nodes of an earlier interpreter
+// generation are forgotten either way.
+long take_marked(bool apply)
 {
     long done = 0;
+    const std::uint64_t generation = lifecycle_now();
     std::uint32_t marked = g_pool_nonempty.exchange(0, std::memory_order_acquire);
     for (; marked != 0; marked &= marked - 1) {  // visit the set bits only
         Stack &stack = g_stacks[__builtin_ctz(marked)];
         long taken = 0;
         for (Node *node = stack.head.exchange(nullptr, std::memory_order_acquire); node;) {
             Node *next = node->next;
-            if (apply) {
+            if (apply && node->generation == generation) {
 #if PYO3CPP_DEBUG_CHECKS
                 if (Py_REFCNT(node->object) <= 0)
                     debug_fail("double release: a queued reference's object is already dead",
                                "the deferred-decref pool");
 #endif
                 Py_DECREF(node->object);
+                ++done;
             }
             if (apply)
                 recycle_node(node);
@@ -139,21 +148,33 @@ long take_marked(bool apply) noexcept
             ++taken;
         }
         stack.pending.fetch_sub(taken, std::memory_order_relaxed);
-        done += taken;
+        if (!apply) done += taken;
     }
     return done;
 }
 
 }  // namespace
 
-long pool_drain_attached() noexcept
+long pool_drain_attached()
 {
-    // A decref may run __del__, which may release more references into the pool: loop.
-    long applied = 0;
-    do {
-        applied += take_marked(true);
-    } while (__builtin_expect(g_pool_nonempty.load(std::memory_order_relaxed) != 0, 0));
-    return applied;
+    // One pass: what was queued when the drain began (a __del__ that queues more, however
+    // often, leaves it for the next drain instead of keeping this thread here forever).
+    return take_marked(true);
+}
+
+void pool_fork_child() noexcept
+{
+    // A push interrupted between its CAS and its bit (by the fork: its thread is gone) left a
+    // stack that no bit points to. Re-derive the bits and the counts from the stacks.
+    std::uint32_t bits = 0;
+    for (unsigned i = 0; i < kStacks; ++i) {
+        long count = 0;
+        for (Node *node = g_stacks[i].head.load(std::memory_order_relaxed); node; node = node->next)
+            ++count;
+        g_stacks[i].pending.store(count, std::memory_order_relaxed);
+        if (count != 0) bits |= 1u << i;
+    }
+    g_pool_nonempty.store(bits, std::memory_order_relaxed);
 }
 
 void pool_forget_all() noexcept { (void)take_marked(false); }
@@ -166,18 +187,19 @@ extern "C" {
 
 PYO3CPP_API void pyo3cpp_release_ref(PyObject *obj)
 {
+    // Not noexcept: the decref may run a __del__ that CPython ends with a thread-exit unwind.
     if (obj == nullptr) return;
 #if PYO3CPP_DEBUG_CHECKS
     if (debug_in_traverse())
         debug_fail("reference released during a GC traversal (tp_traverse)", "pyo3cpp_release_ref");
 #endif
-    if (!g_finalized.load(std::memory_order_relaxed) && thread_is_attached())
+    if (!runtime_finalized() && thread_is_attached())
         Py_DECREF(obj);
     else
         push(obj);
 }
 
-PYO3CPP_API void pyo3cpp_defer_decref(PyObject *obj)
+PYO3CPP_API void pyo3cpp_defer_decref(PyObject *obj) noexcept
 {
     if (obj != nullptr) push(obj);
 }
@@ -189,7 +211,7 @@ PYO3CPP_API long pyo3cpp_pool_drain(void)
     return pool_drain_attached();
 }
 
-PYO3CPP_API long pyo3cpp_pool_pending(void)
+PYO3CPP_API long pyo3cpp_pool_pending(void) noexcept
 {
     long pending = 0;
     for (const Stack &stack : g_stacks) pending += stack.pending.load(std::memory_order_relaxed);

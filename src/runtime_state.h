@@ -5,6 +5,8 @@
 
 #include <Python.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -12,11 +14,36 @@
 
 namespace pyo3cpp::detail {
 
-// Set by the Py_AtExit hook once the interpreter has finalised; cleared when an attach finds a
-// (re-)initialised interpreter. Read relaxed: it only decides between "queue" and "leak" for
-// threads that are not attached, which cannot race with finalisation in a way a stronger order
-// would fix.
-extern std::atomic<bool> g_finalized;
+// The interpreter's life cycle as one word: even while an interpreter runs (or before the first
+// one), odd once it has finalised. The Py_AtExit hook makes it odd; the first use of the runtime
+// in a re-initialised interpreter makes it even again. Two readings of the same even value
+// therefore mean "the same interpreter": a reference queued, or a thread state created, under
+// one generation is never touched under another (pool.cpp, attach.cpp).
+extern std::atomic<std::uint64_t> g_lifecycle;
+inline std::uint64_t lifecycle_now() noexcept { return g_lifecycle.load(std::memory_order_acquire); }
+inline bool runtime_finalized() noexcept { return (lifecycle_now() & 1) != 0; }
+
+// A mutex whose lock and unlock never throw (std::mutex::lock may throw std::system_error, and
+// nothing may escape an exported function) and that the at-fork handlers can hold across fork().
+class PlainMutex {
+public:
+    void lock() noexcept { (void)pthread_mutex_lock(&mutex_); }
+    void unlock() noexcept { (void)pthread_mutex_unlock(&mutex_); }
+    pthread_mutex_t *native() noexcept { return &mutex_; }
+
+private:
+    pthread_mutex_t mutex_ = PTHREAD_MUTEX_INITIALIZER;
+};
+class PlainLock {
+public:
+    explicit PlainLock(PlainMutex &m) noexcept : m_(m) { m_.lock(); }
+    ~PlainLock() { m_.unlock(); }
+    PlainLock(const PlainLock &) = delete;
+    PlainLock &operator=(const PlainLock &) = delete;
+
+private:
+    PlainMutex &m_;
+};
 
 // This thread's attachment, without side effects, valid before initialisation and after
 // finalisation. 3.12+ keep the current thread state in a thread-local; 3.11 keeps the GIL
@@ -28,8 +55,12 @@ inline bool thread_is_attached() noexcept
 #elif PY_VERSION_HEX >= 0x030C0000
     return _PyThreadState_UncheckedGet() != nullptr;
 #else
+    // The GILState comparison answers for the main interpreter; a subinterpreter's thread state
+    // is not the thread's GILState one, so compare thread identities then.
     PyThreadState *current = _PyThreadState_UncheckedGet();
-    return current != nullptr && current == PyGILState_GetThisThreadState();
+    if (current == nullptr) return false;
+    return current == PyGILState_GetThisThreadState() ||
+           current->thread_id == PyThread_get_thread_ident();
 #endif
 }
 
@@ -55,6 +86,19 @@ void ensure_finalize_hook() noexcept;
 // True once the finalisation hook is registered for the running interpreter.
 bool finalize_hook_registered() noexcept;
 
+// The gate word (attach.cpp). kGateChecking: the runtime has not yet armed itself for the
+// running interpreter (atexit gate callback and finalisation hook not registered); kGateOpen:
+// armed; kGateClosed: finalisation has begun. arm_runtime() is what every attached entry point
+// calls first, so the runtime is armed by its first use of any kind (one relaxed load after).
+enum : int { kGateChecking = 0, kGateOpen = 1, kGateClosed = 2 };
+extern std::atomic<int> g_gate;
+void arm_runtime_slow() noexcept;
+inline void arm_runtime() noexcept
+{
+    if (__builtin_expect(g_gate.load(std::memory_order_relaxed) == kGateChecking, 0))
+        arm_runtime_slow();
+}
+
 // The attach gate (attach.cpp): fresh attaches are refused from the moment a Python-level
 // atexit callback closes it until the interpreter has finalised. ensure_attach_gate registers
 // that callback once per interpreter (call attached; keeps any pending exception);
@@ -63,18 +107,39 @@ void ensure_attach_gate() noexcept;
 void reset_attach_gate() noexcept;
 
 // Pool internals used by attach/detach and the finalisation hook.
-long pool_drain_attached() noexcept;
+// Applies what was queued when it started (bounded: a __del__ that queues more leaves that for
+// the next drain). Never call it with a library lock held: decrefs run arbitrary Python code.
+long pool_drain_attached();  // not noexcept: a __del__ may end the thread (forced unwind)
 // The pool's stack head (pool.cpp): attach tests it inline, so an empty pool costs one relaxed
 // load and no call.
 // Bit i set: pool stack i may hold queued decrefs (pool.cpp). Zero means an attach has nothing
 // to drain, which costs it this one relaxed load.
 extern std::atomic<std::uint32_t> g_pool_nonempty;
-inline void pool_drain_if_pending() noexcept
+inline void pool_drain_if_pending()
 {
     if (__builtin_expect(g_pool_nonempty.load(std::memory_order_relaxed) != 0, 0))
         pool_drain_attached();
 }
 void pool_forget_all() noexcept;  // drops queued decrefs without applying them (leaks)
+
+// fork() (fork.cpp runs these from pthread_atfork handlers). prepare takes the module's locks so
+// that no other thread holds them at the fork; parent releases them; child releases them and
+// resets whatever threads that do not exist in the child held (gate counts, pool bits, object
+// locks, running once-cells).
+void attach_fork_prepare() noexcept;
+void attach_fork_parent() noexcept;
+void attach_fork_child() noexcept;
+void pool_fork_child() noexcept;
+void object_locks_fork_prepare() noexcept;
+void object_locks_fork_parent() noexcept;
+void object_locks_fork_child() noexcept;
+void once_fork_prepare() noexcept;
+void once_fork_parent() noexcept;
+void once_fork_child() noexcept;
+void registry_fork_prepare() noexcept;
+void registry_fork_parent() noexcept;
+void registry_fork_child() noexcept;
+void install_fork_handlers() noexcept;  // once per process; idempotent
 
 // Adds forget(ctx) to what the finalisation hook runs; idempotent. The hook runs each entry
 // once and empties the list (an entry registers again when its cell fills again).

@@ -188,6 +188,50 @@ TEST(Detach, ReattachDrainsThePool)
     EXPECT_EQ(refcnt(list.as_ptr()), start);
 }
 
+// A __del__ that queues another object whose __del__ queues another, for ever: one drain must
+// take what was queued when it began and return (before: it looped until the producer stopped).
+namespace requeue {
+PyObject *requeue_fn(PyObject *, PyObject *arg)
+{
+    pyo3cpp_defer_decref(Py_NewRef(arg));
+    Py_RETURN_NONE;
+}
+PyMethodDef g_def = {"requeue", requeue_fn, METH_O, nullptr};
+}  // namespace requeue
+
+TEST(Pool, OneDrainIsBoundedWhileDelKeepsQueueing)
+{
+    auto g = attach();
+    auto py = g.py();
+    auto fn = Bound<PyAny>::from_owned_ptr(py, PyCFunction_New(&requeue::g_def, nullptr));
+    auto globals = Bound<PyAny>::from_owned_ptr(py, PyDict_New());
+    ASSERT_EQ(PyDict_SetItemString(globals.as_ptr(), "requeue", fn.as_ptr()), 0);
+    ASSERT_EQ(PyDict_SetItemString(globals.as_ptr(), "__builtins__", PyEval_GetBuiltins()), 0);
+    PyObject *ran = PyRun_String("left = [1000]\n"
+                         "class Requeue:\n"
+                         "    def __del__(self):\n"
+                         "        if left[0] > 0:\n"
+                         "            left[0] -= 1\n"
+                         "            requeue(Requeue())\n",
+                         Py_file_input, globals.as_ptr(), globals.as_ptr());
+    ASSERT_NE(ran, nullptr);
+    Py_DECREF(ran);
+    PyObject *cls = PyDict_GetItemString(globals.as_ptr(), "Requeue");  // borrowed
+    ASSERT_NE(cls, nullptr);
+    pyo3cpp_defer_decref(PyObject_CallNoArgs(cls));
+    EXPECT_EQ(pyo3cpp_pool_pending(), 1);
+    const long applied = pyo3cpp_pool_drain();
+    EXPECT_EQ(applied, 1) << "a drain applied more than what was queued when it began";
+    EXPECT_EQ(pyo3cpp_pool_pending(), 1);  // the one its __del__ queued waits for the next drain
+    // Stop the chain: the last __del__ queues nothing.
+    PyObject *stopped = PyRun_String("left[0] = 0", Py_single_input, globals.as_ptr(), globals.as_ptr());
+    ASSERT_NE(stopped, nullptr);
+    Py_DECREF(stopped);
+    long rounds = 0;
+    while (pyo3cpp_pool_pending() != 0 && ++rounds < 2000) (void)pyo3cpp_pool_drain();
+    EXPECT_EQ(pyo3cpp_pool_pending(), 0);
+}
+
 TEST(Detach, AttachInsideDetachWorks)
 {
     // A C library calling back into Python from inside a detached region.

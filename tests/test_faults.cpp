@@ -409,4 +409,35 @@ TEST(Faults, InjectedAllocationFailuresRaiseMemoryError)
     EXPECT_GT(memory_errors, 0) << "no allocation failure was provoked";
 }
 
+// The C ABI's own allocations fail as MemoryError, never as a C++ exception (before, the cached
+// import's name was a std::string: an allocation the interpreter's allocators could not see).
+namespace failing_raw {
+PyMemAllocatorEx g_saved{};
+void *fail_malloc(void *, size_t) { return nullptr; }
+void *fail_calloc(void *, size_t, size_t) { return nullptr; }
+void *fail_realloc(void *, void *, size_t) { return nullptr; }
+void pass_free(void *, void *p) { g_saved.free(g_saved.ctx, p); }
+}  // namespace failing_raw
+
+TEST(Faults, CachedImportAllocationFailureIsMemoryError)
+{
+    auto g = attach();
+    auto py = g.py();
+    static pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
+    PyMemAllocatorEx failing = {nullptr, failing_raw::fail_malloc, failing_raw::fail_calloc,
+                                failing_raw::fail_realloc, failing_raw::pass_free};
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &failing_raw::g_saved);
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &failing);
+    PyObject *result = pyo3cpp_import_cached(&cell, "json", "dumps");
+    PyMem_SetAllocator(PYMEM_DOMAIN_RAW, &failing_raw::g_saved);
+    EXPECT_EQ(result, nullptr);
+    ASSERT_TRUE(PyErr_Occurred());
+    EXPECT_TRUE(PyErr_ExceptionMatches(PyExc_MemoryError));
+    PyErr_Clear();
+    // The cell stayed empty and works once memory is back.
+    EXPECT_NE(pyo3cpp_import_cached(&cell, "json", "dumps"), nullptr);
+    pyo3cpp_object_cell_clear(&cell);
+    expect_usable(py);
+}
+
 }  // namespace

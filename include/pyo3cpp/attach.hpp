@@ -29,11 +29,13 @@
 //     created, the pool is not drained); any thread, any time.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 
+#include "pyo3cpp/forced_unwind.hpp"
 #include "pyo3cpp/python.hpp"
 
 namespace pyo3cpp {
@@ -107,14 +109,60 @@ inline Attached try_attach() noexcept
     return Attached(Attached::TryAttach{});
 }
 
+namespace detail {
+// Runs fn() with the thread detached and re-attaches with `reattach(token)`, on the normal path
+// and (then rethrowing) when fn throws. Never re-attaches from a destructor: destructors are
+// noexcept, and CPython may end the thread inside the re-attach with a forced unwind
+// (forced_unwind.hpp) that must reach the thread's base.
+template <class F, class Reattach>
+auto run_detached(F &&fn, Reattach reattach) -> std::invoke_result_t<F &&>
+{
+    using R = std::invoke_result_t<F &&>;
+    void *token = pyo3cpp_detach_begin();
+    if constexpr (std::is_void_v<R>) {
+        try {
+            std::forward<F>(fn)();
+        } PYO3CPP_CATCH_ALL {
+            reattach(token);
+            throw;
+        }
+        reattach(token);
+    } else if constexpr (std::is_reference_v<R>) {
+        auto *result = [&]() -> std::remove_reference_t<R> * {
+            try {
+                return std::addressof(std::forward<F>(fn)());
+            } PYO3CPP_CATCH_ALL {
+                reattach(token);
+                throw;
+            }
+        }();
+        reattach(token);
+        return static_cast<R>(*result);
+    } else {
+        std::optional<R> result;
+        try {
+            result.emplace(std::forward<F>(fn)());
+        } PYO3CPP_CATCH_ALL {
+            reattach(token);
+            throw;
+        }
+        reattach(token);
+        return std::move(*result);
+    }
+}
+
+// Re-attaches without draining the deferred-decref pool: for library waits that return
+// holding a lock (a queued __del__ could want that lock).
+inline void reattach_without_drain(void *token)
+{
+    if (token != nullptr) PyEval_RestoreThread(static_cast<PyThreadState *>(token));
+}
+}  // namespace detail
+
 // Runs fn() detached; see the contract above.
 template <class F> auto detach(Python, F &&fn) -> std::invoke_result_t<F &&>
 {
-    struct Reattach {
-        void *token;
-        ~Reattach() { pyo3cpp_detach_end(token); }
-    } reattach{pyo3cpp_detach_begin()};
-    return std::forward<F>(fn)();
+    return detail::run_detached(std::forward<F>(fn), [](void *token) { pyo3cpp_detach_end(token); });
 }
 
 }  // namespace pyo3cpp

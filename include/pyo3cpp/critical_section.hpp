@@ -40,7 +40,7 @@ namespace pyo3cpp {
 class CriticalSection {
 public:
     template <class View>
-    CriticalSection(Python, const View &object) noexcept
+    CriticalSection(Python, const View &object)
     {
 #ifdef Py_GIL_DISABLED
         PyCriticalSection_Begin(&section_, object.as_ptr());
@@ -68,7 +68,7 @@ private:
 class CriticalSection2 {
 public:
     template <class ViewA, class ViewB>
-    CriticalSection2(Python, const ViewA &a, const ViewB &b) noexcept
+    CriticalSection2(Python, const ViewA &a, const ViewB &b)
     {
 #ifdef Py_GIL_DISABLED
         PyCriticalSection2_Begin(&section_, a.as_ptr(), b.as_ptr());

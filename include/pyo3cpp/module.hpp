@@ -34,7 +34,7 @@
 //     importers wait for exec to finish (CPython's module locks), so they never see the module
 //     half-built; `import parent.sub` always finds the submodule already in sys.modules.
 //   - Py_mod_gil = Py_MOD_GIL_NOT_USED unless gil_used() is called (CPython 3.13+; the slot is
-//     absent before). Py_mod_multiple_interpreters = SUPPORTED (shared GIL only) on 3.12+.
+//     absent before). Py_mod_multiple_interpreters = NOT_SUPPORTED on 3.12+ (the runtime check refuses 3.11 subinterpreters).
 //   - Functions are METH_FASTCALL | METH_KEYWORDS. Parameters of the C++ callable:
 //       * a leading `Python` is the token (not a Python argument);
 //       * Borrowed<PyAny> / Bound<PyAny> / Py<PyAny>: the argument itself, no conversion;
@@ -87,6 +87,8 @@
 // one capsule lookup and an indirect call, then the conversions; no heap
 // allocation of its own for calls that succeed.
 #pragma once
+
+#include "pyo3cpp/forced_unwind.hpp"
 
 #include <array>
 #include <cstring>
@@ -144,7 +146,7 @@ inline void translate_current_exception(Python py) noexcept
         detail::set_error_message(PyExc_OverflowError, e.what());
     } catch (const std::exception &e) {
         detail::set_error_message(PyExc_RuntimeError, e.what());
-    } catch (...) {
+    } catch (...) {  // callers have let a forced unwind through already (PYO3CPP_CATCH_ALL)
         PyErr_SetString(PyExc_SystemError, "unknown C++ exception");
     }
 }
@@ -558,7 +560,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         Python py = Python::assume_attached();
         try {
             return self->bind_and_call(py, args, nargs, kwnames);
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
         }
@@ -630,7 +632,7 @@ template <class F> struct RawFunction final : FunctionRecord {
             const auto *argv = reinterpret_cast<const Borrowed<PyAny> *>(args);
             const auto keywords = Borrowed<PyAny>::from_ptr(py, kwnames);
             return call_and_convert(py, const_cast<F &>(self->fn), py, argv, nargs, keywords);
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
         }
@@ -673,7 +675,7 @@ template <auto Fn> struct StaticRawEntry {
                   "then (), (Borrowed<PyAny>), (const Borrowed<PyAny> *, Py_ssize_t) or (const "
                   "Borrowed<PyAny> *, Py_ssize_t, Borrowed<PyAny> kwnames)");
 
-    template <class... A> static PyObject *run(PyObject *module, A... args) noexcept
+    template <class... A> static PyObject *run(PyObject *module, A... args)
     {
         static constexpr auto fn = Fn;
         Python py = Python::assume_attached();
@@ -684,7 +686,7 @@ template <auto Fn> struct StaticRawEntry {
                                         args...);
             else
                 return call_and_convert(py, fn, py, args...);
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
         }
@@ -866,7 +868,11 @@ private:
         slots_.push_back({Py_mod_create, reinterpret_cast<void *>(&ModuleDef::create_slot)});
         slots_.push_back({Py_mod_exec, reinterpret_cast<void *>(&ModuleDef::exec_slot)});
 #if PY_VERSION_HEX >= 0x030C0000
-        slots_.push_back({Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED});
+        // The runtime's state is process-wide (once-cells, intern/import caches, the pool):
+        // CPython refuses the import in a subinterpreter. On 3.11 the runtime check in
+        // create_slot refuses it (ImportError saying why).
+        slots_.push_back(
+            {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED});
 #endif
 #if PY_VERSION_HEX >= 0x030D0000
         slots_.push_back({Py_mod_gil, gil_used_ ? Py_MOD_GIL_USED : Py_MOD_GIL_NOT_USED});
@@ -890,12 +896,12 @@ private:
             auto module = Bound<PyAny>::from_owned_ptr(py, PyModule_NewObject(name.as_ptr()));
             try {
                 self->build_children(py, module.as_ptr());
-            } catch (...) {
+            } PYO3CPP_CATCH_ALL {
                 self->forget_children(py, module.as_ptr());
                 throw;
             }
             return std::move(module).into_ptr();
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
         }
@@ -910,7 +916,7 @@ private:
         try {
             self->populate(py, module);
             return 0;
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             self->forget_children(py, module);  // the import fails: no orphans in sys.modules
             return -1;
@@ -1000,7 +1006,7 @@ private:
             static PyObject *const definition =                                             \
                 ::pyo3cpp::ModuleDef::create(#name, &pyo3cpp_define_module_##name);         \
             return definition;                                                              \
-        } catch (...) {                                                                     \
+        } PYO3CPP_CATCH_ALL {                                                                     \
             ::pyo3cpp::translate_current_exception(::pyo3cpp::Python::assume_attached());   \
             return nullptr;                                                                 \
         }                                                                                   \

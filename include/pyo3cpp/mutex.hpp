@@ -19,7 +19,8 @@
 // Contract:
 //   - Mutex: not recursive (a thread that locks it twice deadlocks itself, as with std::mutex).
 //     lock(py) tries once inline; if the mutex is held it calls the library, which detaches
-//     the thread while it blocks and re-attaches before returning. try_lock() never blocks.
+//     the thread while it blocks and re-attaches before returning (without draining the
+//     deferred-decref pool: no Python code runs while a library lock is being taken). try_lock() never blocks.
 //     unlock() by the owning thread; unlocking a mutex that is not locked throws
 //     std::logic_error and leaves it intact. Any thread; it also works across threads Python
 //     never created (through the C ABI's pyo3cpp_mutex_lock, which blocks without detaching
@@ -62,8 +63,9 @@ public:
     Mutex(Mutex &&) = delete;
     Mutex &operator=(Mutex &&) = delete;
 
-    // Blocks until acquired; while blocked the thread is detached.
-    void lock(Python) noexcept
+    // Blocks until acquired; while blocked the thread is detached. Not noexcept: CPython may
+    // end the thread (forced unwind) when it re-attaches during finalisation.
+    void lock(Python)
     {
         // The free -> locked CAS that PyMutex_Lock inlines; everything else (waiters parked,
         // contention) is the library's, which blocks detached.
@@ -96,7 +98,7 @@ public:
     // RAII ownership: `auto held = m.guard(py);` locks now, unlocks at scope end.
     class [[nodiscard]] Guard {
     public:
-        Guard(Python py, Mutex &mutex) noexcept : mutex_(mutex) { mutex_.lock(py); }
+        Guard(Python py, Mutex &mutex) : mutex_(mutex) { mutex_.lock(py); }
         Guard(const Guard &) = delete;
         Guard &operator=(const Guard &) = delete;
         Guard(Guard &&) = delete;
@@ -106,7 +108,7 @@ public:
     private:
         Mutex &mutex_;
     };
-    Guard guard(Python py) noexcept { return Guard(py, *this); }
+    Guard guard(Python py) { return Guard(py, *this); }
 
     // The C ABI object (for C code sharing this mutex).
     pyo3cpp_mutex *raw() noexcept { return &raw_; }
@@ -180,17 +182,20 @@ concept SharedLockable = requires(M &m) {
 };
 
 // Exclusive ownership of a std lockable, blocking detached. See the contract above.
-template <BasicLockable M> [[nodiscard]] std::unique_lock<M> lock_detached(M &mutex, Python py)
+// Re-attaching does not drain the deferred-decref pool: the lock is held by then, and a queued
+// object's __del__ that takes the same lock would deadlock against this thread.
+template <BasicLockable M> [[nodiscard]] std::unique_lock<M> lock_detached(M &mutex, Python)
 {
-    if (!mutex.try_lock()) detach(py, [&] { mutex.lock(); });
+    if (!mutex.try_lock()) detail::run_detached([&] { mutex.lock(); }, detail::reattach_without_drain);
     return std::unique_lock<M>(mutex, std::adopt_lock);
 }
 
 // Shared ownership (readers) of a std::shared_mutex-like lock, blocking detached.
 template <SharedLockable M>
-[[nodiscard]] std::shared_lock<M> lock_shared_detached(M &mutex, Python py)
+[[nodiscard]] std::shared_lock<M> lock_shared_detached(M &mutex, Python)
 {
-    if (!mutex.try_lock_shared()) detach(py, [&] { mutex.lock_shared(); });
+    if (!mutex.try_lock_shared())
+        detail::run_detached([&] { mutex.lock_shared(); }, detail::reattach_without_drain);
     return std::shared_lock<M>(mutex, std::adopt_lock);
 }
 
@@ -198,7 +203,7 @@ template <SharedLockable M>
 // A critical section over a Mutex (CPython 3.14+). See the contract above. LIFO, immovable.
 class MutexCriticalSection {
 public:
-    MutexCriticalSection(Python py, Mutex &mutex) noexcept
+    MutexCriticalSection(Python py, Mutex &mutex)
     {
 #ifdef Py_GIL_DISABLED
         (void)py;

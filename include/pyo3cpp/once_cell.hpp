@@ -30,6 +30,8 @@
 //     });
 #pragma once
 
+#include "pyo3cpp/forced_unwind.hpp"
+
 #include <functional>
 #include <thread>
 
@@ -129,7 +131,7 @@ private:
     {
         try {
             ::new (static_cast<void *>(std::addressof(this->slot()))) T(std::move(value));
-        } catch (...) {
+        } PYO3CPP_CATCH_ALL {
             this->store_state(detail::kOnceEmpty);
             throw;
         }

@@ -37,6 +37,8 @@
 //     PyObject_CallOneArg(decimal.as_ptr(), text);
 #pragma once
 
+#include "pyo3cpp/forced_unwind.hpp"
+
 #include <exception>
 #include <functional>
 #include <string>
@@ -133,8 +135,9 @@ private:
             std::exception_ptr error;
         } job{this, &fn, nullptr};
         // Runs under pyo3cpp_once_run, on exactly one thread at a time. Never lets a C++
-        // exception into the C library: parks it and returns -2, rethrown below.
-        auto run = [](void *raw) noexcept -> int {
+        // exception into the C library: parks it and returns -2, rethrown below. Not noexcept:
+        // a forced unwind (CPython ending the thread) passes through (forced_unwind.hpp).
+        auto run = [](void *raw) -> int {
             auto *job = static_cast<Job *>(raw);
             try {
                 if constexpr (declinable) {
@@ -147,7 +150,7 @@ private:
                         T(std::invoke(*job->fn));
                 }
                 return 0;
-            } catch (...) {
+            } PYO3CPP_CATCH_ALL {
                 job->error = std::current_exception();
                 return kCppException;
             }
