@@ -31,21 +31,30 @@
  *     release, same thread). Every other bad input is an error return, tested by
  *     tests/c/test_bad_input_c.c.
  *
- * Fixed-layout structs (frozen by tests/abi/layout.c and layout.cpp; LP64 / ILP32 bytes):
- *     pyo3cpp_attach_state      16 / 12, aligned like a pointer
- *     pyo3cpp_critical_section  32 / 16, aligned like a pointer
- *     pyo3cpp_mutex              8 /  8, 4-aligned
- *     pyo3cpp_once_state        16 / 16, aligned like uint64_t
- *     pyo3cpp_object_cell       24 / 20, aligned like uint64_t
+ * Fixed-layout structs (frozen by tests/abi/layout.c and layout.cpp for LP64, and compiled
+ * with -m32 by tests/abi/layout_ilp32.py for ILP32):
+ *                               LP64 (x86-64, aarch64)   ILP32 (i386)
+ *     pyo3cpp_attach_state      16 bytes, 8-aligned      12 bytes, 4-aligned   (pointer)
+ *     pyo3cpp_critical_section  32 bytes, 8-aligned      16 bytes, 4-aligned   (pointer)
+ *     pyo3cpp_mutex              8 bytes, 4-aligned       8 bytes, 4-aligned
+ *     pyo3cpp_once_state        16 bytes, 8-aligned      16 bytes, 8-aligned   (explicit)
+ *     pyo3cpp_object_cell       24 bytes, 8-aligned      24 bytes, 8-aligned   (explicit)
  * All are plain C aggregates, zero-initialised = the documented initial state.
+ * Alignment is what the library's atomics need, declared where the platform would give less:
+ * the mutex's uint32 state word needs 4 (natural everywhere); the object cell's pointer needs a
+ * pointer's (natural everywhere); the once_state's 64-bit `owner` needs 8, which i386 System V
+ * does not give a uint64_t inside a struct (4), so it is declared with PYO3CPP_ALIGNED(8).
+ * LP64 layouts are unchanged by that; on ILP32 pyo3cpp_once_state went from 4- to 8-aligned
+ * (same 16 bytes) and pyo3cpp_object_cell from 20 bytes, 4-aligned, to 24, 8-aligned: before,
+ * a 64-bit atomic on a misaligned `owner` could tear or fault there. attach_state and
+ * critical_section fields are not accessed atomically by the library.
  *
  * ABI rule: additive only. A released symbol or struct layout never changes. Exported symbols
  * are listed in abi/symbols.txt (name@@VERSION) and checked by the abi_symbols test. To add a
  * function: declare and document it here, list it in a NEW version node of abi/pyo3cpp.map
  * (`PYO3CPP_1.1 { global: pyo3cpp_new; } PYO3CPP_1.0;`), call it in tests/c/test_bad_input_c.c,
- * then run ./scripts/update-symbols and commit abi/symbols.txt. (Before the first release,
- * additions still go in PYO3CPP_1.0.) Only the compiler's atomic builtins are used beyond C99
- * (GCC and Clang).
+ * then run ./scripts/update-symbols and commit abi/symbols.txt. Only the compiler's atomic
+ * builtins and the aligned attribute are used beyond C99 (GCC and Clang).
  */
 #ifndef PYO3CPP_H
 #define PYO3CPP_H
@@ -77,6 +86,17 @@ struct _object;
 #  define PYO3CPP_API __attribute__((visibility("default")))
 #else
 #  define PYO3CPP_API
+#endif
+
+/* PYO3CPP_ALIGNED(n) after a struct member's declarator: the member (and so its struct) is
+ * aligned to at least n bytes on every target, whatever the platform ABI would give it. The
+ * GCC/Clang attribute, because C99 has no _Alignas; this header already requires those
+ * compilers for its atomic builtins, and a layout that silently differs is worse than an
+ * error. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define PYO3CPP_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#  error "pyo3cpp.h needs GCC or Clang: its fixed layouts use __attribute__((aligned))"
 #endif
 
 /* The ABI version the loaded library implements. Any thread, attached or not; never fails. */
@@ -120,7 +140,7 @@ PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_min
 PYO3CPP_API int pyo3cpp_is_attached(void);
 
 /* Filled by pyo3cpp_attach / pyo3cpp_try_attach; pass the same struct to pyo3cpp_release_attach.
- * Fixed layout: 16 bytes, 8-byte aligned. Treat the fields as private. */
+ * Fixed layout: 16 bytes, 8-byte aligned (ILP32: 12, 4-aligned). Treat the fields as private. */
 typedef struct pyo3cpp_attach_state {
     int32_t kind;     /* 0: not attached by this call, 1: was already attached, 2: attached now */
     int32_t gilstate; /* the PyGILState_STATE to give back, when kind == 2 and reserved NULL */
@@ -184,7 +204,8 @@ PYO3CPP_API long pyo3cpp_pool_pending(void);
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:
- * 32 bytes, 8-byte aligned, big enough for CPython's PyCriticalSection2. Private fields. */
+ * 32 bytes, 8-byte aligned (ILP32: 16, 4-aligned), big enough for CPython's PyCriticalSection2.
+ * Private fields. */
 typedef struct pyo3cpp_critical_section {
     void *opaque[4];
 } pyo3cpp_critical_section;
@@ -263,11 +284,13 @@ PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m);
 /* The state word behind every blocking once-cell (OnceLock): exactly one initialiser runs;
  * others wait detached; failure leaves it empty for the next caller; recursion on the same
  * thread raises RuntimeError instead of deadlocking. Zero-initialised is empty.
- * Fixed layout: 16 bytes, 8-byte aligned. */
+ * Fixed layout: 16 bytes, 8-byte aligned on every target (ILP32 included: see the top). */
 typedef struct pyo3cpp_once_state {
     uint32_t state;   /* 0 empty, 1 running, 2 done (read with acquire) */
     uint32_t waiters;
-    uint64_t owner;   /* thread running the initialiser, for recursion detection */
+    /* Thread running the initialiser, for recursion detection: a 64-bit atomic, so 8-aligned
+     * explicitly (i386 would give it 4, and std::atomic_ref<uint64_t> requires 8). */
+    uint64_t owner PYO3CPP_ALIGNED(8);
 } pyo3cpp_once_state;
 #define PYO3CPP_ONCE_STATE_INIT {0u, 0u, 0u}
 
@@ -313,7 +336,7 @@ PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx
 
 /* A once-cell holding one Python object: the C form of OnceLock<Py<PyAny>>.
  * Static storage: `static pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;`
- * Fixed layout: 24 bytes, 8-byte aligned.
+ * Fixed layout: 24 bytes, 8-byte aligned on every target (ILP32 included: see the top).
  * At interpreter finalisation the cell forgets its object (no decref: the interpreter that owned
  * it is gone) and becomes empty; after a re-initialisation it initialises again. A cell that
  * stored an object is on the finalisation list: a cell that is not static (inside a heap
