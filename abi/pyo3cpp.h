@@ -25,7 +25,9 @@
  *     before Py_Initialize.
  *   - NULL where a pointer is required: the error value with ValueError when attached (no
  *     exception when not), unless the contract says NULL is a no-op. Any object is accepted
- *     where a PyObject* is taken: no function here rejects a type.
+ *     where a PyObject* is taken: no function here rejects a type, except the container
+ *     lookups (pyo3cpp_dict_*, pyo3cpp_list_*, pyo3cpp_weakref_*), which reject a wrong
+ *     container exactly as CPython 3.13 does.
  *   - Undefined (the only undefined cases): pointers to freed or never-initialised storage,
  *     a struct filled by hand, and breaking an ordering rule the contract states (LIFO
  *     release, same thread). Every other bad input is an error return, tested by
@@ -405,6 +407,68 @@ PYO3CPP_API struct _object *pyo3cpp_intern(pyo3cpp_object_cell *cell, const char
  * is empty (not attached: NULL, no exception); the cell stays empty after an error. */
 PYO3CPP_API struct _object *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, const char *module,
                                                   const char *attr);
+
+/* ------------------------------------------- strong references out of containers */
+
+/* CPython 3.13's strong-reference lookups for C on every supported Python. On a free-threaded
+ * build a borrowed reference taken out of a dict, list or weak reference that another thread
+ * may change can be freed before it is used; these return new references instead. On 3.13+
+ * each forwards to the CPython function named (same results, same exceptions); on 3.11/3.12
+ * it is built from the borrowed-reference calls plus an incref, correct there because those
+ * Pythons always hold the GIL. The C++ layer's inline equivalents are in pyo3cpp/compat.hpp.
+ *
+ * Conventions for the five functions (beyond the ones at the top):
+ *   - Requires attachment: not attached, the error value, no exception, *result set to NULL.
+ *   - NULL container, key, list, reference or default, or a NULL out-pointer where one is
+ *     required: the error value with ValueError (CPython would crash or raise SystemError).
+ *   - Wrong container type, unlike the rest of this header, is rejected exactly as CPython
+ *     3.13 does: SystemError ("bad argument to internal function") for a non-dict given to
+ *     the dict functions, TypeError ("expected a list", "expected a weakref") for the others.
+ *     Subclasses of dict and list are accepted (their overridden methods are not called).
+ *   - An unhashable key: TypeError, from hashing it. The key's __hash__/__eq__ may run Python
+ *     code, like any dict operation.
+ *   - On error, *result (when the pointer is not NULL) is NULL.
+ * Example:
+ *     PyObject *value;
+ *     switch (pyo3cpp_dict_get_item_ref(dict, key, &value)) {
+ *         case 1: use(value); Py_DECREF(value); break;   (found: a new reference)
+ *         case 0: break;                                 (missing, no exception)
+ *         default: return NULL;                          (-1: exception set)
+ *     }                                                                                     */
+
+/* PyDict_GetItemRef: 1 and a new reference in *result when `key` is in `dict`; 0 and NULL when
+ * it is not (no exception, KeyError is never raised); -1 and NULL with an exception. */
+PYO3CPP_API int pyo3cpp_dict_get_item_ref(struct _object *dict, struct _object *key,
+                                          struct _object **result);
+
+/* PyDict_GetItemStringRef: the same with a UTF-8 C string key (UnicodeDecodeError when it is
+ * not valid UTF-8; ValueError when NULL). */
+PYO3CPP_API int pyo3cpp_dict_get_item_string_ref(struct _object *dict, const char *key,
+                                                 struct _object **result);
+
+/* PyList_GetItemRef: a new reference to list[index], or NULL with IndexError ("list index out
+ * of range"; negative indexes are out of range too, they do not count from the end) or
+ * TypeError ("expected a list"). `index` is a Py_ssize_t, spelled ptrdiff_t (the same type on
+ * every platform CPython supports; the library checks it) so the header needs no <Python.h>. */
+PYO3CPP_API struct _object *pyo3cpp_list_get_item_ref(struct _object *list, ptrdiff_t index);
+
+/* PyDict_SetDefaultRef: dict.setdefault(key, default_value) in one atomic step (no other
+ * thread can insert between the lookup and the insertion; every caller racing on one key gets
+ * the same value back). Returns 1 when `key` was present (a new reference to its value in
+ * *result), 0 when `default_value` was inserted (a new reference to it in *result), -1 with an
+ * exception (*result NULL). `result` may be NULL: then no reference is returned. On 3.11/3.12
+ * this is PyDict_SetDefault (one lookup-or-insert under the GIL) plus an incref, never a lookup
+ * followed by a separate insertion. There, when `key` already maps to `default_value` itself,
+ * 1 is returned; and a key whose __hash__/__eq__ lets another thread in during the call can
+ * blur 1 and 0, never the value. */
+PYO3CPP_API int pyo3cpp_dict_set_default_ref(struct _object *dict, struct _object *key,
+                                             struct _object *default_value,
+                                             struct _object **result);
+
+/* PyWeakref_GetRef: 1 and a new reference to the referent of weak reference (or proxy) `ref`
+ * in *pobj; 0 and NULL when the referent is dead (no exception); -1 and NULL with TypeError
+ * ("expected a weakref") when `ref` is not a weak reference. */
+PYO3CPP_API int pyo3cpp_weakref_get_ref(struct _object *ref, struct _object **pobj);
 
 /* ------------------------------------------------------------- debug checks */
 
