@@ -25,27 +25,38 @@
  *     before Py_Initialize.
  *   - NULL where a pointer is required: the error value with ValueError when attached (no
  *     exception when not), unless the contract says NULL is a no-op. Any object is accepted
- *     where a PyObject* is taken: no function here rejects a type.
+ *     where a PyObject* is taken: no function here rejects a type, except the container
+ *     lookups (pyo3cpp_dict_*, pyo3cpp_list_*, pyo3cpp_weakref_*), which reject a wrong
+ *     container exactly as CPython 3.13 does.
  *   - Undefined (the only undefined cases): pointers to freed or never-initialised storage,
  *     a struct filled by hand, and breaking an ordering rule the contract states (LIFO
  *     release, same thread). Every other bad input is an error return, tested by
  *     tests/c/test_bad_input_c.c.
  *
- * Fixed-layout structs (frozen by tests/abi/layout.c and layout.cpp; LP64 / ILP32 bytes):
- *     pyo3cpp_attach_state      16 / 12, aligned like a pointer
- *     pyo3cpp_critical_section  32 / 16, aligned like a pointer
- *     pyo3cpp_mutex              8 /  8, 4-aligned
- *     pyo3cpp_once_state        16 / 16, aligned like uint64_t
- *     pyo3cpp_object_cell       24 / 20, aligned like uint64_t
+ * Fixed-layout structs (frozen by tests/abi/layout.c and layout.cpp for LP64, and compiled
+ * with -m32 by tests/abi/layout_ilp32.py for ILP32):
+ *                               LP64 (x86-64, aarch64)   ILP32 (i386)
+ *     pyo3cpp_attach_state      16 bytes, 8-aligned      12 bytes, 4-aligned   (pointer)
+ *     pyo3cpp_critical_section  32 bytes, 8-aligned      16 bytes, 4-aligned   (pointer)
+ *     pyo3cpp_mutex              8 bytes, 4-aligned       8 bytes, 4-aligned
+ *     pyo3cpp_once_state        16 bytes, 8-aligned      16 bytes, 8-aligned   (explicit)
+ *     pyo3cpp_object_cell       24 bytes, 8-aligned      24 bytes, 8-aligned   (explicit)
  * All are plain C aggregates, zero-initialised = the documented initial state.
+ * Alignment is what the library's atomics need, declared where the platform would give less:
+ * the mutex's uint32 state word needs 4 (natural everywhere); the object cell's pointer needs a
+ * pointer's (natural everywhere); the once_state's 64-bit `owner` needs 8, which i386 System V
+ * does not give a uint64_t inside a struct (4), so it is declared with PYO3CPP_ALIGNED(8).
+ * LP64 layouts are unchanged by that; on ILP32 pyo3cpp_once_state went from 4- to 8-aligned
+ * (same 16 bytes) and pyo3cpp_object_cell from 20 bytes, 4-aligned, to 24, 8-aligned: before,
+ * a 64-bit atomic on a misaligned `owner` could tear or fault there. attach_state and
+ * critical_section fields are not accessed atomically by the library.
  *
  * ABI rule: additive only. A released symbol or struct layout never changes. Exported symbols
  * are listed in abi/symbols.txt (name@@VERSION) and checked by the abi_symbols test. To add a
  * function: declare and document it here, list it in a NEW version node of abi/pyo3cpp.map
  * (`PYO3CPP_1.1 { global: pyo3cpp_new; } PYO3CPP_1.0;`), call it in tests/c/test_bad_input_c.c,
- * then run ./scripts/update-symbols and commit abi/symbols.txt. (Before the first release,
- * additions still go in PYO3CPP_1.0.) Only the compiler's atomic builtins are used beyond C99
- * (GCC and Clang).
+ * then run ./scripts/update-symbols and commit abi/symbols.txt. Only the compiler's atomic
+ * builtins and the aligned attribute are used beyond C99 (GCC and Clang).
  */
 #ifndef PYO3CPP_H
 #define PYO3CPP_H
@@ -92,6 +103,17 @@ struct _object;
 #  define PYO3CPP_NOEXCEPT
 #endif
 
+/* PYO3CPP_ALIGNED(n) after a struct member's declarator: the member (and so its struct) is
+ * aligned to at least n bytes on every target, whatever the platform ABI would give it. The
+ * GCC/Clang attribute, because C99 has no _Alignas; this header already requires those
+ * compilers for its atomic builtins, and a layout that silently differs is worse than an
+ * error. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define PYO3CPP_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#  error "pyo3cpp.h needs GCC or Clang: its fixed layouts use __attribute__((aligned))"
+#endif
+
 /* The ABI version the loaded library implements. Any thread, attached or not; never fails. */
 PYO3CPP_API long pyo3cpp_abi_version(void) PYO3CPP_NOEXCEPT;
 
@@ -133,7 +155,7 @@ PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_min
 PYO3CPP_API int pyo3cpp_is_attached(void) PYO3CPP_NOEXCEPT;
 
 /* Filled by pyo3cpp_attach / pyo3cpp_try_attach; pass the same struct to pyo3cpp_release_attach.
- * Fixed layout: 16 bytes, 8-byte aligned. Treat the fields as private. */
+ * Fixed layout: 16 bytes, 8-byte aligned (ILP32: 12, 4-aligned). Treat the fields as private. */
 typedef struct pyo3cpp_attach_state {
     int32_t kind;     /* 0: not attached by this call, 1: was already attached, 2: attached now */
     int32_t gilstate; /* the PyGILState_STATE to give back, when kind == 2 and reserved NULL */
@@ -197,7 +219,8 @@ PYO3CPP_API long pyo3cpp_pool_pending(void) PYO3CPP_NOEXCEPT;
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:
- * 32 bytes, 8-byte aligned, big enough for CPython's PyCriticalSection2. Private fields. */
+ * 32 bytes, 8-byte aligned (ILP32: 16, 4-aligned), big enough for CPython's PyCriticalSection2.
+ * Private fields. */
 typedef struct pyo3cpp_critical_section {
     void *opaque[4];
 } pyo3cpp_critical_section;
@@ -276,11 +299,13 @@ PYO3CPP_API int pyo3cpp_mutex_unlock(pyo3cpp_mutex *m) PYO3CPP_NOEXCEPT;
 /* The state word behind every blocking once-cell (OnceLock): exactly one initialiser runs;
  * others wait detached; failure leaves it empty for the next caller; recursion on the same
  * thread raises RuntimeError instead of deadlocking. Zero-initialised is empty.
- * Fixed layout: 16 bytes, 8-byte aligned. */
+ * Fixed layout: 16 bytes, 8-byte aligned on every target (ILP32 included: see the top). */
 typedef struct pyo3cpp_once_state {
     uint32_t state;   /* 0 empty, 1 running, 2 done (read with acquire) */
     uint32_t waiters;
-    uint64_t owner;   /* thread running the initialiser, for recursion detection */
+    /* Thread running the initialiser, for recursion detection: a 64-bit atomic, so 8-aligned
+     * explicitly (i386 would give it 4, and std::atomic_ref<uint64_t> requires 8). */
+    uint64_t owner PYO3CPP_ALIGNED(8);
 } pyo3cpp_once_state;
 #define PYO3CPP_ONCE_STATE_INIT {0u, 0u, 0u}
 
@@ -326,7 +351,7 @@ PYO3CPP_API void pyo3cpp_on_finalize_cancel(void (*forget)(void *ctx), void *ctx
 
 /* A once-cell holding one Python object: the C form of OnceLock<Py<PyAny>>.
  * Static storage: `static pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;`
- * Fixed layout: 24 bytes, 8-byte aligned.
+ * Fixed layout: 24 bytes, 8-byte aligned on every target (ILP32 included: see the top).
  * At interpreter finalisation the cell forgets its object (no decref: the interpreter that owned
  * it is gone) and becomes empty; after a re-initialisation it initialises again. A cell that
  * stored an object is on the finalisation list: a cell that is not static (inside a heap
@@ -395,6 +420,68 @@ PYO3CPP_API struct _object *pyo3cpp_intern(pyo3cpp_object_cell *cell, const char
  * is empty (not attached: NULL, no exception); the cell stays empty after an error. */
 PYO3CPP_API struct _object *pyo3cpp_import_cached(pyo3cpp_object_cell *cell, const char *module,
                                                   const char *attr);
+
+/* ------------------------------------------- strong references out of containers */
+
+/* CPython 3.13's strong-reference lookups for C on every supported Python. On a free-threaded
+ * build a borrowed reference taken out of a dict, list or weak reference that another thread
+ * may change can be freed before it is used; these return new references instead. On 3.13+
+ * each forwards to the CPython function named (same results, same exceptions); on 3.11/3.12
+ * it is built from the borrowed-reference calls plus an incref, correct there because those
+ * Pythons always hold the GIL. The C++ layer's inline equivalents are in pyo3cpp/compat.hpp.
+ *
+ * Conventions for the five functions (beyond the ones at the top):
+ *   - Requires attachment: not attached, the error value, no exception, *result set to NULL.
+ *   - NULL container, key, list, reference or default, or a NULL out-pointer where one is
+ *     required: the error value with ValueError (CPython would crash or raise SystemError).
+ *   - Wrong container type, unlike the rest of this header, is rejected exactly as CPython
+ *     3.13 does: SystemError ("bad argument to internal function") for a non-dict given to
+ *     the dict functions, TypeError ("expected a list", "expected a weakref") for the others.
+ *     Subclasses of dict and list are accepted (their overridden methods are not called).
+ *   - An unhashable key: TypeError, from hashing it. The key's __hash__/__eq__ may run Python
+ *     code, like any dict operation.
+ *   - On error, *result (when the pointer is not NULL) is NULL.
+ * Example:
+ *     PyObject *value;
+ *     switch (pyo3cpp_dict_get_item_ref(dict, key, &value)) {
+ *         case 1: use(value); Py_DECREF(value); break;   (found: a new reference)
+ *         case 0: break;                                 (missing, no exception)
+ *         default: return NULL;                          (-1: exception set)
+ *     }                                                                                     */
+
+/* PyDict_GetItemRef: 1 and a new reference in *result when `key` is in `dict`; 0 and NULL when
+ * it is not (no exception, KeyError is never raised); -1 and NULL with an exception. */
+PYO3CPP_API int pyo3cpp_dict_get_item_ref(struct _object *dict, struct _object *key,
+                                          struct _object **result);
+
+/* PyDict_GetItemStringRef: the same with a UTF-8 C string key (UnicodeDecodeError when it is
+ * not valid UTF-8; ValueError when NULL). */
+PYO3CPP_API int pyo3cpp_dict_get_item_string_ref(struct _object *dict, const char *key,
+                                                 struct _object **result);
+
+/* PyList_GetItemRef: a new reference to list[index], or NULL with IndexError ("list index out
+ * of range"; negative indexes are out of range too, they do not count from the end) or
+ * TypeError ("expected a list"). `index` is a Py_ssize_t, spelled ptrdiff_t (the same type on
+ * every platform CPython supports; the library checks it) so the header needs no <Python.h>. */
+PYO3CPP_API struct _object *pyo3cpp_list_get_item_ref(struct _object *list, ptrdiff_t index);
+
+/* PyDict_SetDefaultRef: dict.setdefault(key, default_value) in one atomic step (no other
+ * thread can insert between the lookup and the insertion; every caller racing on one key gets
+ * the same value back). Returns 1 when `key` was present (a new reference to its value in
+ * *result), 0 when `default_value` was inserted (a new reference to it in *result), -1 with an
+ * exception (*result NULL). `result` may be NULL: then no reference is returned. On 3.11/3.12
+ * this is PyDict_SetDefault (one lookup-or-insert under the GIL) plus an incref, never a lookup
+ * followed by a separate insertion. There, when `key` already maps to `default_value` itself,
+ * 1 is returned; and a key whose __hash__/__eq__ lets another thread in during the call can
+ * blur 1 and 0, never the value. */
+PYO3CPP_API int pyo3cpp_dict_set_default_ref(struct _object *dict, struct _object *key,
+                                             struct _object *default_value,
+                                             struct _object **result);
+
+/* PyWeakref_GetRef: 1 and a new reference to the referent of weak reference (or proxy) `ref`
+ * in *pobj; 0 and NULL when the referent is dead (no exception); -1 and NULL with TypeError
+ * ("expected a weakref") when `ref` is not a weak reference. */
+PYO3CPP_API int pyo3cpp_weakref_get_ref(struct _object *ref, struct _object **pobj);
 
 /* ------------------------------------------------------------- debug checks */
 

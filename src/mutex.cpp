@@ -20,6 +20,8 @@ std::atomic_ref<std::uint8_t> bits(pyo3cpp_mutex *m)
 }
 #else
 enum : std::uint32_t { kFree = 0, kLocked = 1, kContended = 2 };
+static_assert(alignof(pyo3cpp_mutex) >= std::atomic_ref<std::uint32_t>::required_alignment,
+              "pyo3cpp_mutex.state must be aligned for 32-bit atomics");
 std::atomic_ref<std::uint32_t> word(pyo3cpp_mutex *m)
 {
     return std::atomic_ref<std::uint32_t>(m->state);

@@ -19,6 +19,16 @@ std::atomic_ref<std::uint32_t> state_of(pyo3cpp_once_state *s)
 {
     return std::atomic_ref<std::uint32_t>(s->state);
 }
+// atomic_ref needs more alignment than a uint64_t field gets on i386; the header declares it.
+static_assert(alignof(pyo3cpp_once_state) >= std::atomic_ref<std::uint64_t>::required_alignment &&
+              offsetof(pyo3cpp_once_state, owner) %
+                      std::atomic_ref<std::uint64_t>::required_alignment == 0,
+              "pyo3cpp_once_state.owner must be aligned for 64-bit atomics (PYO3CPP_ALIGNED)");
+static_assert(alignof(pyo3cpp_object_cell) >= std::atomic_ref<PyObject *>::required_alignment &&
+              offsetof(pyo3cpp_object_cell, value) %
+                      std::atomic_ref<PyObject *>::required_alignment == 0,
+              "pyo3cpp_object_cell.value must be aligned for pointer atomics");
+
 std::atomic_ref<std::uint64_t> owner_of(pyo3cpp_once_state *s)
 {
     return std::atomic_ref<std::uint64_t>(s->owner);

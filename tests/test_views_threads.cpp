@@ -1,6 +1,7 @@
 // test_views_threads.cpp — containers mutated by other threads while one iterates (dict and
 // list: no crash, every yielded item a valid strong reference), locked_for_each excluding
-// writers, and resident memory staying flat over a 1,000,000-item dict iteration.
+// writers, compat::dict_set_default_ref racing on one key, and resident memory staying flat over
+// a 1,000,000-item dict iteration.
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <gtest/gtest.h>
@@ -157,6 +158,64 @@ TEST(ViewsUnderMutation, LockedForEachSeesNoConcurrentChange)
                 });
                 ASSERT_EQ(count, 500) << "the list changed inside a locked loop";
             });
+    });
+}
+
+// compat::dict_set_default_ref from several threads on one key, each with its own default: one
+// inserts, every thread gets back the value the dict holds. A lookup followed by a separate
+// PyDict_SetItem breaks this on GIL builds as soon as the key's __hash__ lets another thread in
+// (here: time.sleep(0)); on free-threaded builds it breaks with any key.
+TEST(ViewsUnderMutation, CompatDictSetDefaultRefHasOneWinner)
+{
+    pyo3cpp_test::with_watchdog(120, "dict_set_default_ref race", [] {
+        auto guard = attach();
+        auto py = guard.py();
+        ASSERT_TRUE(pyo3cpp_test::run_python(R"(
+import time
+class _YieldingKey:
+    def __init__(self, name): self.name = name
+    def __hash__(self):
+        time.sleep(0)
+        return hash(self.name)
+    def __eq__(self, other):
+        return isinstance(other, _YieldingKey) and self.name == other.name
+)"));
+        auto main_module = Bound<PyAny>::from_owned_ptr(py, compat::import_add_module_ref("__main__"));
+        auto key_type = main_module.getattr("_YieldingKey");
+        constexpr int kThreads = 4;
+        for (int round = 0; round < 100; ++round) {
+            auto d = new_dict(py);
+            std::vector<Bound<PyAny>> keys, defaults;
+            for (int t = 0; t < kThreads; ++t) {
+                keys.push_back(key_type.call("k"));
+                defaults.push_back(new_list(py).into_any());
+            }
+            PyObject *got[kThreads] = {};
+            int rc[kThreads] = {};
+            pyo3cpp_test::Barrier start(kThreads);
+            detach(py, [&] {
+                std::vector<std::thread> threads;
+                for (int t = 0; t < kThreads; ++t)
+                    threads.emplace_back([&, t] {
+                        start.arrive_and_wait();
+                        auto inner = attach();
+                        rc[t] = compat::dict_set_default_ref(d.as_ptr(), keys[t].as_ptr(),
+                                                             defaults[t].as_ptr(), &got[t]);
+                    });
+                for (auto &thread : threads) thread.join();
+            });
+            int inserted = 0;
+            for (int t = 0; t < kThreads; ++t) {
+                ASSERT_GE(rc[t], 0) << "round " << round;
+                inserted += rc[t] == 0;
+                EXPECT_EQ(got[t], got[0]) << "round " << round << ", thread " << t;
+            }
+            EXPECT_EQ(inserted, 1) << "round " << round;
+            EXPECT_EQ(PyDict_GetItem(d.as_ptr(), keys[0].as_ptr()), got[0]) << "round " << round;
+            EXPECT_EQ(PyDict_GET_SIZE(d.as_ptr()), 1) << "round " << round;
+            for (PyObject *value : got) Py_XDECREF(value);
+            if (::testing::Test::HasFailure()) break;
+        }
     });
 }
 

@@ -162,34 +162,38 @@ inline int object_get_optional_attr_string(PyObject *obj, const char *name,
 #endif
 }
 
-// dict.setdefault(key, default) with a strong result: returns 1 when key was present (its
-// value in *result, if result is not NULL), 0 when `default_value` was inserted (a new
-// reference to it in *result), -1 with an exception set.
+// dict.setdefault(key, default) with a strong result, in one atomic step: returns 1 when key was
+// present (its value in *result, if result is not NULL), 0 when `default_value` was inserted (a
+// new reference to it in *result), -1 with an exception set (*result NULL). Every caller racing
+// on one key gets the same value back.
 inline int dict_set_default_ref(PyObject *dict, PyObject *key, PyObject *default_value,
                                 PyObject **result) noexcept
 {
 #if PY_VERSION_HEX >= 0x030D0000
     return PyDict_SetDefaultRef(dict, key, default_value, result);
 #else
-    PyObject *present = nullptr;
-    const int found = dict_get_item_ref(dict, key, &present);
-    if (found < 0) {
+    // One PyDict_SetDefault, not a lookup then PyDict_SetItem: between those two calls a key's
+    // Python __hash__/__eq__ can let another thread insert, and the later insertion would
+    // overwrite the value the earlier caller was told had won.
+    if (!PyDict_Check(dict)) {
+        if (result) *result = nullptr;
+        PyErr_BadInternalCall();  // SystemError, as PyDict_SetDefaultRef raises
+        return -1;
+    }
+    // PyDict_SetDefault does not say whether it inserted; the size does (only a key whose own
+    // Python code let another thread change the dict can blur 1 and 0, never the value).
+    const Py_ssize_t size_before = PyDict_GET_SIZE(dict);
+    PyObject *value = PyDict_SetDefault(dict, key, default_value);  // borrowed
+    if (value == nullptr) {
         if (result) *result = nullptr;
         return -1;
     }
-    if (found == 1) {
-        if (result) *result = present; else Py_DECREF(present);
-        return 1;
-    }
-    if (PyDict_SetItem(dict, key, default_value) < 0) {
-        if (result) *result = nullptr;
-        return -1;
-    }
+    const bool inserted = value == default_value && PyDict_GET_SIZE(dict) > size_before;
     if (result) {
-        Py_INCREF(default_value);
-        *result = default_value;
+        Py_INCREF(value);  // no Python code ran since the call: still alive
+        *result = value;
     }
-    return 0;
+    return inserted ? 0 : 1;
 #endif
 }
 

@@ -1,7 +1,8 @@
 /* layout.c — freezes the fixed-layout structs of abi/pyo3cpp.h and its version macros at compile
  * time (C11 _Static_assert). A failure here means a released layout changed: that breaks every
  * extension already compiled against it. Compiled by tests/abi/compile_checks.py, never run.
- * The numbers are the ones documented in abi/pyo3cpp.h, for LP64 (x86-64, aarch64) and ILP32. */
+ * The numbers are the ones documented in abi/pyo3cpp.h, for LP64 (x86-64, aarch64) and ILP32
+ * (i386: tests/abi/layout_ilp32.py compiles this file with -m32). */
 #include <stddef.h>
 
 #include "pyo3cpp.h"
@@ -31,19 +32,29 @@ FROZEN(_Alignof(pyo3cpp_mutex) == 4);
 FROZEN(offsetof(pyo3cpp_mutex, state) == 0);
 FROZEN(offsetof(pyo3cpp_mutex, reserved) == 4);
 
-/* pyo3cpp_once_state: uint32 state, uint32 waiters, uint64 owner. uint64's alignment is 4 on
- * i386 System V, 8 elsewhere: the size stays 16 either way. */
+/* pyo3cpp_once_state: uint32 state, uint32 waiters, uint64 owner. `owner` is read and written
+ * with 64-bit atomics, which need 8-byte alignment; i386 System V aligns a plain uint64_t field
+ * to 4 only, so the header declares the 8 explicitly: 16 bytes, 8-aligned on LP64 and ILP32. */
 FROZEN(sizeof(pyo3cpp_once_state) == 16);
-FROZEN(_Alignof(pyo3cpp_once_state) == _Alignof(uint64_t));
+FROZEN(_Alignof(pyo3cpp_once_state) == 8);
 FROZEN(offsetof(pyo3cpp_once_state, state) == 0);
 FROZEN(offsetof(pyo3cpp_once_state, waiters) == 4);
 FROZEN(offsetof(pyo3cpp_once_state, owner) == 8);
 
-/* pyo3cpp_object_cell: a once_state then the object pointer. */
-FROZEN(sizeof(pyo3cpp_object_cell) == 16 + (PTR > 4 ? 8 : 4));
-FROZEN(_Alignof(pyo3cpp_object_cell) == _Alignof(uint64_t));
+/* pyo3cpp_object_cell: a once_state then the object pointer (read atomically: pointer-aligned).
+ * It inherits the once_state's 8-byte alignment, so it is 24 bytes on ILP32 too (16 + 4 + 4
+ * padding; it was 20, 4-aligned, before the alignment was made explicit). */
+FROZEN(sizeof(pyo3cpp_object_cell) == 24);
+FROZEN(_Alignof(pyo3cpp_object_cell) == 8);
 FROZEN(offsetof(pyo3cpp_object_cell, once) == 0);
 FROZEN(offsetof(pyo3cpp_object_cell, value) == 16);
+FROZEN(offsetof(pyo3cpp_object_cell, value) % sizeof(void *) == 0);
+
+/* Every atomically accessed field sits at a multiple of its own size inside its struct, and
+ * the struct is at least that aligned, so any instance satisfies the atomic's alignment. */
+FROZEN(_Alignof(pyo3cpp_mutex) >= sizeof(uint32_t));
+FROZEN(_Alignof(pyo3cpp_once_state) >= sizeof(uint64_t));
+FROZEN(_Alignof(pyo3cpp_object_cell) >= sizeof(void *));
 
 /* The static initialisers are the all-zero state. */
 static const pyo3cpp_mutex mutex_init = PYO3CPP_MUTEX_INIT;

@@ -1,8 +1,10 @@
 // layout.cpp — the same layout freeze as layout.c, seen from C++ (any compiler and standard
 // library: tests/abi/compile_checks.py compiles it with the build's C++ compiler and with
-// clang++ -stdlib=libc++). C++ must see exactly the layouts C sees, or a C++ extension and the
+// clang++ -stdlib=libc++; tests/abi/layout_ilp32.py with -m32). C++ must see exactly the layouts C sees, or a C++ extension and the
 // library would disagree about the structs they share.
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "pyo3cpp.h"
@@ -20,11 +22,23 @@ static_assert(sizeof(pyo3cpp_critical_section) == 4 * ptr &&
 static_assert(sizeof(pyo3cpp_mutex) == 8 && alignof(pyo3cpp_mutex) == 4);
 static_assert(offsetof(pyo3cpp_mutex, state) == 0 && offsetof(pyo3cpp_mutex, reserved) == 4);
 
-static_assert(sizeof(pyo3cpp_once_state) == 16 && alignof(pyo3cpp_once_state) == alignof(uint64_t));
+static_assert(sizeof(pyo3cpp_once_state) == 16 && alignof(pyo3cpp_once_state) == 8);
 static_assert(offsetof(pyo3cpp_once_state, waiters) == 4 && offsetof(pyo3cpp_once_state, owner) == 8);
 
-static_assert(sizeof(pyo3cpp_object_cell) == 16 + (ptr > 4 ? 8 : 4));
+static_assert(sizeof(pyo3cpp_object_cell) == 24 && alignof(pyo3cpp_object_cell) == 8);
 static_assert(offsetof(pyo3cpp_object_cell, once) == 0 && offsetof(pyo3cpp_object_cell, value) == 16);
+
+// The library reads these fields through std::atomic_ref (src/once.cpp, src/mutex.cpp), which
+// requires more than the type's own alignment on ILP32 for 64-bit words (8, where a uint64_t
+// field is 4-aligned on i386). libc++ 14 has no atomic_ref: the numbers above still hold there.
+#if defined(__cpp_lib_atomic_ref)
+static_assert(alignof(pyo3cpp_once_state) >= std::atomic_ref<std::uint64_t>::required_alignment &&
+              offsetof(pyo3cpp_once_state, owner) % std::atomic_ref<std::uint64_t>::required_alignment == 0);
+static_assert(alignof(pyo3cpp_once_state) >= std::atomic_ref<std::uint32_t>::required_alignment);
+static_assert(alignof(pyo3cpp_mutex) >= std::atomic_ref<std::uint32_t>::required_alignment);
+static_assert(alignof(pyo3cpp_object_cell) >= std::atomic_ref<void *>::required_alignment &&
+              offsetof(pyo3cpp_object_cell, value) % std::atomic_ref<void *>::required_alignment == 0);
+#endif
 
 // C++ code keeps these in static storage and passes them to the library by pointer: they must be
 // plain C aggregates (no constructors, memcpy-able, the same in every C++ ABI).

@@ -71,6 +71,7 @@ static void not_attached(const char *where)
     pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
     pyo3cpp_mutex mutex = PYO3CPP_MUTEX_INIT;
     PyObject *fake = (PyObject *)&cell; /* never dereferenced: every call must refuse first */
+    PyObject *out;
     int major = 0, minor = 0, ft = -1;
     long pending;
     pyo3cpp_attach_state st;
@@ -135,6 +136,20 @@ static void not_attached(const char *where)
     pyo3cpp_object_cell_clear(&cell); /* empty */
     TAP_OK(pyo3cpp_object_cell_get(&cell) == NULL,
            NAMED("on_finalize_cancel/object_cell_clear on NULL/absent/empty are no-ops"));
+    out = fake;
+    TAP_OK(pyo3cpp_dict_get_item_ref(fake, fake, &out) == -1 && out == NULL,
+           NAMED("pyo3cpp_dict_get_item_ref: -1, *result NULL"));
+    out = fake;
+    TAP_OK(pyo3cpp_dict_get_item_string_ref(fake, "k", &out) == -1 && out == NULL,
+           NAMED("pyo3cpp_dict_get_item_string_ref: -1, *result NULL"));
+    TAP_OK(pyo3cpp_list_get_item_ref(fake, 0) == NULL, NAMED("pyo3cpp_list_get_item_ref: NULL"));
+    out = fake;
+    TAP_OK(pyo3cpp_dict_set_default_ref(fake, fake, fake, &out) == -1 && out == NULL &&
+               pyo3cpp_dict_set_default_ref(fake, fake, fake, NULL) == -1,
+           NAMED("pyo3cpp_dict_set_default_ref: -1, *result NULL"));
+    out = fake;
+    TAP_OK(pyo3cpp_weakref_get_ref(fake, &out) == -1 && out == NULL,
+           NAMED("pyo3cpp_weakref_get_ref: -1, *pobj NULL"));
     TAP_OK(pyo3cpp_attach(NULL) == -1 && pyo3cpp_try_attach(NULL) == -1 &&
                pyo3cpp_is_attached() == 0,
            NAMED("pyo3cpp_attach/try_attach(NULL): -1, still not attached"));
@@ -155,6 +170,51 @@ static void *foreign_thread(void *arg)
 }
 
 /* ----------------------------------------------------------------- attached */
+
+/* The container lookups given NULL where an object or an out-pointer is required. */
+static void attached_null_lookups(PyObject *list)
+{
+    PyObject *dict = PyDict_New(), *key = PyUnicode_FromString("k"), *out;
+
+    out = list;
+    TAP_OK(pyo3cpp_dict_get_item_ref(NULL, key, &out) == -1 && out == NULL &&
+               raised(PyExc_ValueError, "dict is NULL"),
+           "pyo3cpp_dict_get_item_ref(NULL dict): ValueError, *result NULL");
+    out = list;
+    TAP_OK(pyo3cpp_dict_get_item_ref(dict, NULL, &out) == -1 && out == NULL &&
+               raised(PyExc_ValueError, "key is NULL"),
+           "pyo3cpp_dict_get_item_ref(NULL key): ValueError");
+    TAP_OK(pyo3cpp_dict_get_item_ref(dict, key, NULL) == -1 &&
+               raised(PyExc_ValueError, "result is NULL"),
+           "pyo3cpp_dict_get_item_ref(NULL result): ValueError");
+    out = list;
+    TAP_OK(pyo3cpp_dict_get_item_string_ref(dict, NULL, &out) == -1 && out == NULL &&
+               raised(PyExc_ValueError, "key is NULL"),
+           "pyo3cpp_dict_get_item_string_ref(NULL key): ValueError");
+    TAP_OK(pyo3cpp_dict_get_item_string_ref(NULL, "k", NULL) == -1 &&
+               raised(PyExc_ValueError, "result is NULL"),
+           "pyo3cpp_dict_get_item_string_ref(NULL result): ValueError");
+    TAP_OK(pyo3cpp_list_get_item_ref(NULL, 0) == NULL && raised(PyExc_ValueError, "list is NULL"),
+           "pyo3cpp_list_get_item_ref(NULL): ValueError");
+    out = list;
+    TAP_OK(pyo3cpp_dict_set_default_ref(dict, key, NULL, &out) == -1 && out == NULL &&
+               raised(PyExc_ValueError, "default_value is NULL") && PyDict_GET_SIZE(dict) == 0,
+           "pyo3cpp_dict_set_default_ref(NULL default): ValueError, nothing inserted");
+    TAP_OK(pyo3cpp_dict_set_default_ref(NULL, key, key, NULL) == -1 &&
+               raised(PyExc_ValueError, "dict is NULL"),
+           "pyo3cpp_dict_set_default_ref(NULL dict, NULL result): ValueError");
+    TAP_OK(pyo3cpp_dict_set_default_ref(dict, NULL, key, NULL) == -1 &&
+               raised(PyExc_ValueError, "key is NULL"),
+           "pyo3cpp_dict_set_default_ref(NULL key): ValueError");
+    out = list;
+    TAP_OK(pyo3cpp_weakref_get_ref(NULL, &out) == -1 && out == NULL &&
+               raised(PyExc_ValueError, "ref is NULL"),
+           "pyo3cpp_weakref_get_ref(NULL ref): ValueError (not 3.13's TypeError)");
+    TAP_OK(pyo3cpp_weakref_get_ref(list, NULL) == -1 && raised(PyExc_ValueError, "pobj is NULL"),
+           "pyo3cpp_weakref_get_ref(NULL pobj): ValueError");
+    Py_DECREF(key);
+    Py_DECREF(dict);
+}
 
 static void attached_nulls(void)
 {
@@ -230,6 +290,7 @@ static void attached_nulls(void)
     TAP_OK(pyo3cpp_import_cached(&cell, NULL, "path") == NULL && raised(PyExc_ValueError, NULL),
            "pyo3cpp_import_cached(NULL module): ValueError");
     TAP_OK(pyo3cpp_object_cell_get(&cell) == NULL, "the cell is still empty after every refusal");
+    attached_null_lookups(obj);
     TAP_OK(pyo3cpp_attach(NULL) == -1 && no_error(), "pyo3cpp_attach(NULL) attached: -1");
     TAP_OK(pyo3cpp_try_attach(NULL) == -1 && no_error(), "pyo3cpp_try_attach(NULL) attached: -1");
     Py_DECREF(obj);
@@ -327,6 +388,26 @@ static void attached_wrong_values(void)
                raised(PyExc_AttributeError, "no_such_attr") &&
                pyo3cpp_object_cell_get(&cell) == NULL,
            "pyo3cpp_import_cached(missing attr): AttributeError naming it, cell empty");
+
+    /* Container lookups on the wrong container: what CPython 3.13 raises, *result NULL. */
+    first = obj;
+    TAP_OK(pyo3cpp_dict_get_item_ref(obj, obj, &first) == -1 && first == NULL &&
+               raised(PyExc_SystemError, "bad argument to internal function"),
+           "pyo3cpp_dict_get_item_ref(int as dict): SystemError, like PyDict_GetItemRef");
+    first = obj;
+    TAP_OK(pyo3cpp_dict_get_item_string_ref(obj, "k", &first) == -1 && first == NULL &&
+               raised(PyExc_SystemError, "bad argument to internal function"),
+           "pyo3cpp_dict_get_item_string_ref(int as dict): SystemError");
+    TAP_OK(pyo3cpp_list_get_item_ref(obj, 0) == NULL && raised(PyExc_TypeError, "expected a list"),
+           "pyo3cpp_list_get_item_ref(int as list): TypeError, like PyList_GetItemRef");
+    first = obj;
+    TAP_OK(pyo3cpp_dict_set_default_ref(obj, obj, obj, &first) == -1 && first == NULL &&
+               raised(PyExc_SystemError, "bad argument to internal function"),
+           "pyo3cpp_dict_set_default_ref(int as dict): SystemError, like PyDict_SetDefaultRef");
+    first = obj;
+    TAP_OK(pyo3cpp_weakref_get_ref(obj, &first) == -1 && first == NULL &&
+               raised(PyExc_TypeError, "expected a weakref"),
+           "pyo3cpp_weakref_get_ref(int): TypeError, like PyWeakref_GetRef");
 
     /* A full cell cleared while detached: its reference goes through the pool. */
     Py_INCREF(obj);
