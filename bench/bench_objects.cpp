@@ -1,7 +1,7 @@
 // bench_objects.cpp — everyday object operations beside hand-written C API code and pybind11:
 // calls (0, 1, 3 positional; 2 keywords; method calls), attribute lookup (interned and not),
 // dict and list new / get_item / iteration, tuple build and unpack, conversions (int, double,
-// string, vector) in both directions.
+// string, vector) in both directions, and an exception raised by a call and caught.
 //
 // The capi forms are written as a careful author writes them for the same guarantees as
 // pyo3cpp: errors checked, strong references out of containers (PyDict_GetItemRef /
@@ -56,6 +56,8 @@ struct Fixture {
     PyObject *pylist_ints; // [0, ..., 99]
     PyObject *kwnames;     // ("x", "y"), interned
     PyObject *name_bit_length, *name_startswith, *name_x;  // interned names
+    PyObject *getitem;     // bench_dict.__getitem__ (a C method: raises KeyError from C)
+    PyObject *missing;     // "nosuch", not a key of bench_dict
 };
 
 const Fixture &fixture()
@@ -72,7 +74,9 @@ const Fixture &fixture()
             "bench_list = list(range(1000))\n"
             "bench_tuple3 = (1, 2.5, 'three')\n"
             "bench_str = 'abcdefghijklmnopqrstuvwxyz'\n"
-            "bench_ints = list(range(100))\n");
+            "bench_ints = list(range(100))\n"
+            "bench_getitem = bench_dict.__getitem__\n"
+            "bench_missing = ''.join(['no', 'such'])\n");
         f.callee = PyCFunction_NewEx(&callee_def, nullptr, nullptr);
         f.a = PyLong_FromLong(1);
         f.b = PyLong_FromLong(2);
@@ -92,6 +96,8 @@ const Fixture &fixture()
         f.name_bit_length = PyUnicode_InternFromString("bit_length");
         f.name_startswith = PyUnicode_InternFromString("startswith");
         f.name_x = PyUnicode_InternFromString("x");
+        f.getitem = pyo3cpp_bench::main_global("bench_getitem");
+        f.missing = pyo3cpp_bench::main_global("bench_missing");
         f.kwnames = PyTuple_Pack(2, PyUnicode_InternFromString("x"), PyUnicode_InternFromString("y"));
         return f;
     }();
@@ -772,6 +778,51 @@ PYO3CPP_BENCH(from_py_vector100, pybind11)
     for (auto _ : state) {
         auto out = object.cast<std::vector<long>>();
         benchmark::DoNotOptimize(out.data());
+    }
+}
+#endif
+
+// ================================================================================ errors
+// d[k] for a missing k through a call (d.__getitem__(k)), caught as KeyError. Both forms take
+// the exception off the thread: the C API clears it, pyo3cpp fetches it into a PyErr that is
+// thrown, caught, tested with matches() and dropped. Neither formats the message.
+PYO3CPP_BENCH(raise_catch_keyerror, capi)
+{
+    ATTACHED;
+    for (auto _ : state) {
+        PyObject *args[2] = {nullptr, f.missing};
+        PyObject *result = PyObject_Vectorcall(f.getitem, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+        if (result != nullptr || !PyErr_ExceptionMatches(PyExc_KeyError)) die();
+        PyErr_Clear();
+    }
+}
+PYO3CPP_BENCH(raise_catch_keyerror, pyo3cpp)
+{
+    ATTACHED;
+    auto getitem = view<PyAny>(py, f.getitem);
+    auto missing = view<PyAny>(py, f.missing);
+    for (auto _ : state) {
+        try {
+            getitem.call(missing);
+            die();
+        } catch (const PyErr &e) {
+            if (!e.matches(py, PyExc_KeyError)) die();
+        }
+    }
+}
+#ifdef PYO3CPP_BENCH_PYBIND11
+PYO3CPP_BENCH(raise_catch_keyerror, pybind11)
+{
+    ATTACHED;
+    auto getitem = pyb::reinterpret_borrow<pyb::object>(f.getitem);
+    auto missing = pyb::reinterpret_borrow<pyb::object>(f.missing);
+    for (auto _ : state) {
+        try {
+            getitem(missing);
+            die();
+        } catch (const pyb::error_already_set &e) {
+            if (!e.matches(PyExc_KeyError)) die();
+        }
     }
 }
 #endif

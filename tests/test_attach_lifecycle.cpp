@@ -2,13 +2,16 @@
 // program that owns it (its own main, TAP output): before Py_Initialize, during Py_FinalizeEx
 // (a C++ thread hammering try_attach the whole time, and a Python atexit hook asking a fresh
 // thread to try), after it, and again after a re-initialisation. Nothing may hang or abort:
-// every wait is bounded and the whole program runs under a watchdog.
+// every wait is bounded and the whole program runs under a watchdog. Also PyErr::what() asked
+// for the first time after finalisation: no call into the dead interpreter, a fallback text.
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -120,6 +123,19 @@ void lifetime(int round, bool with_hook)
     while (successes.load() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 
     PyEval_RestoreThread(main_state);
+    // Fetched now, described only after Py_FinalizeEx (what() is lazy): a built-in exception
+    // type and a class defined in Python (a heap type, freed with the interpreter).
+    std::optional<pyo3cpp::PyErr> builtin_error, python_error;
+    {
+        auto py = pyo3cpp::Python::assume_attached();
+        PyErr_SetString(PyExc_KeyError, "k");
+        builtin_error.emplace(pyo3cpp::PyErr::fetch(py));
+        PyRun_SimpleString("class LifecycleError(Exception):\n    pass\n");
+        PyObject *main_dict = PyModule_GetDict(PyImport_AddModule("__main__"));
+        PyObject *type = PyDict_GetItemString(main_dict, "LifecycleError");
+        if (type != nullptr) PyErr_SetString(type, "never shown");
+        python_error.emplace(pyo3cpp::PyErr::fetch(py));
+    }
     const int rc = Py_FinalizeEx();
     ok(rc == 0, "Py_FinalizeEx returns 0 while a thread hammers try_attach");
     hammer.join();  // the watchdog fails the program if this hangs
@@ -131,6 +147,10 @@ void lifetime(int round, bool with_hook)
         ok(g_hook_thread_attached.load() == 0,
            "in the atexit hook, try_attach on a fresh thread is empty");
     }
+    ok(std::strcmp(builtin_error->what(), "KeyError") == 0,
+       "PyErr::what() after finalisation: the built-in type's name");
+    ok(std::strstr(python_error->what(), "Python exception") != nullptr,
+       "PyErr::what() after finalisation: a fixed text for a class defined in Python");
     check_not_running(round == 0 ? "after finalisation" : "after the second finalisation");
 }
 

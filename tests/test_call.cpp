@@ -1,10 +1,14 @@
 // test_call.cpp — call.hpp: 0-3 positional arguments, keywords (static, run-time, mixed),
-// methods by C string / interned name / literal, exceptions, refcounts, null arguments.
+// methods by C string / interned name / literal, exceptions, refcounts, null arguments, and the
+// PyErr those exceptions arrive in (its message is formatted lazily, once, on any thread).
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "embedded_python.hpp"
 #include "expect_raises.hpp"
@@ -145,6 +149,141 @@ TEST_F(Calls, ObjectArgumentsCostNoReferencesAndLeakNone)
     // The last exception's traceback may hold frames; everything else is back.
     EXPECT_EQ(refcnt(arg.as_ptr()), start);
     EXPECT_EQ(refcnt(describe.as_ptr()), describe_start);
+}
+
+// PyErr::what() formats "Type: str(value)" only when first asked, exactly once for all copies,
+// and from any thread: one that is not attached attaches for it. Fetching never runs __str__.
+class PyErrWhat : public ::testing::Test {
+protected:
+    static void SetUpTestSuite()
+    {
+        auto guard = attach();
+        ASSERT_TRUE(pyo3cpp_test::run_python(R"(
+class CountedError(Exception):
+    str_calls = 0
+    def __str__(self):
+        type(self).str_calls += 1
+        return 'counted %s' % self.args[0]
+
+class BadStrError(Exception):
+    def __str__(self):
+        raise RuntimeError('no text for you')
+
+def raise_counted(n):
+    raise CountedError(n)
+
+def raise_bad_str():
+    raise BadStrError()
+)"));
+    }
+
+    static long str_calls(Python py) { return eval(py, "CountedError.str_calls").extract<long>(); }
+    static void reset() { ASSERT_TRUE(pyo3cpp_test::run_python("CountedError.str_calls = 0")); }
+
+    static PyErr caught(Python py, const char *function, long n)
+    {
+        try {
+            if (n < 0)
+                main_attr(py, function).call();
+            else
+                main_attr(py, function).call(n);
+        } catch (const PyErr &err) {
+            return err;
+        }
+        throw std::runtime_error("no exception");
+    }
+};
+
+TEST_F(PyErrWhat, FormatsOnFirstUseOnlyAndOnceForAllCopies)
+{
+    auto guard = attach();
+    auto py = guard.py();
+    reset();
+    PyErr err = caught(py, "raise_counted", 7);
+    PyErr copy = err;
+    EXPECT_TRUE(err.matches(py, eval(py, "CountedError").as_ptr()));
+    EXPECT_EQ(str_calls(py), 0) << "fetching ran __str__";
+
+    const char *text = copy.what();
+    EXPECT_STREQ(text, "CountedError: counted 7");
+    EXPECT_EQ(str_calls(py), 1);
+    EXPECT_EQ(err.what(), text) << "copies share one message";
+    EXPECT_STREQ(copy.what(), "CountedError: counted 7");
+    EXPECT_EQ(str_calls(py), 1) << "formatted twice";
+    EXPECT_FALSE(PyErr_Occurred());
+}
+
+TEST_F(PyErrWhat, LeavesThePendingErrorAlone)
+{
+    auto guard = attach();
+    auto py = guard.py();
+    PyErr err = caught(py, "raise_counted", 8);
+    PyErr bad = caught(py, "raise_bad_str", -1);
+    PyErr_SetString(PyExc_LookupError, "pending");
+    EXPECT_STREQ(err.what(), "CountedError: counted 8");
+    EXPECT_STREQ(bad.what(), "BadStrError") << "__str__ raised: the type name alone";
+    ASSERT_TRUE(PyErr_Occurred());
+    PyErr pending = PyErr::fetch(py);
+    EXPECT_TRUE(pending.matches(py, PyExc_LookupError));
+    EXPECT_STREQ(pending.what(), "LookupError: pending");
+    EXPECT_FALSE(PyErr_Occurred());
+}
+
+TEST_F(PyErrWhat, CopyOnAThreadThatIsNotAttached)
+{
+    auto guard = attach();
+    auto py = guard.py();
+    reset();
+    PyErr err = caught(py, "raise_counted", 9);
+    ASSERT_EQ(str_calls(py), 0);
+    std::string text;
+    bool attached_before = true, attached_after = true;
+    // The GIL build needs this thread detached for the other one to attach.
+    detach(py, [&] {
+        std::thread([copy = err, &text, &attached_before, &attached_after] {
+            attached_before = Python::is_attached();
+            text = copy.what();
+            attached_after = Python::is_attached();
+        }).join();
+    });
+    EXPECT_FALSE(attached_before);
+    EXPECT_FALSE(attached_after) << "what() left the foreign thread attached";
+    EXPECT_EQ(text, "CountedError: counted 9");
+    EXPECT_EQ(str_calls(py), 1);
+    EXPECT_STREQ(err.what(), "CountedError: counted 9");
+    EXPECT_EQ(str_calls(py), 1);
+}
+
+// Non-blocking, like OnceCell: racing threads may each run __str__, but one text is published
+// and every copy returns that same text (same pointer) from then on.
+TEST_F(PyErrWhat, CopiesRacingForTheMessageAllGetThePublishedText)
+{
+    auto guard = attach();
+    auto py = guard.py();
+    for (int round = 0; round < 20; ++round) {
+        reset();
+        PyErr err = caught(py, "raise_counted", round);
+        ASSERT_EQ(str_calls(py), 0);
+        std::vector<const char *> texts(4, nullptr);
+        detach(py, [&] {
+            pyo3cpp_test::Barrier start(4);
+            std::vector<std::thread> threads;
+            for (int i = 0; i < 4; ++i)
+                threads.emplace_back([copy = err, &texts, &start, i] {
+                    start.arrive_and_wait();
+                    texts[i] = copy.what();
+                });
+            for (auto &t : threads) t.join();
+        });
+        const std::string expected = "CountedError: counted " + std::to_string(round);
+        EXPECT_EQ(err.what(), expected);
+        for (const char *text : texts) EXPECT_EQ(text, err.what()) << "round " << round;
+        const long calls = str_calls(py);
+        EXPECT_GE(calls, 1);
+        EXPECT_LE(calls, 4);
+        EXPECT_STREQ(PyErr(err).what(), expected.c_str());
+        EXPECT_EQ(str_calls(py), calls) << "published text not reused";
+    }
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -207,7 +208,9 @@ static PyObject *locked_sum(PyObject *module, PyObject *list)
     pyo3cpp_critical_section section;
     Py_ssize_t i, size;
     long long total = 0;
-    int bad = 0;
+    /* Why the loop stopped early. Errors are raised after the section ends, so every exit
+     * passes through the one pyo3cpp_critical_section_end below. */
+    enum { SUM_OK, SUM_NOT_INT, SUM_ITEM_TOO_BIG, SUM_TOTAL_TOO_BIG } failure = SUM_OK;
     (void)module;
     if (!PyList_Check(list)) {
         PyErr_SetString(PyExc_TypeError, "locked_sum: expected a list");
@@ -215,15 +218,43 @@ static PyObject *locked_sum(PyObject *module, PyObject *list)
     }
     if (pyo3cpp_critical_section_begin(&section, list) != 0) return NULL;
     size = PyList_GET_SIZE(list);
-    for (i = 0; i < size && !bad; ++i) {
+    for (i = 0; i < size && failure == SUM_OK; ++i) {
         PyObject *item = PyList_GET_ITEM(list, i);
-        if (PyLong_CheckExact(item)) total += PyLong_AsLongLong(item);
-        else bad = 1;
+        long long value;
+        if (!PyLong_CheckExact(item)) {
+            failure = SUM_NOT_INT;
+            break;
+        }
+        /* -1 is also a valid value: only -1 with an error set is a failure (the item does
+         * not fit in a long long: OverflowError, replaced below by one naming locked_sum). */
+        value = PyLong_AsLongLong(item);
+        if (value == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            failure = SUM_ITEM_TOO_BIG;
+            break;
+        }
+        /* Signed overflow is undefined behaviour in C: check before adding. */
+        if ((value > 0 && total > LLONG_MAX - value) || (value < 0 && total < LLONG_MIN - value)) {
+            failure = SUM_TOTAL_TOO_BIG;
+            break;
+        }
+        total += value;
     }
     pyo3cpp_critical_section_end(&section);
-    if (bad) {
+    switch (failure) {
+    case SUM_NOT_INT:
         PyErr_SetString(PyExc_TypeError, "locked_sum: items must be ints");
         return NULL;
+    case SUM_ITEM_TOO_BIG:
+        PyErr_Format(PyExc_OverflowError,
+                     "locked_sum: item %zd does not fit in a 64-bit signed integer", i);
+        return NULL;
+    case SUM_TOTAL_TOO_BIG:
+        PyErr_Format(PyExc_OverflowError,
+                     "locked_sum: the sum overflows a 64-bit signed integer at item %zd", i);
+        return NULL;
+    case SUM_OK:
+        break;
     }
     return Py_BuildValue("(nL)", size, total);
 }

@@ -28,9 +28,15 @@ Py<PyAny> stopwords(Python py)
     }).clone_ref(py);
 }
 
-// Sleeps without holding up other threads (or the garbage collector): detached.
+// Sleeps without holding up other threads (or the garbage collector): detached. The argument is
+// checked first, while still attached (raising needs the interpreter): std::chrono turns nan and
+// inf into garbage (inf returned at once), and a sleep of centuries cannot be interrupted. A day
+// is longer than any nap should be; the comparison is written so that nan fails it too.
 void nap(Python py, double seconds)
 {
+    constexpr double longest = 24 * 60 * 60;
+    if (!(seconds >= 0 && seconds <= longest))
+        PyErr::raise(py, PyExc_ValueError, "nap() argument 'seconds' must be from 0 to 86400");
     detach(py, [&] { std::this_thread::sleep_for(std::chrono::duration<double>(seconds)); });
 }
 

@@ -7,17 +7,32 @@
 // C++ value: movable, copyable (copies share the exception object), destructible on any thread
 // (it holds a Py<PyAny>).
 //
-// Example:
-//     try { d.get_item_or_throw(key); }
-//     catch (const pyo3cpp::PyErr &e) { if (!e.matches(py, PyExc_KeyError)) throw; }
+// what() is "KeyError: 'x'" (the type name, and str(value) when it is not empty), formatted on
+// first use rather than when the exception is fetched: most PyErrs are matched and dropped,
+// never printed, and str() runs arbitrary Python code. what() never throws, may be called on
+// any thread, attached or not (a thread that is not attached attaches for it, with try_attach),
+// and leaves the thread's pending Python error, if any, as it found it. When the interpreter
+// cannot be attached (before initialisation, during or after finalisation) the text is the type
+// name for built-in exception types and a fixed text otherwise; so is it when str() raises (its
+// error is discarded). Copies share one text: threads asking for it at the same moment may each
+// format it (never blocking), the first one stored wins, every copy returns that one.
 //
-// Cost: fetching formats the message (type name and str(value)) once, for what().
+// Example:
+//     try { d.getattr("missing"); }
+//     catch (const pyo3cpp::PyErr &e) { if (!e.matches(py, PyExc_AttributeError)) throw; }
+//
+// Cost: a fetch is one allocation (the shared state) and no formatting. Throwing and catching
+// the C++ exception costs far more than the C API's PyErr_Clear (bench: raise_catch_keyerror);
+// where a missing value is expected, use the non-throwing form (dict.get_item returns optional).
 #pragma once
 
+#include <atomic>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 
+#include "pyo3cpp/attach.hpp"
 #include "pyo3cpp/borrowed.hpp"
 #include "pyo3cpp/compat.hpp"
 
@@ -89,32 +104,104 @@ public:
         return tb ? Bound<PyAny>::from_owned_ptr(py, tb) : Bound<PyAny>(py.none());
     }
 
-    const char *what() const noexcept override { return state_->message.c_str(); }
+    const char *what() const noexcept override
+    {
+        if (const char *text = state_->message.load(std::memory_order_acquire)) return text;
+        return state_->format();
+    }
 
 private:
     PyErr(Python py, PyObject *value)
-        : state_(std::make_shared<const State>(
-              State{Py<PyAny>::from_owned_ptr(py, value), describe(value)}))
+        : state_(std::make_shared<const State>(Py<PyAny>::from_owned_ptr(py, value)))
     {
     }
 
     static PyObject *take_raised(Python) noexcept { return compat::take_raised_exception(); }
 
-    // "KeyError: 'x'". Formatting must not disturb the caller's error state.
-    static std::string describe(PyObject *value)
-    {
-        std::string text = Py_TYPE(value)->tp_name;
-        PyObject *str = PyObject_Str(value);
-        const char *utf8 = str ? PyUnicode_AsUTF8(str) : nullptr;
-        if (utf8 != nullptr && *utf8 != '\0') text.append(": ").append(utf8);
-        if (utf8 == nullptr) PyErr_Clear();
-        Py_XDECREF(str);
-        return text;
-    }
-
     struct State {
+        explicit State(Py<PyAny> exception) noexcept
+            : value(std::move(exception)), builtin_type_name(builtin_name(value.as_ptr()))
+        {
+        }
+        State(const State &) = delete;
+        State &operator=(const State &) = delete;
+        ~State() { delete[] message.load(std::memory_order_relaxed); }
+
         Py<PyAny> value;  // the normalised exception instance; type and traceback hang off it
-        std::string message;
+        // The type's name when it outlives the interpreter (a static type's tp_name is in the
+        // binary; a heap type's is freed with the type): the text when Python is gone.
+        const char *builtin_type_name;
+        // what()'s text, made on first use (new[]; the first one published wins).
+        mutable std::atomic<char *> message{nullptr};
+
+        static const char *builtin_name(PyObject *value) noexcept
+        {
+            PyTypeObject *type = Py_TYPE(value);
+            return (type->tp_flags & Py_TPFLAGS_HEAPTYPE) ? nullptr : type->tp_name;
+        }
+
+        // Cold: formats, publishes, and returns the text every copy will return from now on.
+        [[gnu::noinline, gnu::cold]] const char *format() const noexcept
+        {
+            char *text = nullptr;
+            try {
+                std::string described;
+                if (Python::is_attached()) {
+                    described = describe(value.as_ptr());
+                } else if (auto guard = try_attach()) {
+                    described = describe(value.as_ptr());
+                } else {
+                    described = builtin_type_name ? builtin_type_name
+                                                  : "Python exception (the interpreter is not "
+                                                    "available to describe it)";
+                }
+                text = new char[described.size() + 1];
+                std::memcpy(text, described.c_str(), described.size() + 1);
+            } catch (...) {
+                // Out of memory (std::bad_alloc) is the one failure here: what() must not throw,
+                // and a static text needs no allocation. Not published, so a later call retries.
+                return builtin_type_name ? builtin_type_name : "Python exception";
+            }
+            char *expected = nullptr;
+            if (message.compare_exchange_strong(expected, text, std::memory_order_acq_rel,
+                                                std::memory_order_acquire))
+                return text;
+            delete[] text;  // another thread published first; every copy returns its text
+            return expected;
+        }
+
+        // "KeyError: 'x'" (attached caller). The caller's pending error is set aside while str()
+        // runs (calling into Python with an error set is a bug CPython's debug build asserts on)
+        // and put back exactly as it was; an error str() raises is discarded.
+        static std::string describe(PyObject *value)
+        {
+            struct KeepPending {
+#if PY_VERSION_HEX >= 0x030C0000
+                PyObject *saved = PyErr_GetRaisedException();
+                ~KeepPending()
+                {
+                    PyErr_Clear();
+                    PyErr_SetRaisedException(saved);
+                }
+#else
+                PyObject *saved_type, *saved_value, *saved_traceback;
+                KeepPending() { PyErr_Fetch(&saved_type, &saved_value, &saved_traceback); }
+                ~KeepPending()
+                {
+                    PyErr_Clear();
+                    PyErr_Restore(saved_type, saved_value, saved_traceback);
+                }
+#endif
+                KeepPending(const KeepPending &) = delete;
+                KeepPending &operator=(const KeepPending &) = delete;
+            } keep;
+            std::string text = Py_TYPE(value)->tp_name;
+            PyObject *str = PyObject_Str(value);
+            const char *utf8 = str ? PyUnicode_AsUTF8(str) : nullptr;
+            if (utf8 != nullptr && *utf8 != '\0') text.append(": ").append(utf8);
+            Py_XDECREF(str);
+            return text;
+        }
     };
     std::shared_ptr<const State> state_;  // copies of a PyErr share one exception
 };

@@ -119,6 +119,31 @@ class AtomicAppendTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             m.locked_sum(["x"])
 
+    def test_locked_sum_overflow_is_overflow_error(self):
+        # An item beyond long long used to leak PyLong_AsLongLong's error as SystemError; a sum
+        # beyond it used to wrap silently (signed overflow: undefined behaviour in C).
+        big = 2**63 - 1
+        with self.assertRaisesRegex(OverflowError, "locked_sum"):
+            m.locked_sum([2**70, 1])
+        with self.assertRaisesRegex(OverflowError, "locked_sum"):
+            m.locked_sum([big, 1])
+        with self.assertRaisesRegex(OverflowError, "locked_sum"):
+            m.locked_sum([-(2**63), -1])
+        with self.assertRaisesRegex(OverflowError, "locked_sum"):
+            m.locked_sum([-(2**70)])
+        # Right at the boundary every sum is exact.
+        self.assertEqual(m.locked_sum([big - 1, 1]), (2, big))
+        self.assertEqual(m.locked_sum([big]), (1, big))
+        self.assertEqual(m.locked_sum([-(2**63)]), (1, -(2**63)))
+        self.assertEqual(m.locked_sum([-(2**63) + 1, -1]), (2, -(2**63)))
+        self.assertEqual(m.locked_sum([big, -(2**63)]), (2, -1))
+        # The critical section ended on the error path: the list is usable, the next call works.
+        items = [big, 1]
+        with self.assertRaises(OverflowError):
+            m.locked_sum(items)
+        items[1] = -1
+        self.assertEqual(m.locked_sum(items), (2, big - 1))
+
     def test_racing_threads_never_duplicate(self):
         # Every thread offers the same values in a different order; without the critical
         # section, two threads that both saw "absent" would both append (free-threaded build).

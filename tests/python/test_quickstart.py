@@ -1,4 +1,7 @@
 """The README's example extensions behave as the README says, on both builds."""
+import pathlib
+import re
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -55,6 +58,42 @@ class QuickstartCppTest(unittest.TestCase):
         stop.set()
         t.join()
         self.assertGreater(len(ticks), 10)
+
+    def test_nap_rejects_bad_durations_before_sleeping(self):
+        # inf used to return at once, 1e10 to sleep (practically) forever, -1 and nan to do
+        # whatever std::chrono made of them. Each must be refused before the thread detaches.
+        # A child process per value, so a nap that sleeps instead fails the test, not hangs it.
+        script = (
+            "import math, sys, quickstart\n"
+            "try:\n"
+            "    quickstart.nap(float(sys.argv[1]))\n"
+            "except ValueError as e:\n"
+            "    print('ValueError:', e)\n"
+            "else:\n"
+            "    print('returned')\n"
+        )
+        for bad in ("inf", "-inf", "nan", "-1", "-1e-9", "1e10"):
+            with self.subTest(seconds=bad):
+                try:
+                    done = subprocess.run([sys.executable, "-c", script, bad], timeout=20,
+                                          capture_output=True, text=True)
+                except subprocess.TimeoutExpired:
+                    self.fail(f"nap({bad}) slept instead of raising ValueError")
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertRegex(done.stdout, r"^ValueError: .*seconds")
+        start = time.monotonic()
+        self.assertIsNone(quickstart.nap(0))
+        self.assertIsNone(quickstart.nap(0.0))
+        self.assertLess(time.monotonic() - start, 1.0)
+
+    def test_readme_shows_the_source_verbatim(self):
+        # The README promises the C++ example is "built and tested by the suite exactly as
+        # shown": its cpp block must be this file, byte for byte.
+        root = pathlib.Path(__file__).resolve().parents[2]
+        readme = (root / "README.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "quickstart" / "quickstart.cpp").read_text(encoding="utf-8")
+        blocks = re.findall(r"^```cpp\n(.*?)^```$", readme, re.S | re.M)
+        self.assertIn(source, blocks)
 
     def test_gil_stays_off(self):
         if not sysconfig.get_config_var("Py_GIL_DISABLED"):
