@@ -21,7 +21,11 @@ using lifecycle_test::ok;
 namespace {
 
 // ------------------------------------------------------------------ part 1: cells
-constexpr int kCells = 400;
+constexpr int kCells = 20000;
+std::atomic<bool> g_go{false};
+// Runs from Py_FinalizeEx just before the library's own hook (Py_AtExit callbacks run last
+// registered first): the destroyer starts while the forget callbacks are about to run.
+void start_destroyer() { g_go = true; }
 PyObject *const kPoison = reinterpret_cast<PyObject *>(std::uintptr_t{0xdead0});
 
 bool cells_round()
@@ -33,17 +37,16 @@ bool cells_round()
         if (pyo3cpp_object_cell_set(cell, PyLong_FromLong(i)) != 1) return false;
         cells.push_back(cell);  // each is now on the finalisation list
     }
-    std::atomic<bool> go{false};
-    std::vector<PyObject *> seen(kCells, nullptr);
+    g_go = false;
+    if (Py_AtExit(start_destroyer) != 0) return false;
     std::thread destroyer([&] {
-        while (!go.load()) std::this_thread::yield();
+        while (!g_go.load()) std::this_thread::yield();
         for (int i = kCells - 1; i >= 0; --i) {
             pyo3cpp_object_cell_clear(cells[i]);  // cancels its forget callback
             // "Free" it: from here the library must never touch it again.
             __atomic_store_n(&cells[i]->value, kPoison, __ATOMIC_SEQ_CST);
         }
     });
-    go = true;
     Py_FinalizeEx();
     destroyer.join();
     bool intact = true;
@@ -111,8 +114,8 @@ int main()
 {
     lifecycle_test::start_watchdog(240);
     int cell_failures = 0;
-    for (int round = 0; round < 40; ++round) cell_failures += cells_round() ? 0 : 1;
-    ok(cell_failures == 0, "no forget callback writes a cell after its cancel returned (40 rounds)");
+    for (int round = 0; round < 20; ++round) cell_failures += cells_round() ? 0 : 1;
+    ok(cell_failures == 0, "no forget callback writes a cell after its cancel returned (20 rounds)");
     if (cell_failures) std::printf("# %d rounds wrote a cancelled cell\n", cell_failures);
 
     init_objects();
