@@ -83,6 +83,9 @@ inline int check_int(Python py, int status)
 
 }  // namespace detail
 
+// A value or the PyErr that prevented it (result.hpp): what the try_ forms return.
+template <class T> class PyResult;
+
 template <class Self> struct AnyMethods {
     // ---- identity and truth
     // Python's `x is None`.
@@ -216,6 +219,17 @@ template <class Self> struct AnyMethods {
     template <PythonObject Name, class... Args>
     Bound<PyAny> call_method(const Name &name, Args &&...args) const;
     template <FixedString Name, class... Args> Bound<PyAny> call_method(Args &&...args) const;
+    // The same calls without throwing (result.hpp): the callee's exception, or a failure
+    // preparing the arguments, comes back as the PyResult's error. For expected failures:
+    //   auto r = getitem.try_call(key);
+    //   if (!r && r.error().matches(py, PyExc_KeyError)) ...
+    template <class... Args> PyResult<Bound<PyAny>> try_call(Args &&...args) const;
+    template <class... Args>
+    PyResult<Bound<PyAny>> try_call_method(const char *name, Args &&...args) const;
+    template <PythonObject Name, class... Args>
+    PyResult<Bound<PyAny>> try_call_method(const Name &name, Args &&...args) const;
+    template <FixedString Name, class... Args>
+    PyResult<Bound<PyAny>> try_call_method(Args &&...args) const;
 
     // ---- conversion to C++ (convert.hpp): obj.extract<long>()
     template <class T> std::remove_cvref_t<T> extract() const;
