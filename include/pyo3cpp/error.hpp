@@ -298,7 +298,7 @@ public:
         return format();
     }
 
-    // True only for a moved-from PyErr.
+    // True only for a PyErr that gave its exception away: moved from, restored by move, dropped.
     bool empty() const noexcept { return raw_type() == nullptr; }
 
     void swap(PyErr &other) noexcept
@@ -317,6 +317,8 @@ public:
     }
 
 private:
+    template <class> friend class PyResult;  // ends an error's life with release_attached()
+
     struct Fetched {};
     PyErr() noexcept = default;
     // Takes the thread's pending exception as it is (empty if none).
@@ -405,6 +407,12 @@ private:
     }
 
     enum class Attachment { unknown, attached };
+    // The last use of a PyErr whose lifetime ends without ~PyErr (PyResult's storage): releases
+    // its references with plain decrefs (attached caller) and leaves the fields as they are.
+    void release_attached() noexcept
+    {
+        if (!empty()) release(Attachment::attached);
+    }
     void clear_fields() noexcept
     {
 #if PYO3CPP_ERR_SINGLE_OBJECT

@@ -149,8 +149,13 @@ private:
         // Qualified calls: the types are known, so no virtual dispatch for PyErr.
         if (ok_) {
             std::destroy_at(&value_);
+        } else if constexpr (attached_only) {
+            // Attached (see Thread above): release with plain decrefs and end the PyErr's
+            // lifetime without its destructor, which would only test the released fields and
+            // run std::exception's empty one. Allowed: nothing depends on a destructor's side
+            // effects here ([basic.life]: a destructor need not be called before storage ends).
+            error_.release_attached();
         } else {
-            if constexpr (attached_only) std::move(error_).drop(Python::assume_attached());
             error_.PyErr::~PyErr();
         }
     }
