@@ -35,7 +35,7 @@
 
 #include "pyo3cpp/convert.hpp"
 #include "pyo3cpp/intern.hpp"
-#include "pyo3cpp/result.hpp"
+// PyResult (result.hpp) arrives with error.hpp, which includes it once PyErr is complete.
 
 namespace pyo3cpp {
 
@@ -229,16 +229,18 @@ PyObject *vectorcall(Python py, PyObject *target, PyObject *self, const Args &..
 // The body of the try_ forms: `invoke` makes the call (a new reference, or NULL with the
 // exception set). A PyErr thrown while preparing the arguments becomes the result too, so the
 // try_ forms never throw PyErr; the try block costs nothing unless something is thrown.
-template <class Invoke> PyResult<Bound<PyAny>> try_vectorcall(Python py, Invoke &&invoke)
+// (R is a parameter so that the type is looked up at instantiation: this header may be read
+// before PyErr and PyResult are complete.)
+template <class Invoke, class R = PyResult<Bound<PyAny>>> R try_vectorcall(Python py, Invoke &&invoke)
 {
     PyObject *result;
     try {
         result = invoke();
     } catch (PyErr &err) {
-        return PyResult<Bound<PyAny>>(std::move(err));
+        return R(std::move(err));
     }
-    if (__builtin_expect(result == nullptr, 0)) return PyResult<Bound<PyAny>>::fetch(py);
-    return PyResult<Bound<PyAny>>(Bound<PyAny>::from_owned_ptr_unchecked(py, result));
+    if (__builtin_expect(result == nullptr, 0)) return R::fetch(py);
+    return R(Bound<PyAny>::from_owned_ptr_unchecked(py, result));
 }
 
 }  // namespace detail
@@ -308,7 +310,7 @@ Bound<PyAny> AnyMethods<Self>::call_method(Args &&...args) const
 
 template <class Self>
 template <class... Args>
-PyResult<Bound<PyAny>> AnyMethods<Self>::try_call(Args &&...args) const
+detail::result_t<Self> AnyMethods<Self>::try_call(Args &&...args) const
 {
     const Python py = token();
     PyObject *callable = ptr();
@@ -318,12 +320,12 @@ PyResult<Bound<PyAny>> AnyMethods<Self>::try_call(Args &&...args) const
 
 template <class Self>
 template <class... Args>
-PyResult<Bound<PyAny>> AnyMethods<Self>::try_call_method(const char *name, Args &&...args) const
+detail::result_t<Self> AnyMethods<Self>::try_call_method(const char *name, Args &&...args) const
 {
     const Python py = token();
     PyObject *self = ptr();
     PyObject *name_object = PyUnicode_InternFromString(name);
-    if (name_object == nullptr) return PyResult<Bound<PyAny>>::fetch(py);
+    if (name_object == nullptr) return detail::result_t<Self>::fetch(py);
     struct Release {
         PyObject *o;
         ~Release() { Py_DECREF(o); }
@@ -334,7 +336,7 @@ PyResult<Bound<PyAny>> AnyMethods<Self>::try_call_method(const char *name, Args 
 
 template <class Self>
 template <PythonObject Name, class... Args>
-PyResult<Bound<PyAny>> AnyMethods<Self>::try_call_method(const Name &name, Args &&...args) const
+detail::result_t<Self> AnyMethods<Self>::try_call_method(const Name &name, Args &&...args) const
 {
     const Python py = token();
     PyObject *self = ptr();
@@ -346,7 +348,7 @@ PyResult<Bound<PyAny>> AnyMethods<Self>::try_call_method(const Name &name, Args 
 
 template <class Self>
 template <FixedString Name, class... Args>
-PyResult<Bound<PyAny>> AnyMethods<Self>::try_call_method(Args &&...args) const
+detail::result_t<Self> AnyMethods<Self>::try_call_method(Args &&...args) const
 {
     const Python py = token();
     PyObject *self = ptr();

@@ -592,3 +592,6 @@ inline int check_status(Python py, int status)
 }
 
 }  // namespace pyo3cpp
+
+// PyResult needs PyErr complete; included here so that every path to PyErr brings it along.
+#include "pyo3cpp/result.hpp"
