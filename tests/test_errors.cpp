@@ -198,6 +198,33 @@ TEST_F(Errors, ValueThrowsTheHeldPyErrAndValueOrFallsBack)
     EXPECT_EQ(*copy, 5L);
 }
 
+TEST_F(Errors, DictTryGetItemPresentAbsentAndUnhashable)
+{
+    auto guard = attach();
+    auto py = guard.py();
+    auto d = eval(py, "{'k': object()}").cast<PyDict>();
+    auto k = eval(py, "''.join(['k'])");
+    auto absent = eval(py, "err_missing");
+    auto unhashable = eval(py, "[]");
+    auto value = d.get_item(k).value();
+    {
+        RefcountWatch watch{d.as_ptr(), k.as_ptr(), absent.as_ptr(), unhashable.as_ptr(), value.as_ptr()};
+        for (int i = 0; i < 500; ++i) {
+            auto hit = d.try_get_item(k);
+            ASSERT_TRUE(hit && *hit && (*hit)->is(value));
+            auto miss = d.try_get_item(absent);
+            ASSERT_TRUE(miss && !*miss);
+            auto bad = d.try_get_item(unhashable);
+            ASSERT_FALSE(bad);
+            ASSERT_TRUE(bad.error().matches(py, PyExc_TypeError));
+            auto bad_key = d.try_get_item(std::string("\xff"));  // conversion fails
+            ASSERT_FALSE(bad_key);
+            ASSERT_TRUE(bad_key.error().matches(py, PyExc_UnicodeDecodeError));
+        }
+    }
+    EXPECT_FALSE(PyErr_Occurred());
+}
+
 // ---------------------------------------------------------------- PyErr representation
 
 TEST_F(Errors, FetchMatchDropAllocatesNothingAndOnlyTheFirstCopyDoes)

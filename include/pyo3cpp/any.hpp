@@ -71,6 +71,10 @@ template <class Dep> struct late_result {
     using type = PyResult<Bound<PyAny>>;
 };
 template <class Dep> using result_t = typename late_result<Dep>::type;
+template <class Dep, class T> struct late_result_of {
+    using type = PyResult<T>;
+};
+template <class Dep, class T> using result_of_t = typename late_result_of<Dep, T>::type;
 // A dependent type made from a parameter pack (for variadic helpers).
 template <class...> struct pack {};
 

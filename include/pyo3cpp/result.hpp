@@ -9,9 +9,10 @@
 // Which functions throw and which return PyResult:
 //   - The plain forms (call, call_method, getattr, ... : any.hpp, call.hpp) throw PyErr. Use
 //     them where a failure is a real error that should unwind to the module boundary.
-//   - The try_ forms (try_call, try_call_method) return PyResult and never throw PyErr: the
-//     callee's exception and any failure preparing the arguments (a conversion, a null
-//     argument, a keyword name) come back as the error. Only std::bad_alloc can escape.
+//   - The try_ forms (try_call, try_call_method: call.hpp; dict try_get_item: dict.hpp) return
+//     PyResult and never throw PyErr: the callee's exception and any failure preparing the
+//     arguments (a conversion, a null argument, a keyword name) come back as the error. Only
+//     std::bad_alloc can escape.
 //   - The optional forms (dict get_item, getattr_opt) answer "absent" with an empty optional
 //     and throw for other failures.
 // Why: throwing and catching a C++ exception costs about 13,000 instructions of unwinder work
@@ -23,7 +24,8 @@
 //     of an rvalue). operator* / operator-> : unchecked access (precondition: has_value()).
 //   - error(): the PyErr (precondition: !has_value()).
 //   - value_or(fallback): the value or `fallback`.
-// Thread: a PyResult<Bound<T>> or PyResult<Borrowed<T>> (what the try_ forms return) follows
+// Thread: a PyResult<Bound<T>>, PyResult<Borrowed<T>> or PyResult<std::optional<Bound<T>>>
+// (what the try_ forms return) follows
 // Bound's rule in either state: use and destroy it on an attached thread (its error is then
 // dropped with plain decrefs, no attachment check). To take the error elsewhere, move it out:
 // PyErr e = std::move(r).error(). A PyResult of anything else (Py<T>, long, ...) may be used
@@ -34,6 +36,7 @@
 
 #include <memory>
 #include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -137,6 +140,7 @@ private:
     template <class U> struct is_view : std::false_type {};
     template <class U> struct is_view<Bound<U>> : std::true_type {};
     template <class U> struct is_view<Borrowed<U>> : std::true_type {};
+    template <class U> struct is_view<std::optional<U>> : is_view<U> {};
     static constexpr bool attached_only = is_view<std::remove_cv_t<T>>::value;
 
     struct Fetch {};
