@@ -1,7 +1,8 @@
 // bench_objects.cpp — everyday object operations beside hand-written C API code and pybind11:
 // calls (0, 1, 3 positional; 2 keywords; method calls), attribute lookup (interned and not),
 // dict and list new / get_item / iteration, tuple build and unpack, conversions (int, double,
-// string, vector) in both directions, and an exception raised by a call and caught.
+// string, vector) in both directions, and an exception raised by a call and caught (thrown as
+// PyErr, and returned as PyResult by try_call).
 //
 // The capi forms are written as a careful author writes them for the same guarantees as
 // pyo3cpp: errors checked, strong references out of containers (PyDict_GetItemRef /
