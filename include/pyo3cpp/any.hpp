@@ -51,6 +51,9 @@ template <class T> struct is_python_object<Py<T>> : std::true_type {};
 template <class T>
 concept PythonObject = is_python_object<std::remove_cvref_t<T>>::value;
 
+// A value or the PyErr that prevented it (result.hpp): what the try_ forms return.
+template <class T> class PyResult;
+
 // An interned str cached per literal (intern.hpp); declared here for the <"name"> methods.
 template <FixedString S> inline Borrowed<PyString> intern(Python py);
 
@@ -63,6 +66,15 @@ template <class Dep, class T> struct late {
 };
 template <class Dep, class T = PyAny> using bound_t = typename late<Dep, T>::bound;
 template <class Dep, class T = PyAny> using borrowed_t = typename late<Dep, T>::borrowed;
+// What the try_ forms return, spelt dependently for the same reason (result.hpp).
+template <class Dep> struct late_result {
+    using type = PyResult<Bound<PyAny>>;
+};
+template <class Dep> using result_t = typename late_result<Dep>::type;
+template <class Dep, class T> struct late_result_of {
+    using type = PyResult<T>;
+};
+template <class Dep, class T> using result_of_t = typename late_result_of<Dep, T>::type;
 // A dependent type made from a parameter pack (for variadic helpers).
 template <class...> struct pack {};
 
@@ -216,6 +228,17 @@ template <class Self> struct AnyMethods {
     template <PythonObject Name, class... Args>
     Bound<PyAny> call_method(const Name &name, Args &&...args) const;
     template <FixedString Name, class... Args> Bound<PyAny> call_method(Args &&...args) const;
+    // The same calls without throwing (result.hpp): the callee's exception, or a failure
+    // preparing the arguments, comes back as the PyResult's error. For expected failures:
+    //   auto r = getitem.try_call(key);
+    //   if (!r && r.error().matches(py, PyExc_KeyError)) ...
+    template <class... Args> detail::result_t<Self> try_call(Args &&...args) const;
+    template <class... Args>
+    detail::result_t<Self> try_call_method(const char *name, Args &&...args) const;
+    template <PythonObject Name, class... Args>
+    detail::result_t<Self> try_call_method(const Name &name, Args &&...args) const;
+    template <FixedString Name, class... Args>
+    detail::result_t<Self> try_call_method(Args &&...args) const;
 
     // ---- conversion to C++ (convert.hpp): obj.extract<long>()
     template <class T> std::remove_cvref_t<T> extract() const;

@@ -7,11 +7,15 @@
 //   r = print.call("x", kw("end") = "\n");                  // keyword named at run time
 //   r = list.call_method<"append">(item);                   // name interned once (intern.hpp)
 //   r = obj.call_method("method", 1);                       // name converted per call
+//   PyResult<Bound<PyAny>> t = f.try_call(a);               // failure returned, not thrown
+//   t = obj.try_call_method<"get">(key);                    // (result.hpp)
 //
 // Contract: requires attachment (reached through a view). Keyword arguments come after the
 // positional ones (a compile error otherwise). Python objects (Borrowed/Bound/Py) are passed as
 // they are; anything else goes through IntoPython (convert.hpp). A null Bound/Py argument is a
-// TypeError, never a crash. An exception raised by the callee is thrown as PyErr.
+// TypeError, never a crash. An exception raised by the callee is thrown as PyErr by call() and
+// call_method(); try_call() and try_call_method() return it in a PyResult (result.hpp) and never
+// throw PyErr (use them where the failure is expected: no C++ unwinding).
 // A kw(...) = value or "name"_kw = value expression refers to its value: use it inside the
 // call expression, do not store it.
 // How: the arguments are laid out in a stack array that keeps slot 0 free, and the call passes
@@ -31,6 +35,7 @@
 
 #include "pyo3cpp/convert.hpp"
 #include "pyo3cpp/intern.hpp"
+// PyResult (result.hpp) arrives with error.hpp, which includes it once PyErr is complete.
 
 namespace pyo3cpp {
 
@@ -221,6 +226,23 @@ PyObject *vectorcall(Python py, PyObject *target, PyObject *self, const Args &..
         args...);
 }
 
+// The body of the try_ forms: `invoke` makes the call (a new reference, or NULL with the
+// exception set). A PyErr thrown while preparing the arguments becomes the result too, so the
+// try_ forms never throw PyErr; the try block costs nothing unless something is thrown.
+// (R is a parameter so that the type is looked up at instantiation: this header may be read
+// before PyErr and PyResult are complete.)
+template <class Invoke, class R = PyResult<Bound<PyAny>>> R try_vectorcall(Python py, Invoke &&invoke)
+{
+    PyObject *result;
+    try {
+        result = invoke();
+    } catch (PyErr &err) {
+        return R(std::move(err));
+    }
+    if (__builtin_expect(result == nullptr, 0)) return R::fetch(py);
+    return R(Bound<PyAny>::from_owned_ptr_unchecked(py, result));
+}
+
 }  // namespace detail
 
 // A keyword argument named at run time: f.call(kw("sep") = ", "). The name must outlive the
@@ -282,6 +304,57 @@ Bound<PyAny> AnyMethods<Self>::call_method(Args &&...args) const
     const Python py = token();
     return Bound<PyAny>::from_owned_ptr(
         py, detail::vectorcall<true>(py, intern<Name>(py).as_ptr(), ptr(), args...));
+}
+
+// ---- the try_ forms: same argument path, the error returned instead of thrown.
+
+template <class Self>
+template <class... Args>
+detail::result_t<Self> AnyMethods<Self>::try_call(Args &&...args) const
+{
+    const Python py = token();
+    PyObject *callable = ptr();
+    return detail::try_vectorcall(
+        py, [&] { return detail::vectorcall<false>(py, callable, nullptr, args...); });
+}
+
+template <class Self>
+template <class... Args>
+detail::result_t<Self> AnyMethods<Self>::try_call_method(const char *name, Args &&...args) const
+{
+    const Python py = token();
+    PyObject *self = ptr();
+    PyObject *name_object = PyUnicode_InternFromString(name);
+    if (name_object == nullptr) return detail::result_t<Self>::fetch(py);
+    struct Release {
+        PyObject *o;
+        ~Release() { Py_DECREF(o); }
+    } release{name_object};
+    return detail::try_vectorcall(
+        py, [&] { return detail::vectorcall<true>(py, name_object, self, args...); });
+}
+
+template <class Self>
+template <PythonObject Name, class... Args>
+detail::result_t<Self> AnyMethods<Self>::try_call_method(const Name &name, Args &&...args) const
+{
+    const Python py = token();
+    PyObject *self = ptr();
+    return detail::try_vectorcall(py, [&] {
+        if (name.as_ptr() == nullptr) detail::raise_null_argument(py);
+        return detail::vectorcall<true>(py, name.as_ptr(), self, args...);
+    });
+}
+
+template <class Self>
+template <FixedString Name, class... Args>
+detail::result_t<Self> AnyMethods<Self>::try_call_method(Args &&...args) const
+{
+    const Python py = token();
+    PyObject *self = ptr();
+    return detail::try_vectorcall(py, [&] {
+        return detail::vectorcall<true>(py, intern<Name>(py).as_ptr(), self, args...);
+    });
 }
 
 }  // namespace pyo3cpp

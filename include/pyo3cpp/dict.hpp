@@ -7,7 +7,7 @@
 //   locked_for_each(py, d, [&](const Bound<PyAny> &k, const Bound<PyAny> &v) { ... });
 //
 // Contract: requires attachment; failures (unhashable key, KeyError from del_item, ...) throw
-// PyErr. Keys and values may be Python objects (no conversion) or any C++ value IntoPython
+// PyErr, except in try_get_item, which returns them in a PyResult (result.hpp). Keys and values may be Python objects (no conversion) or any C++ value IntoPython
 // converts (convert.hpp).
 // Free threading: no borrowed reference ever leaves the dict. get_item uses PyDict_GetItemRef
 // (a shim on 3.11/3.12). Iteration takes the dict's critical section for each PyDict_Next step
@@ -108,6 +108,26 @@ template <class Self> struct Methods<Self, PyDict> : AnyMethods<Self> {
         if (detail::check_int(this->token(), compat::dict_get_item_ref(this->ptr(), held.get(), &value)) == 0)
             return std::nullopt;
         return detail::bound_t<Self>::from_owned_ptr_unchecked(this->token(), value);
+    }
+    // The same lookup without throwing (result.hpp): an absent key is an empty optional, an
+    // unhashable key (or what the key's __hash__/__eq__ raise) the PyResult's error.
+    //   auto r = d.try_get_item(key);
+    //   if (!r) handle(r.error()); else if (*r) use(**r);
+    template <class Key>
+    detail::result_of_t<Self, std::optional<detail::bound_t<Self>>> try_get_item(const Key &key) const
+    {
+        using Result = detail::result_of_t<Self, std::optional<detail::bound_t<Self>>>;
+        const Python py = this->token();
+        try {
+            detail::ObjectArg<std::remove_cvref_t<Key>> held(py, key);
+            PyObject *value = nullptr;
+            const int found = compat::dict_get_item_ref(this->ptr(), held.get(), &value);
+            if (found < 0) return Result::fetch(py);
+            if (found == 0) return Result(std::nullopt);
+            return Result(detail::bound_t<Self>::from_owned_ptr_unchecked(py, value));
+        } catch (PyErr &err) {  // the key's conversion failed
+            return Result(std::move(err));
+        }
     }
     // d[key] = value.
     template <class Key, class Value> void set_item(const Key &key, const Value &value) const
