@@ -147,7 +147,7 @@ def require(package):
                     relative = os.path.relpath(path, os.path.dirname(directory))
                     raise ImportError(
                         f"{relative} was built for {describe_tag(built_for)} with pyo3cpp ABI "
-                        f"{built_abi} ({needed}), but this process runs {describe_tag(here)} with "
-                        f"the pyo3cpp runtime ABI {ABI_VERSION} for {describe_tag(PYTHON_TAG)} "
-                        f"({LIBRARY}): install {package} built for {here} against pyo3cpp ABI "
-                        f"{ABI_VERSION}", name=package, path=path)
+                        f"{built_abi} ({needed}), but this process runs {describe_tag(here)} "
+                        f"with the pyo3cpp runtime {LIBRARY} (ABI {ABI_VERSION}, "
+                        f"{describe_tag(PYTHON_TAG)}): install {package} built for {here} "
+                        f"against pyo3cpp ABI {ABI_VERSION}", name=package, path=path)
