@@ -177,14 +177,14 @@ fi
 if (PKG_CONFIG_PATH=$pc_dir "$venv/bin/pip" wheel -q --no-build-isolation --no-deps -w "$tmp/second" "$unpacked/tests/ship/second") >"$tmp/second.log" 2>&1 \
    && "$app/bin/pip" install -q --no-index --find-links "$unpacked/dist" "$tmp"/second/pyo3cpp_second-*.whl >>"$tmp/second.log" 2>&1; then
   pass "a second extension wheel (tests/ship/second) builds separately and installs beside the example"
-  "$app/bin/python" "$src/tests/python/tap_runner.py" "$src/tests/ship/test_one_runtime.py" 2>&1 | forward_tap
+  forward_tap < <("$app/bin/python" "$src/tests/python/tap_runner.py" "$src/tests/ship/test_one_runtime.py" 2>&1)
 else
   fail "a second extension wheel (tests/ship/second) builds separately and installs beside the example" "$tmp/second.log"
 fi
 
 # ---- mismatches at import: ImportError naming both sides
-SHIP_TMP=$tmp/mismatch SHIP_OTHER=$other "$app/bin/python" "$src/tests/python/tap_runner.py" \
-  "$src/tests/ship/test_failures.py" 2>&1 | forward_tap
+forward_tap < <(SHIP_TMP=$tmp/mismatch SHIP_OTHER=$other "$app/bin/python" "$src/tests/python/tap_runner.py" \
+  "$src/tests/ship/test_failures.py" 2>&1)
 
 # ---- building against a pyo3cpp for another Python is refused at configure time
 meson_python_tag=$(/usr/bin/python3 -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
@@ -196,7 +196,7 @@ if [[ $meson_python_tag == "$tag" ]]; then   # fake a runtime for another Python
 fi
 want_soabi=$(grep '^python_soabi=' "$refuse_pc/pyo3cpp.pc" | cut -d= -f2)
 if ! PKG_CONFIG_PATH=$refuse_pc meson setup "$tmp/refused" "$unpacked/examples/package" >"$tmp/refuse.log" 2>&1 \
-   && grep -q "ERROR: pyo3cpp (libpyo3cpp-$tag.so.1) is built for $want_soabi, but this build uses /usr/bin/python3" "$tmp/refuse.log"; then
+   && grep -q "ERROR: .*pyo3cpp (libpyo3cpp-$tag.so.1) is built for $want_soabi, but this build uses /usr/bin/python3" "$tmp/refuse.log"; then
   pass "configure refuses a pyo3cpp built for another Python, naming both ($want_soabi vs meson's /usr/bin/python3)"
   echo "# $(grep 'ERROR:' "$tmp/refuse.log")"
 else
