@@ -2,7 +2,7 @@
 beside the pyo3cpp runtime wheel, share one runtime instance: the same library mapped once, one
 deferred-decref pool, one attach gate, one object-lock table. Run by tests/ship/ship.sh with the
 interpreter of a venv that holds the three wheels."""
-import atexit
+import subprocess
 import sys
 import threading
 import time
@@ -44,13 +44,21 @@ class OneRuntimeTest(unittest.TestCase):
         self.assertEqual(first.pool_pending(), 0)
 
     def test_one_gate(self):
-        # The runtime registers its attach gate (an atexit callback) once per process: attaching
-        # from fresh threads through both extensions registers nothing more the second time.
-        first.attach_from_thread()
-        after_first = atexit._ncallbacks()
-        second.attach_from_thread()
-        first.attach_from_thread()
-        self.assertEqual(atexit._ncallbacks(), after_first)
+        # The runtime registers its attach gate (an atexit callback) once per process. In a fresh
+        # process: the first extension is imported and attaches from a new thread; then the
+        # second, built separately, does the same: no second gate appears.
+        code = """if True:
+            import atexit
+            from pyo3cpp_example import _example_c as first
+            first.attach_from_thread()
+            after_first = atexit._ncallbacks()
+            from pyo3cpp_second import _second as second
+            second.attach_from_thread()
+            first.attach_from_thread()
+            print(after_first, atexit._ncallbacks())"""
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout.split()
+        self.assertEqual(out[0], out[1])
 
     @unittest.skipUnless(pyo3cpp.PYTHON_TAG.endswith("t"),
                          "GIL builds: object locks are free, the GIL is the lock")
