@@ -142,7 +142,8 @@ assert m.greet('b') == 'hello, b'
 assert [l.split()[-1] for l in open('/proc/self/maps') if 'libpyo3cpp' in l][0].startswith('$tmp/moved-site')"
 
 # keep this interpreter's wheels for the other interpreter's cross-checks
-rm -rf "${shared:?}/$tag" && mkdir -p "$shared/$tag" && (cd "$shared/$tag" && unzip -qo "$runtime_whl" && unzip -qo "$example_whl")
+rm -rf "${shared:?}/$tag" && mkdir -p "$shared/$tag/runtime" "$shared/$tag/example" \
+  && (cd "$shared/$tag/runtime" && unzip -qo "$runtime_whl") && (cd "$shared/$tag/example" && unzip -qo "$example_whl")
 other=""
 for d in "$shared"/cp*; do [[ -d $d && $d != "$shared/$tag" ]] && other=$d; done
 

@@ -1,7 +1,7 @@
 """Every mismatch between an extension wheel and the runtime is an ImportError naming both sides,
 never a dynamic-loader message. Run by tests/ship/ship.sh with the interpreter of a venv holding
 the runtime and example wheels; SHIP_TMP is a scratch directory, SHIP_OTHER (optional) holds the
-other interpreter's unpacked wheels (the 3.11 ones for a 3.13t run and vice versa)."""
+other interpreter's unpacked wheels (runtime/, example/) (the 3.11 ones for a 3.13t run and vice versa)."""
 import os
 import re
 import shutil
@@ -82,7 +82,7 @@ class MismatchTest(unittest.TestCase):
 
     def test_extension_wheel_of_the_other_interpreter(self):
         other_tag = self.other_tag()
-        message = import_error(OTHER, "pyo3cpp_example")
+        message = import_error(os.path.join(OTHER, "example"), "pyo3cpp_example")
         self.assertIsNotNone(message)
         self.assertIn(f"was built for {pyo3cpp.describe_tag(other_tag)} with pyo3cpp ABI 1 "
                       f"(libpyo3cpp-{other_tag}.so.1), but this process runs {HERE}", message)
@@ -103,7 +103,7 @@ class MismatchTest(unittest.TestCase):
 
     def test_runtime_wheel_of_the_other_interpreter(self):
         other_tag = self.other_tag()
-        message = import_error(OTHER, "pyo3cpp")
+        message = import_error(os.path.join(OTHER, "runtime"), "pyo3cpp")
         self.assertIsNotNone(message)
         self.assertIn(f"holds the runtime for {pyo3cpp.describe_tag(other_tag)} "
                       f"(libpyo3cpp-{other_tag}.so.1), but this is {HERE}", message)
@@ -112,9 +112,9 @@ class MismatchTest(unittest.TestCase):
         self.assertIsNone(import_error(copy_package("pyo3cpp_example", "same"), "pyo3cpp_example"))
 
     def other_tag(self):
-        if not OTHER or not os.path.isdir(os.path.join(OTHER, "pyo3cpp")):
+        if not OTHER or not os.path.isdir(os.path.join(OTHER, "runtime", "pyo3cpp")):
             self.skipTest("the other interpreter's wheels are not built yet")
-        names = os.listdir(os.path.join(OTHER, "pyo3cpp"))
+        names = os.listdir(os.path.join(OTHER, "runtime", "pyo3cpp"))
         return next(re.match(r"libpyo3cpp-(cp\d+t?)\.so", n).group(1) for n in names
                     if n.startswith("libpyo3cpp-"))
 
