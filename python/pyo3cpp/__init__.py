@@ -71,8 +71,13 @@ if PYTHON_TAG != interpreter_tag():
         f"but this is {describe_tag(interpreter_tag())}: {_INSTALL_HINT}", name=__name__)
 
 # Loaded once and never unloaded. RTLD_LOCAL is enough: extensions reach it through their own
-# DT_NEEDED entry, which the loader resolves by SONAME to this already loaded object.
-_runtime = ctypes.CDLL(library_path())
+# DT_NEEDED entry, which the loader resolves by SONAME to this already loaded object. If a
+# runtime with this SONAME is already in the process (an extension built against a system
+# install, loaded first through its RUNPATH), that one is used: never a second copy.
+try:
+    _runtime = ctypes.CDLL(LIBRARY, mode=os.RTLD_NOLOAD)
+except OSError:
+    _runtime = ctypes.CDLL(library_path())
 _runtime.pyo3cpp_abi_version.restype = ctypes.c_long
 _runtime.pyo3cpp_runtime_python.restype = None
 _runtime.pyo3cpp_runtime_python.argtypes = [ctypes.POINTER(ctypes.c_int)] * 3
@@ -91,9 +96,15 @@ def runtime_python():
     return major.value, minor.value, bool(free_threaded.value)
 
 
-if abi_version() != ABI_VERSION:   # a corrupted or hand-mixed installation
-    raise ImportError(f"{library_path()} implements pyo3cpp ABI {abi_version()}, but this "
-                      f"package was built for ABI {ABI_VERSION}: reinstall pyo3cpp")
+def _loaded_tag():
+    major, minor, free_threaded = runtime_python()
+    return f"cp{major}{minor}" + ("t" if free_threaded else "")
+
+
+if abi_version() != ABI_VERSION or _loaded_tag() != PYTHON_TAG:   # a hand-mixed installation
+    raise ImportError(f"the loaded {LIBRARY} implements pyo3cpp ABI {abi_version()} for "
+                      f"{describe_tag(_loaded_tag())}, but this package is ABI {ABI_VERSION} for "
+                      f"{describe_tag(PYTHON_TAG)}: reinstall pyo3cpp", name=__name__)
 
 
 def _needed_libraries(path):

@@ -215,6 +215,21 @@ if (cd "$tmp" && c++ -std=c++20 -O2 -shared -fPIC "$src/examples/quickstart/quic
 else
   fail "one-liner: c++ ... \$(python -m pyo3cpp --cflags --libs) builds a module that imports after pyo3cpp" "$tmp/oneliner.log"
 fi
+# An extension linked against a system-style install (its own copy of the runtime, reached by
+# RUNPATH) loaded first: `import pyo3cpp` adopts that copy by SONAME, never loads a second one.
+mkdir -p "$tmp/syslib" && cp "$rt/pyo3cpp/$lib" "$tmp/syslib/"
+if (cd "$tmp" && c++ -std=c++20 -O2 -shared -fPIC "$src/examples/quickstart/quickstart.cpp" -o "syslib/quickstart$ext_suffix" \
+      -I"$rt/pyo3cpp/include" -I"$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+      -L"$tmp/syslib" -l:"$lib" -Wl,-rpath,"$tmp/syslib") >"$tmp/adopt.log" 2>&1 \
+   && (cd "$tmp/syslib" && env -i "$app/bin/python" -c '
+import quickstart, pyo3cpp_example, pyo3cpp
+maps = sorted({l.split()[-1] for l in open("/proc/self/maps") if "libpyo3cpp" in l})
+assert len(maps) == 1 and "/syslib/" in maps[0], maps
+assert pyo3cpp_example.greet("d") == "hello, d" and quickstart.count_long_words(["threaded"]) == 1') >>"$tmp/adopt.log" 2>&1; then
+  pass "a runtime already loaded by SONAME (system install first) is adopted: still one copy"
+else
+  fail "a runtime already loaded by SONAME (system install first) is adopted: still one copy" "$tmp/adopt.log"
+fi
 check "python -m pyo3cpp --include and pyo3cpp.include() name the headers" "$tmp/include.log" \
   bash -c "[[ -f \$('$venv/bin/python' -m pyo3cpp --include)/pyo3cpp/pyo3cpp.hpp ]] && '$venv/bin/python' -c 'import os, pyo3cpp; assert os.path.isfile(os.path.join(pyo3cpp.include(), \"pyo3cpp.h\"))'"
 finish
