@@ -64,7 +64,7 @@ if [[ -n $other_lib ]]; then
      && [[ -f $libdir/lib$other_name.so.1 && -f $(dirname "$pc")/$other_name.pc ]] \
      && [[ -n $(find "$tmp/stage" -path "*/include/$other_name/pyo3cpp.h") ]] \
      && [[ $before == "$(cd "$tmp/stage" && find . -path "*$tag*" -type f -exec sha256sum {} + | sort)" ]] \
-     && [[ $(pkg-config --variable=library "$other_name") == "lib$other_name.so.1" ]]; then
+     && grep -qx "library=lib$other_name.so.1" "$(dirname "$pc")/$other_name.pc"; then
     pass "$name and $other_name installed into one prefix: both present, neither overwritten"
   else
     fail "$name and $other_name installed into one prefix: both present, neither overwritten" "$tmp/other.log"
