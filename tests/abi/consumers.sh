@@ -6,7 +6,7 @@
 #     installed into the same stage and checked);
 #   - check pyo3cpp-<tag>.pc: our include dir and Python's headers, -lpyo3cpp-<tag>, never -lpython;
 #   - build the README's extension one-liner (pkg-config and an rpath) and import it with an
-#     empty environment;
+#     environment without LD_LIBRARY_PATH (LD_PRELOAD stays: the sanitizer runs need it);
 #   - build and run a C program with `pkg-config --cflags --libs pyo3cpp python-X.Y-embed`;
 #   - configure an out-of-tree Meson project using dependency('pyo3cpp-<tag>'), whose `python`
 #     variable selects the interpreter (meson itself runs on /usr/bin/python3), and import its
@@ -52,11 +52,14 @@ if [[ -s $tmp/names.log ]] && ! grep -v -- "$tag" "$tmp/names.log" >/dev/null \
 else
   fail "every installed name carries $tag: lib$name.so.1 (its SONAME), include/$name/, $name.pc" "$tmp/names.log"
 fi
-other_build=""
+# The sibling build directory (scripts/test: build/py311, build/py313t) for the other Python ABI.
+other_build="" other_lib=""
 for dir in "$build"/../py311 "$build"/../py313t; do
-  [[ -f $dir/build.ninja && $(realpath "$dir") != $(realpath "$build") ]] && other_build=$dir
+  candidate=$(find "$dir/src" -maxdepth 1 -name 'libpyo3cpp-cp*.so.1' 2>/dev/null | head -n 1)
+  if [[ -n $candidate && $(basename "$candidate") != "lib$name.so.1" && -f $dir/build.ninja ]]; then
+    other_build=$dir other_lib=$candidate
+  fi
 done
-other_lib=$(find "$other_build/src" -maxdepth 1 -name 'libpyo3cpp-cp*.so.1' 2>/dev/null | head -n 1)
 if [[ -n $other_lib ]]; then
   other_name=$(basename "$other_lib" .so.1); other_name=${other_name#lib}
   before=$(cd "$tmp/stage" && find . -path "*$tag*" -type f -exec sha256sum {} + | sort)
@@ -113,15 +116,15 @@ else
   fail "C program via pkg-config --cflags --libs $name python-$py_ver$py_t-embed links and runs" "$tmp/program.log"
 fi
 
-# ---- the README's extension one-liner: pkg-config plus an rpath, imported with env -i
+# ---- the README's extension one-liner: pkg-config plus an rpath, no LD_LIBRARY_PATH at import
 ext_suffix=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 # shellcheck disable=SC2046
 if (cd "$tmp" && ${CXX:-c++} -std=c++20 -shared -fPIC "$source_root/examples/quickstart/quickstart.cpp" -o "quickstart$ext_suffix" \
       $(pkg-config --cflags --libs "$name") -Wl,-rpath,"$(pkg-config --variable=libdir "$name")") >"$tmp/oneliner.log" 2>&1 \
-   && (cd "$tmp" && env -i "$python" -c 'import quickstart; assert quickstart.count_long_words(["free", "threaded", "python"]) == 2') >>"$tmp/oneliner.log" 2>&1; then
-  pass "README one-liner: c++ ... \$(pkg-config --cflags --libs $name) -Wl,-rpath,... imports with no environment"
+   && (cd "$tmp" && env -u LD_LIBRARY_PATH -u PYTHONPATH "$python" -c 'import quickstart; assert quickstart.count_long_words(["free", "threaded", "python"]) == 2') >>"$tmp/oneliner.log" 2>&1; then
+  pass "README one-liner: c++ ... \$(pkg-config --cflags --libs $name) -Wl,-rpath,... imports without LD_LIBRARY_PATH"
 else
-  fail "README one-liner: c++ ... \$(pkg-config --cflags --libs $name) -Wl,-rpath,... imports with no environment" "$tmp/oneliner.log"
+  fail "README one-liner: c++ ... \$(pkg-config --cflags --libs $name) -Wl,-rpath,... imports without LD_LIBRARY_PATH" "$tmp/oneliner.log"
 fi
 
 # ---- an out-of-tree Meson project with dependency('pyo3cpp-<tag>'); meson runs on /usr/bin/python3
@@ -130,14 +133,14 @@ if meson setup "$tmp/consumer-build" "$consumer" -Dpyo3cpp="$name" >"$tmp/consum
    && ninja -C "$tmp/consumer-build" >>"$tmp/consumer.log" 2>&1 \
    && [[ -f $tmp/consumer-build/pyo3cpp_consumer$ext_suffix ]]; then
   pass "out-of-tree meson project: dependency('$name') builds an extension for $python"
-  if (cd "$tmp/consumer-build" && env -i "$python" -c '
+  if (cd "$tmp/consumer-build" && env -u LD_LIBRARY_PATH -u PYTHONPATH "$python" -c '
 import pyo3cpp_consumer as m
 assert m.abi_version() == 1, m.abi_version()
 assert m.hello() == "hello from an installed pyo3cpp"
 ') >"$tmp/import.log" 2>&1; then
-    pass "the consumer extension imports and runs under $python with an empty environment"
+    pass "the consumer extension imports and runs under $python without LD_LIBRARY_PATH or PYTHONPATH"
   else
-    fail "the consumer extension imports and runs under $python with an empty environment" "$tmp/import.log"
+    fail "the consumer extension imports and runs under $python without LD_LIBRARY_PATH or PYTHONPATH" "$tmp/import.log"
   fi
 else
   fail "out-of-tree meson project: dependency('$name') builds an extension for $python" "$tmp/consumer.log"
