@@ -108,32 +108,37 @@ if abi_version() != ABI_VERSION or _loaded_tag() != PYTHON_TAG:   # a hand-mixed
 
 
 def _needed_libraries(path):
-    """DT_NEEDED entries of an ELF64 little-endian shared object ([] if it is not one)."""
+    """DT_NEEDED entries of an ELF64 little-endian shared object ([] if it is not one). Reads the
+    header, the section table, the dynamic section and its string table: a few KiB."""
     import struct
     try:
         with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+            head = f.read(64)
+            if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+                return []
+            shoff, = struct.unpack_from("<Q", head, 0x28)
+            shentsize, shnum = struct.unpack_from("<HH", head, 0x3A)
+            f.seek(shoff)
+            table = f.read(shentsize * shnum)
+            sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize)
+                        for i in range(shnum)]
+            needed = []
+            for _, sh_type, _, _, offset, size, link, _, _, entsize in sections:
+                if sh_type != 6:   # SHT_DYNAMIC
+                    continue
+                f.seek(offset)
+                dynamic = f.read(size)
+                f.seek(sections[link][4])
+                strtab = f.read(sections[link][5])
+                for pos in range(0, len(dynamic) - 15, entsize or 16):
+                    tag, value = struct.unpack_from("<qQ", dynamic, pos)
+                    if tag == 0:
+                        break
+                    if tag == 1:   # DT_NEEDED
+                        needed.append(strtab[value:strtab.index(b"\0", value)].decode())
+            return needed
+    except (OSError, struct.error, ValueError, IndexError):
         return []
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        return []
-    shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)
-                for i in range(shnum)]
-    needed = []
-    for _, sh_type, _, _, offset, size, link, _, _, entsize in sections:
-        if sh_type != 6:   # SHT_DYNAMIC
-            continue
-        strtab = sections[link][4]
-        for pos in range(offset, offset + size, entsize or 16):
-            tag, value = struct.unpack_from("<qQ", data, pos)
-            if tag == 0:
-                break
-            if tag == 1:   # DT_NEEDED
-                end = data.index(b"\0", strtab + value)
-                needed.append(data[strtab + value:end].decode())
-    return needed
 
 
 def require(package):
