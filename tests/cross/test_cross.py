@@ -40,7 +40,7 @@ class ToolchainTest(unittest.TestCase):
             mapped = maps.read()
         self.assertIn("libc++.so", mapped, "the extension's standard library")
         self.assertIn("libstdc++.so", mapped, "libpyo3cpp.so's standard library")
-        self.assertIn("libpyo3cpp.so", mapped)
+        self.assertIn("libpyo3cpp-cp", mapped)   # libpyo3cpp-<python tag>.so.<abi>
 
 
 class OwnershipTest(unittest.TestCase):
