@@ -166,11 +166,15 @@ typedef struct pyo3cpp_attach_state {
  * it already is, and drains the deferred-decref pool. Nested calls cost one thread-local read.
  * Returns 0; returns -1 without setting an exception when the interpreter is not initialised
  * or is finalising (it never blocks then) or when `state` is NULL. "Finalising" starts when the
- * library's own atexit callback runs (registered on the first attach or runtime check of each
- * interpreter): from then on a thread that is not attached is refused, and attaches already
- * past that check finish before Py_FinalizeEx proceeds. Already-attached threads (the
- * finalising thread itself) get 0 with kind 1. Each successful call is
- * paired with pyo3cpp_release_attach on the same thread, in LIFO order. */
+ * library's own atexit callback runs (registered by the runtime's first use of any kind in the
+ * main interpreter, a nested attach included): from then on a thread that is not attached is
+ * refused, and attaches already past that check finish before Py_FinalizeEx proceeds.
+ * Already-attached threads (the finalising thread itself) get 0 with kind 1. Each successful
+ * call is paired with pyo3cpp_release_attach on the same thread, in LIFO order.
+ * A thread Python did not create gets one thread state at its first attach and keeps it (bound
+ * as its PyGILState state) until the thread exits; later attaches re-attach it. At thread exit
+ * it is deleted, unless finalisation has begun (CPython deletes it then) or it belongs to an
+ * earlier interpreter (never touched). */
 PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state);
 
 /* Same as pyo3cpp_attach; the name documents that failure is an expected outcome. */

@@ -7,15 +7,16 @@
 //   auto n = pyo3cpp::detach(py, [] { return slow_io(); });   // detached while slow_io runs
 //
 // Contract:
-//   - attach(): any thread, including threads Python never created. Nested attach (or attach on
+//   - attach(): any thread, including threads Python never created (such a thread keeps the
+//     thread state its first attach made until it exits: later attaches only re-attach it). Nested attach (or attach on
 //     a thread that is already attached, e.g. inside a module function) costs one thread-local
 //     read. Every (re-)attach drains the deferred-decref pool (one relaxed load when empty).
 //     Throws std::runtime_error if the interpreter is not initialised or is finalising.
 //   - try_attach(): the same, but returns an empty guard (false in a boolean test) instead of
 //     throwing; it never hangs and never aborts (use it from destructors, atexit hooks, foreign
 //     threads). Empty before Py_Initialize, after Py_FinalizeEx, and during finalisation: from
-//     the moment libpyo3cpp's own atexit callback runs (registered on the first attach or
-//     module import, so it runs after atexit callbacks registered later) a thread that is not
+//     the moment libpyo3cpp's own atexit callback runs (registered by the runtime's first use of
+//     any kind, so it runs after atexit callbacks registered later) a thread that is not
 //     attached is refused, and attaches already under way finish first. The finalising thread
 //     itself (and any nested guard) is attached, so it gets a non-empty guard.
 //   - Guards end in LIFO order on the thread that made them; they cannot be copied or moved.

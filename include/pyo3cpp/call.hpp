@@ -236,7 +236,7 @@ template <class Invoke, class R = PyResult<Bound<PyAny>>> R try_vectorcall(Pytho
     PyObject *result;
     try {
         result = invoke();
-    } catch (PyErr &err) {
+    } catch (std::conditional_t<sizeof(R) != 0, PyErr, PyErr> &err) {  // dependent: see above
         return R(std::move(err));
     }
     if (__builtin_expect(result == nullptr, 0)) return R::fetch(py);

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <iterator>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "pyo3cpp/any.hpp"
@@ -125,7 +126,9 @@ template <class Self> struct Methods<Self, PyDict> : AnyMethods<Self> {
             if (found < 0) return Result::fetch(py);
             if (found == 0) return Result(std::nullopt);
             return Result(detail::bound_t<Self>::from_owned_ptr_unchecked(py, value));
-        } catch (PyErr &err) {  // the key's conversion failed
+        } catch (std::conditional_t<sizeof(Key) != 0, PyErr, PyErr> &err) {
+            // The key's conversion failed. (A dependent spelling of PyErr: this header may be
+            // read before PyErr is complete, and clang checks non-dependent catch types early.)
             return Result(std::move(err));
         }
     }
