@@ -134,6 +134,27 @@ PyThreadState *make_foreign_thread_state() noexcept
     return tstate;
 }
 
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
+// Free-threaded CPython counts references with a bias: a release by a thread that does not own
+// the object may be queued for the owner to merge, and a thread merges its queue only when it
+// handles its eval breaker, that is, while running bytecode. A foreign thread that keeps its
+// thread state and only runs C code would never do that, so objects queued to it would live as
+// long as the thread. Before it detaches, such a thread handles what CPython asked of it (as a
+// Python thread would at its next bytecode boundary). One load when nothing is pending.
+// _Py_HandlePending is exported by libpython (PyAPI_FUNC in the internal pycore_ceval.h); the
+// merge request is bit 6 of PyThreadState.eval_breaker in 3.13 (_PY_EVAL_EXPLICIT_MERGE_BIT).
+extern "C" int _Py_HandlePending(PyThreadState *tstate);
+constexpr std::uintptr_t kExplicitMergeBit = std::uintptr_t{1} << 6;
+
+void merge_queued_refcounts(PyThreadState *tstate)
+{
+    if ((__atomic_load_n(&tstate->eval_breaker, __ATOMIC_RELAXED) & kExplicitMergeBit) == 0) return;
+    PyObject *pending = PyErr_GetRaisedException();
+    if (_Py_HandlePending(tstate) < 0) PyErr_WriteUnraisable(nullptr);
+    PyErr_SetRaisedException(pending);
+}
+#endif
+
 ForeignThreadState::~ForeignThreadState()
 {
     PyThreadState *tstate = this->tstate;
@@ -315,7 +336,7 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
 
 PYO3CPP_API int pyo3cpp_try_attach(pyo3cpp_attach_state *state) { return pyo3cpp_attach(state); }
 
-PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state) noexcept
+PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
 {
     if (state == nullptr || state->kind != kAttachedNow) return;
     state->kind = kNotAttached;
@@ -323,6 +344,9 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state) noexcept
     // the stack with the thread no longer attached): there is nothing to give back.
     if (!thread_is_attached()) return;
     if (state->reserved != nullptr) {  // re-attached the thread's own state: detach it again
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
+        if (state->reserved == t_foreign.tstate) merge_queued_refcounts(t_foreign.tstate);
+#endif
         state->reserved = nullptr;
         (void)PyEval_SaveThread();
         return;

@@ -232,6 +232,57 @@ TEST(Pool, OneDrainIsBoundedWhileDelKeepsQueueing)
     EXPECT_EQ(pyo3cpp_pool_pending(), 0);
 }
 
+// A thread Python did not create keeps its thread state between attaches. On a free-threaded
+// build a release of an object it owns, made by another thread, may be queued for it to merge;
+// it must merge when it next releases an attach (it runs no bytecode that would do it), or the
+// object lives as long as the thread. GIL builds: the release is immediate anyway.
+TEST(Attach, ForeignThreadMergesReleasesQueuedForIt)
+{
+    auto g = attach();
+    auto py = g.py();
+    std::atomic<int> step{0};
+    PyObject *made = nullptr, *weak = nullptr;
+    auto advance = [&](int to) {
+        step = to;
+        step.notify_all();
+    };
+    auto await = [&](int value) {
+        for (int seen = step.load(); seen < value; seen = step.load()) step.wait(seen);
+    };
+    std::thread foreign;
+    detach(py, [&] {
+        foreign = std::thread([&] {
+            {
+                auto guard = attach();
+                made = PySet_New(nullptr);  // owned by this thread
+                weak = PyWeakref_NewRef(made, nullptr);
+            }
+            advance(1);
+            await(2);  // the main thread has dropped `made`
+            { auto guard = attach(); }
+            advance(3);
+            await(4);
+        });
+        await(1);
+    });
+    ASSERT_NE(made, nullptr);
+    ASSERT_NE(weak, nullptr);
+    Py_DECREF(made);  // from a thread that does not own it: may be queued for the owner
+    detach(py, [&] {
+        advance(2);
+        await(3);
+    });
+    PyObject *target = nullptr;
+    ASSERT_GE(compat::weakref_get_ref(weak, &target), 0);
+    EXPECT_EQ(target, nullptr) << "the object outlived every reference: its release was never merged";
+    Py_XDECREF(target);
+    Py_DECREF(weak);
+    detach(py, [&] {
+        advance(4);
+        foreign.join();
+    });
+}
+
 TEST(Detach, AttachInsideDetachWorks)
 {
     // A C library calling back into Python from inside a detached region.

@@ -78,25 +78,34 @@ Py_ssize_t total_refs()
     return total;
 }
 
+// Py_AtExit callbacks run last registered first, so this runs just before the library's hook:
+// it lets the releasers loose and gives them a moment to be in full flight when the hook runs.
+std::atomic<bool> g_release{false};
+void start_releasers()
+{
+    g_release = true;
+    g_release.notify_all();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
 // Returns true when the re-initialised interpreter's first drain applied nothing queued under
 // the finalised one.
 bool pool_round(int releasers)
 {
     Py_InitializeEx(0);
     { auto guard = pyo3cpp::attach(); }  // arm the runtime for this interpreter
-    PyThreadState *main_state = PyEval_SaveThread();
+    g_release = false;
+    if (Py_AtExit(start_releasers) != 0) return false;
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
     for (int t = 0; t < releasers; ++t)
         threads.emplace_back([&, t] {
+            g_release.wait(false);
             unsigned i = static_cast<unsigned>(t);
             while (!stop.load(std::memory_order_relaxed))
                 pyo3cpp_release_ref(&g_objects[i++ % kObjects]);  // not attached: queued/leaked
         });
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    PyEval_RestoreThread(main_state);
     Py_FinalizeEx();
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
     stop = true;
     for (auto &thread : threads) thread.join();
     Py_InitializeEx(0);
@@ -120,9 +129,9 @@ int main()
 
     init_objects();
     int pool_failures = 0;
-    for (int round = 0; round < 40; ++round) pool_failures += pool_round(6) ? 0 : 1;
+    for (int round = 0; round < 20; ++round) pool_failures += pool_round(6) ? 0 : 1;
     ok(pool_failures == 0,
        "references queued under a finalised interpreter are never decref'd by the next one");
-    if (pool_failures) std::printf("# %d of 40 rounds applied stale decrefs\n", pool_failures);
+    if (pool_failures) std::printf("# %d of 20 rounds applied stale decrefs\n", pool_failures);
     return lifecycle_test::finish();
 }
