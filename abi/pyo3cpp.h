@@ -183,8 +183,9 @@ PYO3CPP_API int pyo3cpp_try_attach(pyo3cpp_attach_state *state);
 /* Undoes one pyo3cpp_attach/try_attach: detaches only if that call attached. NULL, a state
  * from a failed attach, or a state already released (the kind is reset) is a no-op. Must run
  * on the thread that attached, in LIFO order (undefined otherwise: CPython's own rule).
- * On free-threaded builds a foreign thread first handles what CPython queued for it (reference
- * count merges; possibly a scheduled garbage collection), as a Python thread would. */
+ * On free-threaded builds, a foreign thread for which CPython has queued reference-count merges
+ * retires its thread state here (clearing it merges them) and gets a fresh one at its next
+ * attach. */
 PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state);
 
 /* Detach from the interpreter around blocking work. pyo3cpp_detach_begin requires attachment

@@ -137,23 +137,50 @@ PyThreadState *make_foreign_thread_state() noexcept
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
 // Free-threaded CPython counts references with a bias: a release by a thread that does not own
 // the object may be queued for the owner to merge, and a thread merges its queue only when it
-// handles its eval breaker, that is, while running bytecode. A foreign thread that keeps its
-// thread state and only runs C code would never do that, so objects queued to it would live as
-// long as the thread. Before it detaches, such a thread handles what CPython asked of it (as a
-// Python thread would at its next bytecode boundary). One load when nothing is pending.
-// _Py_HandlePending is exported by libpython (PyAPI_FUNC in the internal pycore_ceval.h); the
-// merge request is bit 6 of PyThreadState.eval_breaker in 3.13 (_PY_EVAL_EXPLICIT_MERGE_BIT).
-extern "C" int _Py_HandlePending(PyThreadState *tstate);
+// handles its eval breaker (while running bytecode) or when its thread state is cleared. A
+// foreign thread that keeps its thread state and only runs C code would never merge, so objects
+// queued to it would live as long as the thread. When CPython has asked it to merge, the thread
+// retires its thread state as it detaches (clearing it merges the queue, as PyGILState_Release
+// did on every release) and its next attach makes a fresh one. Handling the eval breaker
+// instead (_Py_HandlePending) would also honour stop-the-world requests and so could end the
+// thread inside a destructor during finalisation. One load when nothing is queued; the merge
+// request is bit 6 of PyThreadState.eval_breaker in 3.13 (_PY_EVAL_EXPLICIT_MERGE_BIT).
 constexpr std::uintptr_t kExplicitMergeBit = std::uintptr_t{1} << 6;
 
-void merge_queued_refcounts(PyThreadState *tstate)
+bool merge_requested(PyThreadState *tstate) noexcept
 {
-    if ((__atomic_load_n(&tstate->eval_breaker, __ATOMIC_RELAXED) & kExplicitMergeBit) == 0) return;
-    PyObject *pending = PyErr_GetRaisedException();
-    if (_Py_HandlePending(tstate) < 0) PyErr_WriteUnraisable(nullptr);
-    PyErr_SetRaisedException(pending);
+    return (__atomic_load_n(&tstate->eval_breaker, __ATOMIC_RELAXED) & kExplicitMergeBit) != 0;
 }
+
 #endif
+
+// Attached, on the thread that owns t_foreign.tstate: clears it (merging), deletes it, detaches.
+void retire_foreign_thread_state()
+{
+    PyThreadState *tstate = t_foreign.tstate;
+    t_foreign.tstate = nullptr;
+    PyThreadState_Clear(tstate);
+    PyThreadState_DeleteCurrent();
+}
+
+// The end of a foreign thread's attach. Finalisation deletes the thread states of detached
+// threads; CPython reads a thread state just after marking it detached, so a foreign thread
+// detaching while finalisation sweeps would race with that deletion. The detach therefore
+// passes the gate: while the gate is open the closer waits for it; once the gate is closed the
+// thread deletes its own thread state instead (what PyGILState_Release does).
+void release_foreign_thread_state()
+{
+    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
+    GatePass pass;
+    bool retire = g_gate.load(std::memory_order_seq_cst) != kGateOpen;
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
+    retire = retire || merge_requested(t_foreign.tstate);
+#endif
+    if (retire)
+        retire_foreign_thread_state();
+    else
+        (void)PyEval_SaveThread();
+}
 
 ForeignThreadState::~ForeignThreadState()
 {
@@ -344,9 +371,11 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
     // the stack with the thread no longer attached): there is nothing to give back.
     if (!thread_is_attached()) return;
     if (state->reserved != nullptr) {  // re-attached the thread's own state: detach it again
-#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
-        if (state->reserved == t_foreign.tstate) merge_queued_refcounts(t_foreign.tstate);
-#endif
+        if (state->reserved == t_foreign.tstate) {
+            state->reserved = nullptr;
+            release_foreign_thread_state();
+            return;
+        }
         state->reserved = nullptr;
         (void)PyEval_SaveThread();
         return;
