@@ -34,7 +34,7 @@ bool holds_after_release(PyObject *object, Py_ssize_t expected)
 {
 #ifdef Py_GIL_DISABLED
     const Py_ssize_t shared = __atomic_load_n(&object->ob_ref_shared, __ATOMIC_RELAXED);
-    if ((shared & _Py_REF_QUEUED) != 0) return refcnt(object) == expected + 1;
+    if ((shared & _Py_REF_SHARED_FLAG_MASK) == _Py_REF_QUEUED) return refcnt(object) == expected + 1;
 #endif
     return refcnt(object) == expected;
 }
