@@ -193,8 +193,18 @@ PYO3CPP_API void pyo3cpp_runtime_python(int *major, int *minor, int *free_thread
 PYO3CPP_API int pyo3cpp_check_runtime(long abi_version, int py_major, int py_minor,
                                       int free_threaded, const char *module_name) noexcept
 {
-    if (!thread_is_attached()) return -1;
     const char *name = module_name ? module_name : "extension";
+#if PY_VERSION_HEX < 0x030C0000
+    // 3.11: a thread running a subinterpreter is not the GIL holder thread_is_attached() knows.
+    // Module initialisation runs with the GIL held, so the current thread state is this
+    // thread's own (safe to read) when its thread id is ours.
+    if (!thread_is_attached()) {
+        PyThreadState *current = _PyThreadState_UncheckedGet();
+        if (current == nullptr || current->thread_id != PyThread_get_thread_ident()) return -1;
+    }
+#else
+    if (!thread_is_attached()) return -1;
+#endif
     // The runtime's state (once-cells, intern and import caches, the deferred-decref pool, the
     // finalisation hook) is process-wide and belongs to the main interpreter: a module in a
     // subinterpreter would be handed the main interpreter's objects.

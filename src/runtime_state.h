@@ -55,12 +55,11 @@ inline bool thread_is_attached() noexcept
 #elif PY_VERSION_HEX >= 0x030C0000
     return _PyThreadState_UncheckedGet() != nullptr;
 #else
-    // The GILState comparison answers for the main interpreter; a subinterpreter's thread state
-    // is not the thread's GILState one, so compare thread identities then.
+    // Only compared, never dereferenced: it may be another thread's state, freed meanwhile. (A
+    // thread of a 3.11 subinterpreter is not "attached" here: runtime.cpp's import check
+    // recognises that case itself.)
     PyThreadState *current = _PyThreadState_UncheckedGet();
-    if (current == nullptr) return false;
-    return current == PyGILState_GetThisThreadState() ||
-           current->thread_id == PyThread_get_thread_ident();
+    return current != nullptr && current == PyGILState_GetThisThreadState();
 #endif
 }
 
