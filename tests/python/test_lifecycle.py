@@ -16,6 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 FREE_THREADED = bool(__import__("sysconfig").get_config_var("Py_GIL_DISABLED"))
 
+# Under the ASan run (scripts/test preloads gcc 12's libasan) two things break inside ASan itself,
+# not in the code under test: its allocator is not fork-safe (a child's first allocation waits
+# for an allocator lock a parent thread held at the fork: seen with gdb), and a pthread_exit
+# unwinding instrumented frames fails ASan's own check (asan_thread.cpp:371,
+# kCurrentStackFrameMagic). Those scenarios run in the plain runs on both interpreters.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+ASAN_REASON = "gcc 12's ASan runtime is not fork-safe and fails its own check on pthread_exit unwinds"
+
 
 def run_script(source, timeout=60):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(source)], capture_output=True,
@@ -82,6 +90,7 @@ time.sleep(0.05)
 }
 
 
+@unittest.skipIf(UNDER_ASAN, ASAN_REASON)
 class ShutdownTest(unittest.TestCase):
     RUNS = 20
 
@@ -149,6 +158,7 @@ print("ok")
         self.check("m.hold_std_mutex_foreign", "m.lock_std_mutex")
 
 
+@unittest.skipIf(UNDER_ASAN, ASAN_REASON)
 class ForkTest(unittest.TestCase):
     """os.fork() 100 times while four threads attach from foreign threads, drop references
     detached, hold an object lock and run a once-cell initialiser; every child runs the
