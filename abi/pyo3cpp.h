@@ -490,6 +490,88 @@ PYO3CPP_API int pyo3cpp_dict_set_default_ref(struct _object *dict, struct _objec
  * ("expected a weakref") when `ref` is not a weak reference. */
 PYO3CPP_API int pyo3cpp_weakref_get_ref(struct _object *ref, struct _object **pobj);
 
+/* ------------------------------------------------------------- function bindings (1.2) */
+
+/* What the C++ binding layer (include/pyo3cpp/function.hpp) compiles once instead of once per
+ * function: argument binding beyond the fast path (keywords, defaults, *args, **kwargs), the
+ * error messages in CPython's wording, the signature texts (__text_signature__ and the typed
+ * one for stubs), and the function objects themselves. C extensions may use it too: describe
+ * the parameters, bind with pyo3cpp_bind_arguments, and report conversion failures with
+ * pyo3cpp_argument_error. All functions here require an attached thread. */
+
+/* pyo3cpp_parameter.kind: Python's parameter kinds, in the order they must appear. */
+#define PYO3CPP_PARAM_POSITIONAL_ONLY 0
+#define PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD 1
+#define PYO3CPP_PARAM_VAR_POSITIONAL 2 /* *args: its slot receives a new tuple */
+#define PYO3CPP_PARAM_KEYWORD_ONLY 3
+#define PYO3CPP_PARAM_VAR_KEYWORD 4 /* **kwargs: its slot receives a new dict */
+
+typedef struct pyo3cpp_parameter {
+    const char *name;         /* the Python name (never NULL; "arg0"... for unnamed ones) */
+    const char *default_text; /* the default as Python source ("0", "'x'", "None", "..."), or
+                                 NULL: no default */
+    const char *annotation;   /* its type for stubs ("int", "list[str]", "int | None"), or NULL
+                                 for "object" */
+    int kind;                 /* PYO3CPP_PARAM_* */
+    int required;             /* 1: the caller must pass it; 0: it may be omitted */
+} pyo3cpp_parameter;
+
+typedef struct pyo3cpp_signature {
+    const char *name;                 /* the function's __name__, for messages */
+    const pyo3cpp_parameter *params;  /* `count` entries, valid for the life of the process */
+    ptrdiff_t count;
+    const char *return_annotation;    /* for stubs; NULL for "object" */
+    void *prepared;                   /* the runtime's; NULL until pyo3cpp_signature_prepare */
+} pyo3cpp_signature;
+
+/* Checks the parameter list (kinds in order, names unique; ValueError naming the function
+ * otherwise), interns the names and builds the docstring CPython reads a __text_signature__
+ * from: "name(a, b=0, /, *, c=None)\n--\n\n" followed by `doc` (NULL: none). Returns that text,
+ * which lives for the process, or NULL with an exception. Idempotent: a second call returns the
+ * first text. Not thread-safe for one signature: prepare it before publishing it. */
+PYO3CPP_API const char *pyo3cpp_signature_prepare(pyo3cpp_signature *sig, const char *doc);
+
+/* Binds vectorcall arguments (args[0..nargs) positional, then one value per name of the tuple
+ * `kwnames`, which may be NULL) to `slots`, one per parameter: a borrowed argument, or NULL for
+ * an omitted optional one; the *args slot gets a new tuple and the **kwargs slot a new dict,
+ * which the caller releases. 0 on success; -1 with TypeError worded like CPython's ("f() takes
+ * 2 positional arguments but 3 were given", "f() missing required argument 'x' (pos 2)",
+ * "f() got an unexpected keyword argument 'k'", "f() got multiple values for argument 'a'",
+ * "f() got some positional-only arguments passed as keyword arguments: 'a'") and every slot
+ * NULL. `sig` must be prepared. */
+PYO3CPP_API int pyo3cpp_bind_arguments(const pyo3cpp_signature *sig, struct _object *const *args,
+                                       ptrdiff_t nargs, struct _object *kwnames,
+                                       struct _object **slots);
+
+/* Rewrites the exception being raised (a conversion of parameter `index` from `value` failed)
+ * so that it names the function and the argument, keeping its type unless noted:
+ *   TypeError with `expected` given:   "f() argument 'x' must be int, not str"
+ *                                       (" or None" added when `accepts_none`)
+ *   a message starting "must be ":      "f() argument 'x' must be list[int], not str"
+ *   any other message:                  "f() argument 'x': item 2 must be int, not str"
+ * The exception's __cause__/__context__ are kept. Always returns NULL (for `return`). */
+PYO3CPP_API struct _object *pyo3cpp_argument_error(const pyo3cpp_signature *sig, ptrdiff_t index,
+                                                   struct _object *value, const char *expected,
+                                                   int accepts_none);
+
+/* A built-in function object (of builtin_function_or_method's subtype builtin_method, so
+ * inspect, help, pickle and copy treat it as a built-in) whose calls go straight to
+ * `vectorcall` (a vectorcallfunc) with the function object as the callable, which reaches
+ * `method_def` as its m_ml. `method_def` is a complete PyMethodDef that lives for the process:
+ * ml_flags METH_FASTCALL | METH_KEYWORDS | METH_METHOD (that subtype is never specialised by
+ * the interpreter, so every call goes through `vectorcall`), ml_meth a function that only
+ * reports misuse, ml_doc from pyo3cpp_signature_prepare. `__self__` is `module`, `__module__`
+ * its name, `__qualname__` the name. `sig` (prepared) is remembered for
+ * pyo3cpp_function_signature. New reference, or NULL with an exception. */
+PYO3CPP_API struct _object *pyo3cpp_function_new(void *method_def, void *vectorcall,
+                                                 const pyo3cpp_signature *sig,
+                                                 struct _object *module);
+
+/* The typed signature of a pyo3cpp function or method, for stub generators:
+ * "(a: int, b: int = 0, /, *, c: str | None = None) -> int" as a new str; None (a new
+ * reference) when `callable` is not one; NULL with an exception on failure. */
+PYO3CPP_API struct _object *pyo3cpp_function_signature(struct _object *callable);
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

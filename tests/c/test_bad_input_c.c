@@ -91,6 +91,19 @@ static void not_attached(const char *where)
     TAP_OK(pyo3cpp_detach(fn_returns_7, NULL) == 7 && count_calls == 1,
            NAMED("pyo3cpp_detach just calls fn"));
     TAP_OK(pyo3cpp_detach(NULL, NULL) == -1, NAMED("pyo3cpp_detach(NULL fn): -1"));
+    {
+        pyo3cpp_signature sig = {"f", NULL, 0, NULL, NULL};
+        PyObject *slots[1];
+        TAP_OK(pyo3cpp_signature_prepare(&sig, NULL) == NULL && sig.prepared == NULL,
+               NAMED("pyo3cpp_signature_prepare: NULL"));
+        TAP_OK(pyo3cpp_bind_arguments(&sig, NULL, 0, NULL, slots) == -1,
+               NAMED("pyo3cpp_bind_arguments: -1"));
+        TAP_OK(pyo3cpp_argument_error(&sig, 0, fake, NULL, 0) == NULL,
+               NAMED("pyo3cpp_argument_error: NULL"));
+        TAP_OK(pyo3cpp_function_new(NULL, NULL, &sig, fake) == NULL,
+               NAMED("pyo3cpp_function_new: NULL"));
+        TAP_OK(pyo3cpp_function_signature(fake) == NULL, NAMED("pyo3cpp_function_signature: NULL"));
+    }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
     pending = pyo3cpp_pool_pending();
     pyo3cpp_release_ref(NULL);
@@ -222,8 +235,56 @@ static void attached_nulls(void)
     pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
     pyo3cpp_once_state once = PYO3CPP_ONCE_STATE_INIT;
     PyObject *obj = PyList_New(0);
+    PyObject *out;
     Py_ssize_t refs;
 
+    {
+        static const pyo3cpp_parameter params[2] = {
+            {"a", NULL, "int", PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD, 1},
+            {"a", NULL, "int", PYO3CPP_PARAM_KEYWORD_ONLY, 1}}; /* duplicate name */
+        static const pyo3cpp_parameter out_of_order[2] = {
+            {"a", NULL, NULL, PYO3CPP_PARAM_KEYWORD_ONLY, 1},
+            {"b", NULL, NULL, PYO3CPP_PARAM_POSITIONAL_ONLY, 1}};
+        pyo3cpp_signature sig = {"f", params, 2, NULL, NULL};
+        pyo3cpp_signature unprepared = {"g", NULL, 0, NULL, NULL};
+        PyObject *slots[2];
+        PyMethodDef def = {"f", NULL, METH_VARARGS, NULL};
+        TAP_OK(pyo3cpp_signature_prepare(NULL, NULL) == NULL && raised(PyExc_ValueError, "NULL"),
+               "pyo3cpp_signature_prepare(NULL): ValueError");
+        TAP_OK(pyo3cpp_signature_prepare(&sig, NULL) == NULL &&
+                   raised(PyExc_ValueError, "duplicate parameter name 'a'"),
+               "pyo3cpp_signature_prepare(duplicate names): ValueError");
+        sig.params = out_of_order;
+        TAP_OK(pyo3cpp_signature_prepare(&sig, NULL) == NULL &&
+                   raised(PyExc_ValueError, "out of order"),
+               "pyo3cpp_signature_prepare(kinds out of order): ValueError");
+        TAP_OK(pyo3cpp_bind_arguments(NULL, NULL, 0, NULL, slots) == -1 &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_bind_arguments(NULL sig): ValueError");
+        TAP_OK(pyo3cpp_bind_arguments(&unprepared, NULL, 0, NULL, slots) == -1 &&
+                   raised(PyExc_ValueError, "prepared"),
+               "pyo3cpp_bind_arguments(unprepared): ValueError");
+        TAP_OK(pyo3cpp_bind_arguments(&unprepared, NULL, -1, NULL, slots) == -1 &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_bind_arguments(nargs < 0): ValueError");
+        TAP_OK(pyo3cpp_argument_error(NULL, 0, obj, NULL, 0) == NULL &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_argument_error(NULL sig): ValueError");
+        TAP_OK(pyo3cpp_argument_error(&unprepared, 3, obj, NULL, 0) == NULL &&
+                   raised(PyExc_ValueError, "in range"),
+               "pyo3cpp_argument_error(index out of range): ValueError");
+        TAP_OK(pyo3cpp_function_new(NULL, NULL, NULL, NULL) == NULL &&
+                   raised(PyExc_SystemError, NULL),
+               "pyo3cpp_function_new(NULL...): SystemError");
+        TAP_OK(pyo3cpp_function_new(&def, (void *)&def, &unprepared, obj) == NULL &&
+                   raised(PyExc_SystemError, "METH_FASTCALL"),
+               "pyo3cpp_function_new(wrong flags, unprepared, not a module): SystemError");
+        TAP_OK(pyo3cpp_function_signature(NULL) == NULL && raised(PyExc_ValueError, NULL),
+               "pyo3cpp_function_signature(NULL): ValueError");
+        out = pyo3cpp_function_signature(obj);
+        TAP_OK(out == Py_None && no_error(), "pyo3cpp_function_signature(not ours): None");
+        Py_XDECREF(out);
+    }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
     TAP_OK(pyo3cpp_detach(NULL, NULL) == -1 && raised(PyExc_ValueError, "fn is NULL"),

@@ -1,0 +1,53 @@
+// callable_traits.hpp — what the binding layer reads off a C++ callable: its result type and
+// its parameter list, with a leading `Python` token split off.
+//
+//   using traits = detail::callable_traits<decltype(fn)>;     // ::result, ::args (a type_list)
+//   using split = detail::python_params<traits::args>;        // ::takes_token, ::params
+//
+// Works for function pointers, functions, member function pointers and function objects with
+// one non-template operator() (lambdas without `auto` parameters). Compile time only.
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include "pyo3cpp/python.hpp"
+
+namespace pyo3cpp::detail {
+
+template <class... T> struct type_list {
+    static constexpr std::size_t size = sizeof...(T);
+};
+
+template <class F> struct callable_traits : callable_traits<decltype(&F::operator())> {};
+template <class R, class... A> struct callable_traits<R(A...)> {
+    using result = R;
+    using args = type_list<A...>;
+};
+template <class R, class... A> struct callable_traits<R(A...) noexcept> : callable_traits<R(A...)> {};
+template <class R, class... A> struct callable_traits<R (*)(A...)> : callable_traits<R(A...)> {};
+template <class R, class... A>
+struct callable_traits<R (*)(A...) noexcept> : callable_traits<R(A...)> {};
+template <class C, class R, class... A>
+struct callable_traits<R (C::*)(A...)> : callable_traits<R(A...)> {};
+template <class C, class R, class... A>
+struct callable_traits<R (C::*)(A...) const> : callable_traits<R(A...)> {};
+template <class C, class R, class... A>
+struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R(A...)> {};
+template <class C, class R, class... A>
+struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R(A...)> {};
+
+// Splits a leading Python token off the parameter list; the rest lose cv and references.
+template <class List> struct python_params;
+template <> struct python_params<type_list<>> {
+    static constexpr bool takes_token = false;
+    using params = type_list<>;
+};
+template <class First, class... Rest> struct python_params<type_list<First, Rest...>> {
+    static constexpr bool takes_token = std::is_same_v<std::remove_cvref_t<First>, Python>;
+    using params = std::conditional_t<takes_token, type_list<std::remove_cvref_t<Rest>...>,
+                                      type_list<std::remove_cvref_t<First>,
+                                                std::remove_cvref_t<Rest>...>>;
+};
+
+}  // namespace pyo3cpp::detail

@@ -1,0 +1,561 @@
+// function.hpp — a C++ callable as a Python built-in function: argument binding and conversion,
+// result conversion, exception translation. ModuleDef::def (module.hpp) is its user; this header
+// is the machinery.
+//
+// Contract (what ModuleDef::def promises its callers):
+//   - Parameters of the C++ callable:
+//       * a leading `Python` is the token (not a Python argument);
+//       * Borrowed<PyAny> / Bound<PyAny> / Py<PyAny>: the argument itself, no conversion;
+//         Borrowed<T> / Bound<T> / Py<T> for another tag: checked like cast<T>();
+//       * std::optional<T>: may be omitted (std::nullopt) and accepts None (std::nullopt);
+//       * Args / Kwargs (arg.hpp): *args and **kwargs;
+//       * anything else T: FromPython<T>::extract (convert.hpp), by value or const reference.
+//     Names, defaults and markers: arg.hpp. Results: void -> None; Bound/Py/Borrowed -> that
+//     object; anything else -> IntoPython.
+//   - Errors are worded like CPython's own and always name the function and the argument:
+//       "bisect_left() argument 'lo' must be int, not str"
+//       "add() argument 1 must be int, not str"                      (positional-only)
+//       "f() argument 'counts': key must be str, not int"            (inside a container)
+//       "add() takes 2 positional arguments but 3 were given"
+//       "bisect_left() missing required argument 'x' (pos 2)"
+//       "f() missing required keyword-only argument 'start'"
+//       "bisect_left() got an unexpected keyword argument 'key'"
+//       "bisect_left() got multiple values for argument 'lo'"
+//     (the wording is compiled once, in the runtime: src/function.cpp.)
+//   - Exceptions thrown by the callable become Python exceptions (exception_translation.hpp).
+//   - The function object is a built-in (builtin_method, a subtype of
+//     builtin_function_or_method): `__self__` is the module, `__module__` and `__qualname__` are
+//     right, inspect.signature and help() read its __text_signature__, pickle and copy treat it
+//     as a global of its module (so ProcessPoolExecutor can send it to a worker).
+// Thread: functions run on whatever thread calls them, attached; on free-threaded builds
+// concurrently: protect shared state with critical sections or Mutex. A stateful (mutable)
+// lambda's state is shared by every call on every thread.
+// Cost per call: the interpreter calls the function's own vectorcall entry (no METH_* dispatch,
+// no capsule): one load to reach the record, then, when the call passes exactly the positional
+// arguments and no keywords, the conversions and the call, inlined; otherwise one call into the
+// runtime that binds keywords, defaults and *args/**kwargs. No heap allocation of its own.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pyo3cpp/arg.hpp"
+#include "pyo3cpp/attach.hpp"
+#include "pyo3cpp/borrowed.hpp"
+#include "pyo3cpp/callable_traits.hpp"
+#include "pyo3cpp/convert.hpp"
+#include "pyo3cpp/error.hpp"
+#include "pyo3cpp/exception_translation.hpp"
+#include "pyo3cpp/forced_unwind.hpp"
+#include "pyo3cpp/type_hint.hpp"
+
+namespace pyo3cpp::detail {
+
+// ------------------------------------------------------------------- parameter conversion
+
+template <class T> constexpr const char *expected_type_name()
+{
+    if constexpr (requires { FromPython<T>::type_name; })
+        return FromPython<T>::type_name;
+    else if constexpr (std::is_same_v<T, bool>)
+        return "bool";
+    else if constexpr (std::is_integral_v<T>)
+        return "int";
+    else if constexpr (std::is_floating_point_v<T>)
+        return "float";
+    else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>)
+        return "str";
+    else
+        return nullptr;
+}
+
+// How one parameter type is converted: `expected` names it in a top-level TypeError (nullptr:
+// the conversion's own message, prefixed), `optional` says it may be omitted and accepts None.
+template <class P> struct param {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = expected_type_name<P>();
+    static P convert(Python py, PyObject *object)
+    {
+        static_assert(Extractable<P>,
+                      "pyo3cpp::ModuleDef::def: no FromPython<T> conversion for a parameter type "
+                      "(include the conversions, specialise FromPython<T>, or take Borrowed<PyAny>)");
+        return FromPython<P>::extract(Borrowed<PyAny>::from_ptr(py, object));
+    }
+};
+template <class T> struct param<Borrowed<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = type_traits<T>::name;
+    static Borrowed<T> convert(Python py, PyObject *object)
+    {
+        auto any = Borrowed<PyAny>::from_ptr(py, object);
+        if constexpr (std::is_same_v<T, PyAny>)
+            return any;
+        else
+            return any.template cast<T>();
+    }
+};
+template <class T> struct param<Bound<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = type_traits<T>::name;
+    static Bound<T> convert(Python py, PyObject *object)
+    {
+        return param<Borrowed<T>>::convert(py, object).to_owned();
+    }
+};
+template <class T> struct param<Py<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = type_traits<T>::name;
+    static Py<T> convert(Python py, PyObject *object)
+    {
+        return param<Borrowed<T>>::convert(py, object).unbind();
+    }
+};
+template <class T> struct param<std::optional<T>> {
+    static constexpr bool optional = true;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = param<T>::expected;
+    static std::optional<T> convert(Python py, PyObject *object)
+    {
+        if (object == Py_None) return std::nullopt;
+        return std::optional<T>(param<T>::convert(py, object));
+    }
+};
+template <> struct param<Args> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = true;
+    static constexpr int kind = PYO3CPP_PARAM_VAR_POSITIONAL;
+    static Args convert(Python py, PyObject *object)
+    {
+        return Args(Bound<PyTuple>::from_borrowed_ptr(py, object));
+    }
+};
+template <> struct param<Kwargs> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = true;
+    static constexpr int kind = PYO3CPP_PARAM_VAR_KEYWORD;
+    static Kwargs convert(Python py, PyObject *object)
+    {
+        return Kwargs(Bound<PyDict>::from_borrowed_ptr(py, object));
+    }
+};
+
+// The conversion of argument `index` failed with `err`: raise the rewritten error (runtime).
+[[noreturn, gnu::cold]] inline void raise_argument_error(Python py, const PyErr &err,
+                                                        const pyo3cpp_signature *sig,
+                                                        std::size_t index, PyObject *object,
+                                                        const char *expected, bool optional)
+{
+    err.restore(py);
+    pyo3cpp_argument_error(sig, static_cast<ptrdiff_t>(index), object, expected, optional ? 1 : 0);
+    throw_fetched(py);
+}
+
+// ----------------------------------------------------------------------- result conversion
+
+template <class T> struct owner_kind {
+    static constexpr bool bound = false, py = false, borrowed = false;
+};
+template <class T> struct owner_kind<Bound<T>> {
+    static constexpr bool bound = true, py = false, borrowed = false;
+};
+template <class T> struct owner_kind<Py<T>> {
+    static constexpr bool bound = false, py = true, borrowed = false;
+};
+template <class T> struct owner_kind<Borrowed<T>> {
+    static constexpr bool bound = false, py = false, borrowed = true;
+};
+template <> struct owner_kind<Args> : owner_kind<Bound<PyTuple>> {};
+template <> struct owner_kind<Kwargs> : owner_kind<Bound<PyDict>> {};
+
+template <class R> PyObject *result_to_python(Python py, R &&result)
+{
+    using T = std::remove_cvref_t<R>;
+    static_assert(!std::is_same_v<T, PyObject *>,
+                  "return Bound<PyAny> (a new reference) instead of PyObject*: a raw pointer does "
+                  "not say whether it owns a reference");
+    if constexpr (owner_kind<T>::bound || owner_kind<T>::py) {
+        if (result.is_null()) {
+            PyErr_SetString(PyExc_SystemError, "a pyo3cpp function returned a null reference");
+            return nullptr;
+        }
+        if constexpr (std::is_lvalue_reference_v<R>) {
+            Py_INCREF(result.as_ptr());  // returned by reference: the caller gets a new one
+            return result.as_ptr();
+        } else {
+            return std::move(result).into_ptr();
+        }
+    } else if constexpr (owner_kind<T>::borrowed) {
+        Py_INCREF(result.as_ptr());
+        return result.as_ptr();
+    } else {
+        return into_py(py, result).into_ptr();
+    }
+}
+
+template <class F, class... A> PyObject *call_and_convert(Python py, F &fn, A &&...args)
+{
+    using R = std::invoke_result_t<F &, A...>;
+    if constexpr (std::is_void_v<R>) {
+        std::invoke(fn, std::forward<A>(args)...);
+        Py_INCREF(Py_None);
+        return Py_None;
+    } else {
+        return result_to_python(py, std::invoke(fn, std::forward<A>(args)...));
+    }
+}
+
+// The typing text of a result type, for stubs.
+template <class R> std::string result_hint()
+{
+    using T = std::remove_cvref_t<R>;
+    if constexpr (std::is_void_v<T>)
+        return "None";
+    else
+        return type_hint<T>();
+}
+
+// --------------------------------------------------------------------- function records
+
+// ml_meth of every bound function: never called by CPython (the function object's vectorcall
+// slot is the entry point, and builtin_method is never specialised); only code that digs the C
+// pointer out of the PyMethodDef reaches it.
+inline PyObject *called_through_method_def(PyObject *, PyTypeObject *, PyObject *const *, size_t,
+                                           PyObject *)
+{
+    PyErr_SetString(PyExc_SystemError,
+                    "a pyo3cpp function was called through its PyMethodDef; call the function "
+                    "object (PyObject_Vectorcall) instead");
+    return nullptr;
+}
+
+// One bound function; lives as long as the process (function objects point into it). The
+// PyMethodDef comes first: a function object's m_ml is the record's address.
+struct FunctionRecord {
+    PyMethodDef method{};
+    pyo3cpp_signature signature{};
+    vectorcallfunc entry = nullptr;           // nullptr: a def_raw<&fn> entry (module as self)
+    void (*describe)(FunctionRecord &) = nullptr;  // fills the annotations, at first exec
+    bool show_signature = true;               // prefix the doc with the __text_signature__
+    std::string name;
+    std::string doc;
+    std::vector<pyo3cpp_parameter> parameters;
+    std::deque<std::string> texts;            // storage for the parameter strings
+    std::once_flag prepared;
+
+    static const FunctionRecord &of(PyObject *function) noexcept
+    {
+        return *reinterpret_cast<const FunctionRecord *>(
+            reinterpret_cast<PyCFunctionObject *>(function)->m_ml);
+    }
+
+    const char *keep(std::string text) { return texts.emplace_back(std::move(text)).c_str(); }
+
+    // Before the first function object is made: annotations, signature texts, the doc.
+    void prepare(Python py)
+    {
+        std::call_once(prepared, [&] {
+            if (describe != nullptr) describe(*this);
+            signature.name = name.c_str();
+            signature.params = parameters.data();
+            signature.count = static_cast<ptrdiff_t>(parameters.size());
+            const char *user_doc = doc.empty() ? nullptr : doc.c_str();
+            const char *full = pyo3cpp_signature_prepare(&signature, user_doc);
+            if (full == nullptr) throw_fetched(py);
+            method.ml_name = name.c_str();
+            method.ml_doc = show_signature ? full : user_doc;
+            if (entry != nullptr) {
+                method.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_METHOD;
+                method.ml_meth = reinterpret_cast<PyCFunction>(
+                    reinterpret_cast<void (*)(void)>(&called_through_method_def));
+            }
+        });
+    }
+};
+static_assert(std::is_standard_layout_v<FunctionRecord>,
+              "FunctionRecord must start with its PyMethodDef (m_ml -> record)");
+
+template <class List> struct to_tuple_impl;
+template <class... P> struct to_tuple_impl<type_list<P...>> {
+    using type = std::tuple<P...>;
+};
+template <class List> using to_tuple = typename to_tuple_impl<List>::type;
+
+template <class List> struct variadic_flags;
+template <class... P> struct variadic_flags<type_list<P...>> {
+    static constexpr std::array<bool, sizeof...(P)> value{param<P>::variadic...};
+};
+
+template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
+    using traits = callable_traits<F>;
+    using split = python_params<typename traits::args>;
+    using params = typename split::params;
+    using values_tuple = to_tuple<params>;
+    static constexpr std::size_t arity = params::size;
+    static constexpr std::array<bool, arity> variadic = variadic_flags<params>::value;
+    static constexpr bool has_variadic = [] {
+        for (bool v : variadic)
+            if (v) return true;
+        return false;
+    }();
+    static constexpr std::array<bool, sizeof...(Specs)> marker{is_marker_v<Specs>...};
+    static constexpr std::size_t named_params = [] {
+        std::size_t n = 0;
+        for (bool v : variadic) n += v ? 0 : 1;
+        return n;
+    }();
+    static constexpr std::size_t names_given = [] {
+        std::size_t n = 0;
+        for (bool m : marker) n += m ? 0 : 1;
+        return n;
+    }();
+    static constexpr bool named = names_given > 0;
+    static_assert(!named || names_given == named_params,
+                  "pyo3cpp::ModuleDef::def: give one arg(\"name\") per Python parameter (none for "
+                  "Args/Kwargs), or none at all");
+    static_assert(named || sizeof...(Specs) == 0,
+                  "pyo3cpp::ModuleDef::def: kw_only()/pos_only() need named parameters");
+
+    // The spec (index into Specs) that names C++ parameter I.
+    template <std::size_t I> static constexpr std::size_t spec_of()
+    {
+        std::size_t nth = 0;  // I's position among the non-variadic parameters
+        for (std::size_t i = 0; i < I; ++i) nth += variadic[i] ? 0 : 1;
+        for (std::size_t s = 0; s < marker.size(); ++s)
+            if (!marker[s] && nth-- == 0) return s;
+        return 0;
+    }
+    template <std::size_t I> static constexpr bool has_default()
+    {
+        if constexpr (named && !variadic[I])
+            return spec_default<std::tuple_element_t<spec_of<I>(), std::tuple<Specs...>>>::value;
+        else
+            return false;
+    }
+
+    F fn;
+    std::tuple<Specs...> specs;
+
+    TypedFunction(const char *function_name, F f, Specs... s) : fn(std::move(f)), specs(std::move(s)...)
+    {
+        name = function_name;
+        entry = &TypedFunction::vectorcall;
+        describe = &TypedFunction::describe_types;
+        build_parameters(std::make_index_sequence<arity>());
+    }
+
+    // Names, kinds, defaults (the annotations wait for describe_types).
+    template <std::size_t... I> void build_parameters(std::index_sequence<I...>)
+    {
+        // Walk the specs in order: the kind each named parameter gets from the markers.
+        std::vector<int> named_kinds;
+        int kind_now = PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD;
+        std::apply(
+            [&](const auto &...spec) {
+                (
+                    [&](const auto &one) {
+                        using S = std::remove_cvref_t<decltype(one)>;
+                        if constexpr (std::is_same_v<S, PosOnlyMarker>) {
+                            for (int &k : named_kinds) k = PYO3CPP_PARAM_POSITIONAL_ONLY;
+                        } else if constexpr (std::is_same_v<S, KwOnlyMarker>) {
+                            kind_now = PYO3CPP_PARAM_KEYWORD_ONLY;
+                        } else {
+                            named_kinds.push_back(kind_now);
+                        }
+                    }(spec),
+                    ...);
+            },
+            specs);
+        parameters.reserve(arity);
+        [[maybe_unused]] std::size_t next_named = 0;
+        [[maybe_unused]] bool after_var_positional = false;
+        (add_parameter<I>(named_kinds, next_named, after_var_positional), ...);
+    }
+
+    template <std::size_t I>
+    void add_parameter(const std::vector<int> &named_kinds, std::size_t &next_named,
+                       bool &after_var_positional)
+    {
+        using P = std::tuple_element_t<I, values_tuple>;
+        pyo3cpp_parameter p{};
+        if constexpr (param<P>::variadic) {
+            p.kind = param<P>::kind;
+            p.name = p.kind == PYO3CPP_PARAM_VAR_POSITIONAL ? "args" : "kwargs";
+            p.required = 0;
+            if (p.kind == PYO3CPP_PARAM_VAR_POSITIONAL) after_var_positional = true;
+        } else {
+            if constexpr (named) {
+                const auto &spec = std::get<spec_of<I>()>(specs);
+                p.name = spec.name;
+                p.kind = named_kinds[next_named++];
+                if (after_var_positional && p.kind == PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD)
+                    p.kind = PYO3CPP_PARAM_KEYWORD_ONLY;
+                if constexpr (has_default<I>()) p.default_text = keep(default_text(spec.value));
+            } else {
+                p.name = keep("arg" + std::to_string(next_named++));
+                p.kind = after_var_positional ? PYO3CPP_PARAM_KEYWORD_ONLY
+                                              : PYO3CPP_PARAM_POSITIONAL_ONLY;
+            }
+            if constexpr (!has_default<I>() && param<P>::optional) p.default_text = "None";
+            p.required = (has_default<I>() || param<P>::optional) ? 0 : 1;
+        }
+        parameters.push_back(p);
+    }
+
+    static void describe_types(FunctionRecord &base)
+    {
+        auto &self = static_cast<TypedFunction &>(base);
+        self.annotate(std::make_index_sequence<arity>());
+        self.signature.return_annotation =
+            self.keep(result_hint<typename traits::result>());
+    }
+    template <std::size_t... I> void annotate(std::index_sequence<I...>)
+    {
+        ((parameters[I].annotation =
+              param<std::tuple_element_t<I, values_tuple>>::variadic
+                  ? "object"
+                  : keep(type_hint<std::tuple_element_t<I, values_tuple>>())),
+         ...);
+    }
+
+    // ---- calls
+
+    template <std::size_t I, bool MaybeMissing>
+    std::tuple_element_t<I, values_tuple> convert_one(Python py, PyObject *const *slots) const
+    {
+        using P = std::tuple_element_t<I, values_tuple>;
+        PyObject *object = slots[I];
+        if constexpr (MaybeMissing && !param<P>::variadic) {
+            if (object == nullptr) {
+                if constexpr (has_default<I>()) {
+                    const auto &value = std::get<spec_of<I>()>(specs).value;
+                    static_assert(std::is_constructible_v<P, const decltype(value) &>,
+                                  "pyo3cpp::arg default: the value cannot initialise the "
+                                  "parameter's type (for an optional Python object take "
+                                  "std::optional<...>)");
+                    return P(value);
+                } else if constexpr (param<P>::optional) {
+                    return P(std::nullopt);
+                } else {
+                    throw PyErr::new_err(py, PyExc_SystemError,
+                                         "pyo3cpp: a missing argument slipped through");
+                }
+            }
+        }
+        if constexpr (param<P>::variadic) {
+            return param<P>::convert(py, object);
+        } else {
+            try {
+                return param<P>::convert(py, object);
+            } catch (const PyErr &err) {
+                raise_argument_error(py, err, &signature, I, object, param<P>::expected,
+                                     param<P>::optional);
+            }
+        }
+    }
+
+    template <bool MaybeMissing, std::size_t... I>
+    PyObject *convert_and_call(Python py, PyObject *const *slots, std::index_sequence<I...>) const
+    {
+        (void)slots;  // unused when the function takes no arguments
+        // Braced initialisation converts left to right, like CPython.
+        values_tuple values{convert_one<I, MaybeMissing>(py, slots)...};
+        auto &callable = const_cast<F &>(fn);
+        if constexpr (split::takes_token)
+            return call_and_convert(py, callable, py, std::get<I>(std::move(values))...);
+        else
+            return call_and_convert(py, callable, std::get<I>(std::move(values))...);
+    }
+
+    // Keywords, omitted arguments, *args/**kwargs: bound by the runtime into one slot each.
+    [[gnu::noinline]] PyObject *bind_and_call(Python py, PyObject *const *args, Py_ssize_t nargs,
+                                              PyObject *kwnames) const
+    {
+        std::array<PyObject *, (arity > 0 ? arity : 1)> slots;
+        if (pyo3cpp_bind_arguments(&signature, args, nargs, kwnames, slots.data()) < 0)
+            throw_fetched(py);
+        // The *args tuple and **kwargs dict are new: owned here until the call returns.
+        struct ReleaseVariadic {
+            PyObject **slots;
+            ~ReleaseVariadic()
+            {
+                for (std::size_t i = 0; i < arity; ++i)
+                    if (variadic[i]) Py_XDECREF(slots[i]);
+            }
+        };
+        std::optional<ReleaseVariadic> release;
+        if constexpr (has_variadic) release.emplace(ReleaseVariadic{slots.data()});
+        return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>());
+    }
+
+    static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames)
+    {
+        const auto &self = static_cast<const TypedFunction &>(FunctionRecord::of(callable));
+        const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+        Python py = Python::assume_attached();
+        try {
+            if constexpr (!has_variadic) {
+                if (kwnames == nullptr && nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
+                    return self.template convert_and_call<false>(py, args,
+                                                                 std::make_index_sequence<arity>());
+            }
+            return self.bind_and_call(py, args, nargs, kwnames);
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+};
+
+// def_raw(name, callable): the vectorcall arguments as they come.
+template <class F> struct RawFunction final : FunctionRecord {
+    F fn;
+    static_assert(std::is_invocable_v<F &, Python, const Borrowed<PyAny> *, Py_ssize_t,
+                                      Borrowed<PyAny>>,
+                  "pyo3cpp::ModuleDef::def_raw: the callable must take (Python, const "
+                  "Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames)");
+
+    RawFunction(const char *function_name, F f) : fn(std::move(f))
+    {
+        name = function_name;
+        entry = &RawFunction::vectorcall;
+        show_signature = false;  // the doc is used as given
+        pyo3cpp_parameter args{"args", nullptr, "object", PYO3CPP_PARAM_VAR_POSITIONAL, 0};
+        pyo3cpp_parameter kwargs{"kwargs", nullptr, "object", PYO3CPP_PARAM_VAR_KEYWORD, 0};
+        parameters = {args, kwargs};
+        signature.return_annotation = keep(result_hint<std::invoke_result_t<
+            F &, Python, const Borrowed<PyAny> *, Py_ssize_t, Borrowed<PyAny>>>());
+    }
+
+    static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames)
+    {
+        const auto &self = static_cast<const RawFunction &>(FunctionRecord::of(callable));
+        Python py = Python::assume_attached();
+        try {
+            // Borrowed<PyAny> is layout-identical to PyObject* (static_asserts in borrowed.hpp).
+            const auto *argv = reinterpret_cast<const Borrowed<PyAny> *>(args);
+            const auto keywords = Borrowed<PyAny>::from_ptr(py, kwnames);
+            return call_and_convert(py, const_cast<F &>(self.fn), py, argv,
+                                    PyVectorcall_NARGS(nargsf), keywords);
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+};
+
+}  // namespace pyo3cpp::detail
