@@ -554,14 +554,18 @@ PYO3CPP_API struct _object *pyo3cpp_argument_error(const pyo3cpp_signature *sig,
                                                    struct _object *value, const char *expected,
                                                    int accepts_none);
 
-/* A built-in function object (of builtin_function_or_method's subtype builtin_method, so
- * inspect, help, pickle and copy treat it as a built-in) whose calls go straight to
- * `vectorcall` (a vectorcallfunc) with the function object as the callable, which reaches
- * `method_def` as its m_ml. `method_def` is a complete PyMethodDef that lives for the process:
- * ml_flags METH_FASTCALL | METH_KEYWORDS | METH_METHOD (that subtype is never specialised by
- * the interpreter, so every call goes through `vectorcall`), ml_meth a function that only
- * reports misuse, ml_doc from pyo3cpp_signature_prepare. `__self__` is `module`, `__module__`
- * its name, `__qualname__` the name. `sig` (prepared) is remembered for
+/* A built-in function object whose calls from C (PyObject_Vectorcall, PyObject_Call) go
+ * straight to `vectorcall` (a vectorcallfunc) with the function object as the callable, which
+ * reaches `method_def` as its m_ml. `method_def` is a complete PyMethodDef that lives for the
+ * process, with ml_doc from pyo3cpp_signature_prepare, and one of two forms:
+ *   ml_flags METH_FASTCALL | METH_KEYWORDS, ml_meth an entry of this function alone: an exact
+ *     builtin_function_or_method; the interpreter's call specialisation calls ml_meth directly
+ *     (with the module as self), everything else calls `vectorcall`;
+ *   ml_flags METH_FASTCALL | METH_KEYWORDS | METH_METHOD, ml_meth a function that only reports
+ *     misuse: a builtin_method (its subtype), which the interpreter never specialises, so every
+ *     call goes through `vectorcall` (for entries shared by several functions).
+ * Either way inspect, help, pickle and copy treat it as a built-in: `__self__` is `module`,
+ * `__module__` its name, `__qualname__` the name. `sig` (prepared) is remembered for
  * pyo3cpp_function_signature. New reference, or NULL with an exception. */
 PYO3CPP_API struct _object *pyo3cpp_function_new(void *method_def, void *vectorcall,
                                                  const pyo3cpp_signature *sig,

@@ -470,18 +470,20 @@ PYO3CPP_API PyObject *pyo3cpp_function_new(void *method_def, void *vectorcall,
 {
     if (!thread_is_attached()) return nullptr;
     auto *def = static_cast<PyMethodDef *>(method_def);
+    const bool own_entry = def != nullptr && def->ml_flags == (METH_FASTCALL | METH_KEYWORDS);
     if (def == nullptr || vectorcall == nullptr || sig == nullptr || sig->prepared == nullptr ||
         module == nullptr || !PyModule_Check(module) ||
-        def->ml_flags != (METH_FASTCALL | METH_KEYWORDS | METH_METHOD)) {
+        (!own_entry && def->ml_flags != (METH_FASTCALL | METH_KEYWORDS | METH_METHOD))) {
         PyErr_SetString(PyExc_SystemError,
-                        "pyo3cpp_function_new: needs a METH_FASTCALL | METH_KEYWORDS | METH_METHOD "
+                        "pyo3cpp_function_new: needs a METH_FASTCALL | METH_KEYWORDS [| METH_METHOD] "
                         "PyMethodDef, a vectorcall entry, a prepared signature and a module");
         return nullptr;
     }
-    if (ensure_builtin_method_doc() < 0) return nullptr;
+    if (!own_entry && ensure_builtin_method_doc() < 0) return nullptr;
     PyObject *module_name = PyModule_GetNameObject(module);
     if (module_name == nullptr) return nullptr;
-    PyObject *function = PyCMethod_New(def, module, module_name, Py_TYPE(module));
+    PyObject *function = own_entry ? PyCFunction_NewEx(def, module, module_name)
+                                   : PyCMethod_New(def, module, module_name, Py_TYPE(module));
     Py_DECREF(module_name);
     if (function == nullptr) return nullptr;
     // Before anyone else can see the object: its calls now skip CPython's METH_* dispatch.

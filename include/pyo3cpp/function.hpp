@@ -37,6 +37,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <deque>
 #include <functional>
@@ -247,7 +248,14 @@ struct FunctionRecord {
     PyMethodDef method{};
     pyo3cpp_signature signature{};
     vectorcallfunc entry = nullptr;           // nullptr: a def_raw<&fn> entry (module as self)
+    // A METH_FASTCALL | METH_KEYWORDS entry of this function alone (callables whose type is
+    // unique to it): the function is then an exact builtin_function_or_method, which the
+    // interpreter's call specialisation calls directly; nullptr: a builtin_method (below).
+    PyObject *(*fastcall_entry)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *) = nullptr;
+    // The type-erased call, for the shared entries of slot_entries below.
+    PyObject *(*invoke)(const FunctionRecord &, PyObject *const *, Py_ssize_t, PyObject *) = nullptr;
     void (*describe)(FunctionRecord &) = nullptr;  // fills the annotations, at first exec
+    void (*refresh_names)(FunctionRecord &, Python) = nullptr;  // at every exec
     bool show_signature = true;               // prefix the doc with the __text_signature__
     std::string name;
     std::string doc;
@@ -276,14 +284,53 @@ struct FunctionRecord {
             if (full == nullptr) throw_fetched(py);
             method.ml_name = name.c_str();
             method.ml_doc = show_signature ? full : user_doc;
-            if (entry != nullptr) {
+            if (fastcall_entry != nullptr) {
+                method.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+                method.ml_meth = reinterpret_cast<PyCFunction>(
+                    reinterpret_cast<void (*)(void)>(fastcall_entry));
+            } else if (entry != nullptr) {
                 method.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_METHOD;
                 method.ml_meth = reinterpret_cast<PyCFunction>(
                     reinterpret_cast<void (*)(void)>(&called_through_method_def));
             }
         });
+        if (refresh_names != nullptr) refresh_names(*this, py);
     }
 };
+
+// Entries for callables whose type is shared (function pointers, capturing lambdas): a fixed set
+// of C functions per extension, each bound to one record when the record is made, so that these
+// functions too are exact built-ins the interpreter specialises (one load and one indirect call
+// more than a unique entry). When the set is used up, later ones become builtin_method objects
+// (every call through the vectorcall entry; about 100 instructions more per call from Python
+// code on 3.11, none from C).
+inline constexpr std::size_t shared_entry_count = 256;
+inline std::atomic<const FunctionRecord *> g_entry_records[shared_entry_count];
+inline std::atomic<std::size_t> g_entries_used{0};
+
+template <std::size_t K>
+PyObject *shared_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    const FunctionRecord &record = *g_entry_records[K].load(std::memory_order_relaxed);
+    return record.invoke(record, args, nargs, kwnames);
+}
+template <std::size_t... K>
+constexpr auto make_shared_entries(std::index_sequence<K...>)
+{
+    return std::array<PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *),
+                      sizeof...(K)>{&shared_entry<K>...};
+}
+inline constexpr auto shared_entries = make_shared_entries(std::make_index_sequence<shared_entry_count>());
+
+// Gives `record` an entry of its own from the set, if one is left.
+inline void take_shared_entry(FunctionRecord &record)
+{
+    const std::size_t k = g_entries_used.fetch_add(1, std::memory_order_relaxed);
+    if (k >= shared_entry_count) return;
+    g_entry_records[k].store(&record, std::memory_order_relaxed);  // published with the module
+    record.fastcall_entry = shared_entries[k];
+}
+
 static_assert(std::is_standard_layout_v<FunctionRecord>,
               "FunctionRecord must start with its PyMethodDef (m_ml -> record)");
 
@@ -347,12 +394,81 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
 
     F fn;
     std::tuple<Specs...> specs;
+    // The parameter names as interned strings, for the inline keyword path (pointer compares),
+    // refreshed at every exec (after CPython re-initialises, the old ones are gone); a keyword
+    // that is not found here goes to the runtime, which compares by value.
+    std::array<std::atomic<PyObject *>, arity> interned_names{};
+    std::array<bool, arity> keyword_ok{};
+
+    template <std::size_t... I> static constexpr std::array<bool, arity> required_of(std::index_sequence<I...>)
+    {
+        return {(!variadic[I] && !has_default<I>() &&
+                 !param<std::tuple_element_t<I, values_tuple>>::optional)...};
+    }
+    static constexpr std::array<bool, arity> required = required_of(std::make_index_sequence<arity>());
+
+    static void refresh(FunctionRecord &base, Python py)
+    {
+        auto &self = static_cast<TypedFunction &>(base);
+        for (std::size_t i = 0; i < arity; ++i) {
+            self.keyword_ok[i] = self.parameters[i].kind == PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD ||
+                                 self.parameters[i].kind == PYO3CPP_PARAM_KEYWORD_ONLY;
+            if (!self.keyword_ok[i]) continue;
+            PyObject *name = PyUnicode_InternFromString(self.parameters[i].name);
+            if (name == nullptr) throw_fetched(py);
+            self.interned_names[i].store(name, std::memory_order_relaxed);  // kept for good
+        }
+    }
+
+    // The common keyword call: every keyword names a parameter, as the interned string (CPython
+    // interns the names written in calls), none twice, nothing required left out. Anything else
+    // returns false and goes to the runtime, which binds the rest and words every error.
+    bool bind_keywords_fast(PyObject *const *values, PyObject *kwnames, PyObject **slots) const noexcept
+    {
+        const Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t k = 0; k < nkw; ++k) {
+            PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+            std::size_t j = 0;
+            while (j < arity && interned_names[j].load(std::memory_order_relaxed) != key) ++j;
+            if (j == arity || !keyword_ok[j] || slots[j] != nullptr) return false;
+            slots[j] = values[k];
+        }
+        for (std::size_t j = 0; j < arity; ++j)
+            if (required[j] && slots[j] == nullptr) return false;
+        return true;
+    }
+
+    // A captureless lambda, a def<&fn> function or any empty function object has a type of its
+    // own: it gets a C entry of its own, found without looking at the callable.
+    static constexpr bool unique_type = std::is_empty_v<F> && std::is_default_constructible_v<F>;
+    static inline const TypedFunction *sole_instance = nullptr;
+
+    TypedFunction(const TypedFunction &) = delete;
+    TypedFunction &operator=(const TypedFunction &) = delete;
+    ~TypedFunction()
+    {
+        if (sole_instance == this) sole_instance = nullptr;
+    }
 
     TypedFunction(const char *function_name, F f, Specs... s) : fn(std::move(f)), specs(std::move(s)...)
     {
         name = function_name;
         entry = &TypedFunction::vectorcall;
+        if constexpr (unique_type) {
+            // The same lambda defined twice (a helper run for two modules): the second one
+            // takes the general path.
+            if (sole_instance == nullptr) {
+                sole_instance = this;
+                fastcall_entry = &TypedFunction::fastcall;
+            }
+        }
+        invoke = [](const FunctionRecord &base, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames) {
+            return static_cast<const TypedFunction &>(base).call(args, nargs, kwnames);
+        };
+        if (fastcall_entry == nullptr) take_shared_entry(*this);
         describe = &TypedFunction::describe_types;
+        refresh_names = &TypedFunction::refresh;
         build_parameters(std::make_index_sequence<arity>());
     }
 
@@ -500,24 +616,47 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>());
     }
 
-    static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
-                                PyObject *kwnames)
+    PyObject *call(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) const
     {
-        const auto &self = static_cast<const TypedFunction &>(FunctionRecord::of(callable));
-        const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
         Python py = Python::assume_attached();
         try {
             if constexpr (!has_variadic) {
-                if (kwnames == nullptr && nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
-                    return self.template convert_and_call<false>(py, args,
-                                                                 std::make_index_sequence<arity>());
+                if (kwnames == nullptr) {
+                    if (nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
+                        return convert_and_call<false>(py, args, std::make_index_sequence<arity>());
+                } else if (named && nargs <= static_cast<Py_ssize_t>(arity)) {
+                    std::array<PyObject *, (arity > 0 ? arity : 1)> slots{};
+                    for (Py_ssize_t i = 0; i < nargs; ++i) slots[static_cast<std::size_t>(i)] = args[i];
+                    if (bind_keywords_fast(args + nargs, kwnames, slots.data()))
+                        return convert_and_call<true>(py, slots.data(),
+                                                      std::make_index_sequence<arity>());
+                }
             }
-            return self.bind_and_call(py, args, nargs, kwnames);
+            return bind_and_call(py, args, nargs, kwnames);
         } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
         }
     }
+
+    static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                PyObject *kwnames)
+    {
+        return static_cast<const TypedFunction &>(FunctionRecord::of(callable))
+            .call(args, PyVectorcall_NARGS(nargsf), kwnames);
+    }
+
+    static PyObject *fastcall(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+    {
+        return sole_instance->call(args, nargs, kwnames);
+    }
+};
+
+// def<&fn>: a function known at compile time, as an empty function object of its own type (so
+// it gets its own C entry, like a captureless lambda).
+template <auto Fn, class Args = typename callable_traits<decltype(Fn)>::args> struct StaticFunction;
+template <auto Fn, class... A> struct StaticFunction<Fn, type_list<A...>> {
+    decltype(auto) operator()(A... args) const { return std::invoke(Fn, std::forward<A>(args)...); }
 };
 
 // def_raw(name, callable): the vectorcall arguments as they come.

@@ -116,6 +116,22 @@ public:
                             doc);
     }
 
+    // def<&fn>(name, [doc], args...): the same for a function known at compile time; it gets a
+    // C entry of its own, which the interpreter's call specialisation uses (as a captureless
+    // lambda does). Prefer it to def(name, fn) for a plain function on a hot path.
+    template <auto Fn, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ModuleDef &def(const char *name, Specs &&...specs)
+    {
+        return def(name, detail::StaticFunction<Fn>{}, std::forward<Specs>(specs)...);
+    }
+    template <auto Fn, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ModuleDef &def(const char *name, const char *doc, Specs &&...specs)
+    {
+        return def(name, detail::StaticFunction<Fn>{}, doc, std::forward<Specs>(specs)...);
+    }
+
     // A function that takes the vectorcall arguments as they come: fn(Python, const
     // Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames) — `args[0..nargs)`
     // positional, then one value per name in `kwnames` (a tuple of str, or a null Borrowed when
