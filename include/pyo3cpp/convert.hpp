@@ -167,6 +167,16 @@ inline bool compact_int_value(PyObject *object, long long &value) noexcept
 #endif
 }
 
+template <class T> constexpr bool fits_in(long long value) noexcept
+{
+    if constexpr (std::is_signed_v<T>)
+        return value >= static_cast<long long>(std::numeric_limits<T>::min()) &&
+               value <= static_cast<long long>(std::numeric_limits<T>::max());
+    else
+        return value >= 0 &&
+               static_cast<unsigned long long>(value) <= std::numeric_limits<T>::max();
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------- integers
@@ -178,7 +188,7 @@ struct FromPython<T> {
     {
         const Python py = obj.py();
         if (long long small = 0; detail::compact_int_value(obj.as_ptr(), small)) [[likely]] {
-            if (std::in_range<T>(small)) return static_cast<T>(small);
+            if (detail::fits_in<T>(small)) return static_cast<T>(small);
             detail::raise_integer_overflow<T>(py, small < 0);
         }
         if constexpr (std::is_signed_v<T>) {
