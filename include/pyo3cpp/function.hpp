@@ -369,6 +369,9 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         return n;
     }();
     static constexpr bool named = names_given > 0;
+    // Every parameter can be given by position (no kw_only(), no *args/**kwargs): the fast path
+    // binds positional arguments by index.
+    static constexpr bool all_positional = !(std::is_same_v<Specs, KwOnlyMarker> || ...) && !has_variadic;
     static_assert(!named || names_given == named_params,
                   "pyo3cpp::ModuleDef::def: give one arg(\"name\") per Python parameter (none for "
                   "Args/Kwargs), or none at all");
@@ -607,12 +610,11 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             PyObject **slots;
             ~ReleaseVariadic()
             {
-                for (std::size_t i = 0; i < arity; ++i)
-                    if (variadic[i]) Py_XDECREF(slots[i]);
+                if constexpr (has_variadic)
+                    for (std::size_t i = 0; i < arity; ++i)
+                        if (variadic[i]) Py_XDECREF(slots[i]);
             }
-        };
-        std::optional<ReleaseVariadic> release;
-        if constexpr (has_variadic) release.emplace(ReleaseVariadic{slots.data()});
+        } release{slots.data()};
         return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>());
     }
 
@@ -622,7 +624,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         try {
             if constexpr (!has_variadic) {
                 if (kwnames == nullptr) {
-                    if (nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
+                    if (all_positional && nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
                         return convert_and_call<false>(py, args, std::make_index_sequence<arity>());
                 } else if (named && nargs <= static_cast<Py_ssize_t>(arity)) {
                     std::array<PyObject *, (arity > 0 ? arity : 1)> slots{};
