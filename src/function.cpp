@@ -428,9 +428,21 @@ PYO3CPP_API PyObject *pyo3cpp_argument_error(const pyo3cpp_signature *sig, ptrdi
                                            accepts_none ? " or None" : "", Py_TYPE(value)->tp_name);
     } else if (is_plain_message_type(type)) {
         if (PyObject *message = PyObject_Str(exc)) {
-            if (const char *text = PyUnicode_AsUTF8(message))
-                replacement = PyUnicode_FromFormat(
-                    std::strncmp(text, "must be ", 8) == 0 ? "%s %s" : "%s: %s", label.c_str(), text);
+            if (const char *text = PyUnicode_AsUTF8(message)) {
+                const bool whole = std::strncmp(text, "must be ", 8) == 0;
+                const char *not_part = whole ? std::strstr(text, ", not ") : nullptr;
+                if (whole && accepts_none && type == PyExc_TypeError && not_part != nullptr &&
+                    std::strstr(text, " or None") == nullptr) {
+                    // An optional parameter: "must be list[int] or None, not str".
+                    if (PyObject *head = PyUnicode_FromStringAndSize(text, not_part - text)) {
+                        replacement = PyUnicode_FromFormat("%s %U or None%s", label.c_str(), head,
+                                                           not_part);
+                        Py_DECREF(head);
+                    }
+                } else {
+                    replacement = PyUnicode_FromFormat(whole ? "%s %s" : "%s: %s", label.c_str(), text);
+                }
+            }
             Py_DECREF(message);
         }
     }

@@ -63,18 +63,13 @@ namespace pyo3cpp::detail {
 
 // ------------------------------------------------------------------- parameter conversion
 
+// The type named in "f() argument 'x' must be <type>, not <type>" when the conversion's own
+// message is replaced: only for a conversion that declares FromPython<T>::type_name (the
+// provided conversions word their failures themselves, in the same form; convert.hpp).
 template <class T> constexpr const char *expected_type_name()
 {
     if constexpr (requires { FromPython<T>::type_name; })
         return FromPython<T>::type_name;
-    else if constexpr (std::is_same_v<T, bool>)
-        return "bool";
-    else if constexpr (std::is_integral_v<T>)
-        return "int";
-    else if constexpr (std::is_floating_point_v<T>)
-        return "float";
-    else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>)
-        return "str";
     else
         return nullptr;
 }
