@@ -133,6 +133,13 @@ PYO3CPP_MODULE(pyo3cpp_test_bindings, m)
     m.def("only_kwargs", [](Kwargs kw) { return PyDict_Size(kw.as_ptr()); });
     m.def("total", total, arg("counts"));
     m.def("pair_sum", [](std::pair<long, long> p) { return p.first + p.second; }, arg("p"));
+    m.def("opt_list", [](std::optional<std::vector<long>> v) { return v ? static_cast<long>(v->size()) : -1L; },
+          arg("v"));
+    m.def("small", [](unsigned char x) { return static_cast<int>(x); }, arg("x"));
+    m.def("opt_int", [](std::optional<int> x) { return x.value_or(-1); }, arg("x"));
+    m.def("names", [](const std::vector<std::string> &xs) { return static_cast<long>(xs.size()); },
+          arg("xs"));
+    m.def("positional_only_int", [](long x) { return x; });
     m.def("fail", fail, arg("kind"));
     m.def("parse_with", parse_with, arg("callback"));
     m.def("nested_twice", nested_twice);

@@ -155,6 +155,62 @@ class KeywordRules(unittest.TestCase):
         self.assertEqual((sys.getrefcount(item), sys.getrefcount(key_value)), before)
 
 
+class ErrorMessages(unittest.TestCase):
+    """Every conversion failure as the caller reads it: function, argument, element context,
+    CPython's wording, no C++ names (tests/test_conversion_errors.cpp has the full table of the
+    conversions' own texts)."""
+
+    TABLE = [
+        (lambda: m.total([]), TypeError, "total() argument 'counts' must be dict[str, int], not list"),
+        (lambda: m.total({1: 2}), TypeError, "total() argument 'counts': key must be str, not int"),
+        (lambda: m.total({"a": "x"}), TypeError,
+         "total() argument 'counts': value for key 'a' must be int, not str"),
+        (lambda: m.pair_sum((1,)), ValueError,
+         "pair_sum() argument 'p' must be a tuple of length 2, not length 1"),
+        (lambda: m.pair_sum((1, "2")), TypeError, "pair_sum() argument 'p': item 1 must be int, not str"),
+        (lambda: m.opt_list("abc"), TypeError, "opt_list() argument 'v' must be list[int] or None, not str"),
+        (lambda: m.opt_list([1, "x"]), TypeError, "opt_list() argument 'v': item 1 must be int, not str"),
+        (lambda: m.small(300), OverflowError, "small() argument 'x' must be in range(0, 256), not 300"),
+        (lambda: m.small(-1), OverflowError, "small() argument 'x' must be in range(0, 256), not -1"),
+        (lambda: m.small(1.5), TypeError, "small() argument 'x' must be int, not float"),
+        (lambda: m.opt_int("3"), TypeError, "opt_int() argument 'x' must be int or None, not str"),
+        (lambda: m.names("abc"), TypeError, "names() argument 'xs' must be list[str], not str"),
+        (lambda: m.names(["a", 2]), TypeError, "names() argument 'xs': item 1 must be str, not int"),
+        (lambda: m.positional_only_int("x"), TypeError,
+         "positional_only_int() argument 1 must be int, not str"),
+        (lambda: m.describe(1), TypeError, "describe() argument 'text' must be str, not int"),
+        (lambda: m.describe("t", ratio="x"), TypeError, "describe() argument 'ratio' must be float, not str"),
+        (lambda: m.mix(m.Color.RED, None), TypeError, "mix() argument 'b' must be Color, not NoneType"),
+    ]
+
+    def test_table(self):
+        for call, exc, message in self.TABLE:
+            with self.subTest(message):
+                with self.assertRaises(exc) as cm:
+                    call()
+                self.assertIs(type(cm.exception), exc)
+                self.assertEqual(str(cm.exception), message)
+                for word in ("std::", "C long", "long long", "unsigned", "vector", "basic_string"):
+                    self.assertNotIn(word, str(cm.exception))
+
+    def test_user_index_error_is_not_hidden(self):
+        class Bad:
+            def __index__(self):
+                raise TypeError("custom __index__ failure")
+        with self.assertRaises(TypeError) as cm:
+            m.small(Bad())
+        self.assertIn("custom __index__ failure", str(cm.exception))
+
+    def test_failed_conversions_leak_nothing(self):
+        key, value = "k" * 3, object()
+        counts = {key: value}
+        before = sys.getrefcount(key), sys.getrefcount(value)
+        for _ in range(5000):
+            with self.assertRaises(TypeError):
+                m.total(counts)
+        self.assertEqual((sys.getrefcount(key), sys.getrefcount(value)), before)
+
+
 class CustomExceptions(unittest.TestCase):
     def test_classes(self):
         self.assertTrue(issubclass(m.ParseError, ValueError))
