@@ -571,6 +571,17 @@ PYO3CPP_API struct _object *pyo3cpp_function_new(void *method_def, void *vectorc
                                                  const pyo3cpp_signature *sig,
                                                  struct _object *module);
 
+/* A C entry point (a METH_FASTCALL | METH_KEYWORDS function, returned as void *) of its own
+ * for one function whose code is shared with others (function pointers, capturing lambdas):
+ * calling it calls invoke(context, args, nargs, kwnames), `self` ignored. This is what lets
+ * such functions be exact built-ins that the interpreter's call specialisation calls directly.
+ * The runtime holds 1024 of them for the whole process; NULL (no exception) once they are used
+ * up, or for a NULL invoke. Any thread, attached or not; never calls Python. */
+typedef struct _object *(*pyo3cpp_fastcall_invoke)(void *context, struct _object *const *args,
+                                                   ptrdiff_t nargs, struct _object *kwnames);
+PYO3CPP_API void *pyo3cpp_function_shared_entry(pyo3cpp_fastcall_invoke invoke,
+                                                void *context) PYO3CPP_NOEXCEPT;
+
 /* The typed signature of a pyo3cpp function or method, for stub generators:
  * "(a: int, b: int = 0, /, *, c: str | None = None) -> int" as a new str; None (a new
  * reference) when `callable` is not one; NULL with an exception on failure. */

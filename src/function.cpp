@@ -18,11 +18,13 @@
 //
 // Thread: every function requires an attached thread. Prepared signatures are immutable once
 // published; the registry behind pyo3cpp_function_signature has its own lock.
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "runtime_state.h"
@@ -47,6 +49,31 @@ const Prepared &prepared(const pyo3cpp_signature *sig) noexcept
 {
     return *static_cast<const Prepared *>(sig->prepared);
 }
+
+// Shared C entries (pyo3cpp_function_shared_entry): a fixed set of METH_FASTCALL | METH_KEYWORDS
+// functions, each bound once to an (invoke, context) pair. They live here, once per process,
+// rather than in every extension.
+constexpr std::size_t kSharedEntries = 1024;
+struct SharedEntrySlot {
+    pyo3cpp_fastcall_invoke invoke;
+    void *context;
+};
+SharedEntrySlot g_shared_slots[kSharedEntries];
+std::atomic<std::size_t> g_shared_used{0};
+
+template <std::size_t K>
+PyObject *shared_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    const SharedEntrySlot &slot = g_shared_slots[K];
+    return slot.invoke(slot.context, args, nargs, kwnames);
+}
+using FastcallEntry = PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+template <std::size_t... K> constexpr std::array<FastcallEntry, sizeof...(K)> make_entries(std::index_sequence<K...>)
+{
+    return {&shared_entry<K>...};
+}
+constexpr std::array<FastcallEntry, kSharedEntries> g_shared_entries =
+    make_entries(std::make_index_sequence<kSharedEntries>());
 
 PlainMutex g_registry_lock;
 std::unordered_map<const PyMethodDef *, const pyo3cpp_signature *> *g_registry = nullptr;
@@ -511,6 +538,17 @@ PYO3CPP_API PyObject *pyo3cpp_function_new(void *method_def, void *vectorcall,
         return nullptr;
     }
     return function;
+}
+
+PYO3CPP_API void *pyo3cpp_function_shared_entry(pyo3cpp_fastcall_invoke invoke,
+                                                void *context) noexcept
+{
+    if (invoke == nullptr) return nullptr;
+    const std::size_t k = g_shared_used.fetch_add(1, std::memory_order_relaxed);
+    if (k >= kSharedEntries) return nullptr;
+    // Published to the interpreter with the function object (module exec), after this store.
+    g_shared_slots[k] = SharedEntrySlot{invoke, context};
+    return reinterpret_cast<void *>(g_shared_entries[k]);
 }
 
 PYO3CPP_API PyObject *pyo3cpp_function_signature(PyObject *callable)

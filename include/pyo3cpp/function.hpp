@@ -39,7 +39,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
-#include <deque>
+#include <forward_list>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -247,15 +247,16 @@ struct FunctionRecord {
     // unique to it): the function is then an exact builtin_function_or_method, which the
     // interpreter's call specialisation calls directly; nullptr: a builtin_method (below).
     PyObject *(*fastcall_entry)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *) = nullptr;
-    // The type-erased call, for the shared entries of slot_entries below.
-    PyObject *(*invoke)(const FunctionRecord &, PyObject *const *, Py_ssize_t, PyObject *) = nullptr;
+    // The type-erased call (context: the record), behind a shared entry of the runtime
+    // (pyo3cpp_function_shared_entry) for callables whose type is not unique to the function.
+    pyo3cpp_fastcall_invoke invoke = nullptr;
     void (*describe)(FunctionRecord &) = nullptr;  // fills the annotations, at first exec
     void (*refresh_names)(FunctionRecord &, Python) = nullptr;  // at every exec
     bool show_signature = true;               // prefix the doc with the __text_signature__
     std::string name;
     std::string doc;
     std::vector<pyo3cpp_parameter> parameters;
-    std::deque<std::string> texts;            // storage for the parameter strings
+    std::forward_list<std::string> texts;     // storage for the parameter strings
     std::once_flag prepared;
 
     static const FunctionRecord &of(PyObject *function) noexcept
@@ -264,7 +265,7 @@ struct FunctionRecord {
             reinterpret_cast<PyCFunctionObject *>(function)->m_ml);
     }
 
-    const char *keep(std::string text) { return texts.emplace_back(std::move(text)).c_str(); }
+    const char *keep(std::string text) { return texts.emplace_front(std::move(text)).c_str(); }
 
     // Before the first function object is made: annotations, signature texts, the doc.
     void prepare(Python py)
@@ -292,39 +293,6 @@ struct FunctionRecord {
         if (refresh_names != nullptr) refresh_names(*this, py);
     }
 };
-
-// Entries for callables whose type is shared (function pointers, capturing lambdas): a fixed set
-// of C functions per extension, each bound to one record when the record is made, so that these
-// functions too are exact built-ins the interpreter specialises (one load and one indirect call
-// more than a unique entry). When the set is used up, later ones become builtin_method objects
-// (every call through the vectorcall entry; about 100 instructions more per call from Python
-// code on 3.11, none from C).
-inline constexpr std::size_t shared_entry_count = 256;
-inline std::atomic<const FunctionRecord *> g_entry_records[shared_entry_count];
-inline std::atomic<std::size_t> g_entries_used{0};
-
-template <std::size_t K>
-PyObject *shared_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    const FunctionRecord &record = *g_entry_records[K].load(std::memory_order_relaxed);
-    return record.invoke(record, args, nargs, kwnames);
-}
-template <std::size_t... K>
-constexpr auto make_shared_entries(std::index_sequence<K...>)
-{
-    return std::array<PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *),
-                      sizeof...(K)>{&shared_entry<K>...};
-}
-inline constexpr auto shared_entries = make_shared_entries(std::make_index_sequence<shared_entry_count>());
-
-// Gives `record` an entry of its own from the set, if one is left.
-inline void take_shared_entry(FunctionRecord &record)
-{
-    const std::size_t k = g_entries_used.fetch_add(1, std::memory_order_relaxed);
-    if (k >= shared_entry_count) return;
-    g_entry_records[k].store(&record, std::memory_order_relaxed);  // published with the module
-    record.fastcall_entry = shared_entries[k];
-}
 
 static_assert(std::is_standard_layout_v<FunctionRecord>,
               "FunctionRecord must start with its PyMethodDef (m_ml -> record)");
@@ -460,11 +428,15 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                 fastcall_entry = &TypedFunction::fastcall;
             }
         }
-        invoke = [](const FunctionRecord &base, PyObject *const *args, Py_ssize_t nargs,
-                    PyObject *kwnames) {
-            return static_cast<const TypedFunction &>(base).call(args, nargs, kwnames);
-        };
-        if (fastcall_entry == nullptr) take_shared_entry(*this);
+        if (fastcall_entry == nullptr) {
+            // Function pointers, capturing lambdas: an entry of the runtime's shared set, when
+            // one is left (else a builtin_method, reached through the vectorcall entry only).
+            invoke = [](void *record, PyObject *const *args, ptrdiff_t nargs, PyObject *kwnames) {
+                return static_cast<const TypedFunction *>(record)->call(args, nargs, kwnames);
+            };
+            fastcall_entry = reinterpret_cast<decltype(fastcall_entry)>(
+                pyo3cpp_function_shared_entry(invoke, this));
+        }
         describe = &TypedFunction::describe_types;
         refresh_names = &TypedFunction::refresh;
         build_parameters(std::make_index_sequence<arity>());

@@ -103,6 +103,8 @@ static void not_attached(const char *where)
         TAP_OK(pyo3cpp_function_new(NULL, NULL, &sig, fake) == NULL,
                NAMED("pyo3cpp_function_new: NULL"));
         TAP_OK(pyo3cpp_function_signature(fake) == NULL, NAMED("pyo3cpp_function_signature: NULL"));
+        TAP_OK(pyo3cpp_function_shared_entry(NULL, NULL) == NULL,
+               NAMED("pyo3cpp_function_shared_entry(NULL invoke): NULL"));
     }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
     pending = pyo3cpp_pool_pending();

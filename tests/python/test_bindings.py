@@ -13,9 +13,9 @@ import unittest
 import pyo3cpp_test_bindings as m
 
 # One of each entry form: shared entry (function pointer), def<&fn>, captureless lambda,
-# builtin_method (past the 256 shared entries), a submodule's function.
+# builtin_method (past the runtime's 1024 shared entries), a submodule's function.
 ENTRY_FORMS = {
-    "add": m.add, "twice": m.twice, "lambda_add": m.lambda_add, "fn_299": m.fn_299,
+    "add": m.add, "twice": m.twice, "lambda_add": m.lambda_add, "fn_1099": m.fn_1099,
     "sub.triple": m.sub.triple,
 }
 
@@ -33,7 +33,7 @@ class Signatures(unittest.TestCase):
             "mixed": "(a, /, b, *, c)",
             "collect": "(prefix, *args, flag=False, **kwargs)",
             "only_kwargs": "(**kwargs)",
-            "fn_299": "(a, b=1)",
+            "fn_1099": "(a, b=1)",
         }
         for name, text in expected.items():
             with self.subTest(name):
@@ -57,7 +57,7 @@ class Signatures(unittest.TestCase):
         self.assertIn("Describe text.", text)
         self.assertIn("built-in function", text)
         self.assertEqual(m.describe.__doc__, "Describe text.")
-        self.assertEqual(m.fn_299.__doc__, "Adds.")  # a builtin_method reports its doc too
+        self.assertEqual(m.fn_1099.__doc__, "Adds.")  # a builtin_method reports its doc too
         self.assertEqual(m.twice.__doc__, "Twice x.")
 
 
@@ -73,7 +73,7 @@ class BuiltinBehaviour(unittest.TestCase):
                 self.assertEqual(f.__name__, name)
                 self.assertTrue(inspect.isbuiltin(f))
                 self.assertEqual(repr(f), f"<built-in function {name}>")
-        self.assertEqual(type(m.fn_299).__name__, "builtin_method")
+        self.assertEqual(type(m.fn_1099).__name__, "builtin_method")
         self.assertEqual(type(m.fn_0).__name__, "builtin_function_or_method")
 
     def test_pickle_and_copy_round_trip(self):
@@ -90,10 +90,10 @@ class BuiltinBehaviour(unittest.TestCase):
         with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
             self.assertEqual(list(pool.map(m.twice, range(6))), [0, 2, 4, 6, 8, 10])
             self.assertEqual(list(pool.map(m.add, [1, 2], [10, 20])), [11, 22])
-            self.assertEqual(list(pool.map(m.fn_299, [5, 6])), [6, 7])
+            self.assertEqual(list(pool.map(m.fn_1099, [5, 6])), [6, 7])
 
     def test_calls_through_every_path(self):
-        for f in (m.add, m.lambda_add, m.fn_0, m.fn_299):
+        for f in (m.add, m.lambda_add, m.fn_0, m.fn_1099):
             with self.subTest(f.__name__):
                 self.assertEqual(f(2, 3), 5)               # interpreter call (specialised or not)
                 self.assertEqual(f(*(2, 3)), 5)            # PyObject_Call with a tuple
@@ -101,7 +101,7 @@ class BuiltinBehaviour(unittest.TestCase):
                 for _ in range(100):                       # let the specialiser settle
                     self.assertEqual(f(1, 1), 2)
         self.assertEqual(m.lambda_add(b=1, a=2), 3)
-        self.assertEqual(m.fn_299(a=4), 5)
+        self.assertEqual(m.fn_1099(a=4), 5)
 
 
 class KeywordRules(unittest.TestCase):
