@@ -33,6 +33,18 @@ class Binding(unittest.TestCase):
         self.assertEqual(m.bisect_left.__name__, "bisect_left")
         self.assertEqual(m.bisect_left.__module__, "pyo3cpp_test_module")
 
+    def test_functions_are_builtins_that_pickle_and_have_signatures(self):
+        import pickle
+        # Every def()'d function: __self__ is the module (not a capsule), it pickles by name,
+        # and inspect.signature works whatever its defaults are (a str default here).
+        for f in (m.add, m.bisect_left, m.greet, m.scale, m.sub.triple):
+            self.assertIs(pickle.loads(pickle.dumps(f)), f)
+            self.assertTrue(inspect.ismodule(f.__self__))
+            self.assertEqual(f.__qualname__, f.__name__)
+        self.assertEqual(str(inspect.signature(m.add)), "(arg0, arg1, /)")
+        self.assertEqual(str(inspect.signature(m.greet)), "(name, greeting='Hello')")
+        self.assertEqual(str(inspect.signature(m.scale)), "(x, factor=2.0)")
+
     def test_conversions(self):
         self.assertEqual(m.add(2, 3), 5)
         self.assertEqual(m.add(True, 3), 4)  # bool is an int, as in CPython
