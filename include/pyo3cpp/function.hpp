@@ -366,12 +366,8 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     std::array<std::atomic<PyObject *>, arity> interned_names{};
     std::array<bool, arity> keyword_ok{};
 
-    template <std::size_t... I> static constexpr std::array<bool, arity> required_of(std::index_sequence<I...>)
-    {
-        return {(!variadic[I] && !has_default<I>() &&
-                 !param<std::tuple_element_t<I, values_tuple>>::optional)...};
-    }
-    static constexpr std::array<bool, arity> required = required_of(std::make_index_sequence<arity>());
+    std::array<bool, arity> required{};         // must be passed (kept in step with parameters)
+    std::array<bool, arity> explicit_default{};  // has an arg(...) = value
 
     static void refresh(FunctionRecord &base, Python py)
     {
@@ -468,6 +464,21 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         [[maybe_unused]] std::size_t next_named = 0;
         [[maybe_unused]] bool after_var_positional = false;
         (add_parameter<I>(named_kinds, next_named, after_var_positional), ...);
+        // An optional parameter without a default, followed by a required positional one
+        // (f(std::optional<long> a, long b)): Python cannot omit it, so it is required; it still
+        // accepts None.
+        bool later_required = false;
+        for (std::size_t i = parameters.size(); i-- > 0;) {
+            pyo3cpp_parameter &p = parameters[i];
+            if (p.kind > PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD) continue;
+            if (p.required) {
+                later_required = true;
+            } else if (later_required && !explicit_default[i]) {
+                p.required = 1;
+                p.default_text = nullptr;
+            }
+        }
+        for (std::size_t i = 0; i < arity; ++i) required[i] = parameters[i].required != 0;
     }
 
     template <std::size_t I>
@@ -496,6 +507,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             }
             if constexpr (!has_default<I>() && param<P>::optional) p.default_text = "None";
             p.required = (has_default<I>() || param<P>::optional) ? 0 : 1;
+            explicit_default[I] = has_default<I>();
         }
         parameters.push_back(p);
     }

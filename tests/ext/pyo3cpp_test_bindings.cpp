@@ -140,6 +140,7 @@ PYO3CPP_MODULE(pyo3cpp_test_bindings, m)
     m.def("names", [](const std::vector<std::string> &xs) { return static_cast<long>(xs.size()); },
           arg("xs"));
     m.def("positional_only_int", [](long x) { return x; });
+    m.def("optional_first", [](std::optional<long> a, long b) { return a.value_or(-1) * 10 + b; });
     m.def("fail", fail, arg("kind"));
     m.def("parse_with", parse_with, arg("callback"));
     m.def("nested_twice", nested_twice);

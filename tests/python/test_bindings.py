@@ -133,6 +133,13 @@ class KeywordRules(unittest.TestCase):
         # A keyword that is not the interned string takes the runtime path: same result.
         self.assertEqual(m.lambda_add(**{"".join(["a"]): 1, "".join(["b"]): 2}), 3)
 
+    def test_optional_before_a_required_parameter_is_required_but_takes_none(self):
+        self.assertEqual(str(inspect.signature(m.optional_first)), "(arg0, arg1, /)")
+        self.assertEqual(m.optional_first(None, 2), -8)
+        self.assertEqual(m.optional_first(3, 2), 32)
+        self.check(lambda: m.optional_first(2), TypeError,
+                   "optional_first() takes 2 positional arguments but 1 was given")
+
     def test_args_and_kwargs(self):
         self.assertEqual(m.collect("p"), ("p", 0, [], False))
         self.assertEqual(m.collect("p", 1, 2, 3, flag=True, z=1, y=2), ("p", 3, ["y", "z"], True))
