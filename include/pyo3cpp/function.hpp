@@ -373,8 +373,6 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     {
         auto &self = static_cast<TypedFunction &>(base);
         for (std::size_t i = 0; i < arity; ++i) {
-            self.keyword_ok[i] = self.parameters[i].kind == PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD ||
-                                 self.parameters[i].kind == PYO3CPP_PARAM_KEYWORD_ONLY;
             if (!self.keyword_ok[i]) continue;
             PyObject *name = PyUnicode_InternFromString(self.parameters[i].name);
             if (name == nullptr) throw_fetched(py);
@@ -478,7 +476,11 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                 p.default_text = nullptr;
             }
         }
-        for (std::size_t i = 0; i < arity; ++i) required[i] = parameters[i].required != 0;
+        for (std::size_t i = 0; i < arity; ++i) {
+            required[i] = parameters[i].required != 0;
+            keyword_ok[i] = parameters[i].kind == PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD ||
+                            parameters[i].kind == PYO3CPP_PARAM_KEYWORD_ONLY;
+        }
     }
 
     template <std::size_t I>
