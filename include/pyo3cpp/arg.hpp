@@ -33,7 +33,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "pyo3cpp/bound.hpp"
+#include "pyo3cpp/borrowed.hpp"
 
 namespace pyo3cpp {
 
