@@ -400,9 +400,25 @@ def _submodules(module):
     return found
 
 
+def _import(module_name):
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        # An extension built against the pyo3cpp wheel records only the runtime's file name
+        # (no RUNPATH): the runtime package loads it. Imported only then, so that a build tree's
+        # runtime is never shadowed by an installed one.
+        if "libpyo3cpp-" not in str(e) or "pyo3cpp" in sys.modules:
+            raise
+        try:
+            import pyo3cpp  # noqa: F401
+        except ImportError:
+            raise e from None
+        return importlib.import_module(module_name)
+
+
 def generate(module_name, warn=None):
     """{relative path: stub text} for module `module_name` and its submodules (imported now)."""
-    root = importlib.import_module(module_name)
+    root = _import(module_name)
     modules = {}
 
     def collect(module):
