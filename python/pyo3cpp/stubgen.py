@@ -300,9 +300,11 @@ class _ModuleStub:
     # classes ---------------------------------------------------------------------------------
     def enum_class(self, name, cls):
         self.imports.add("enum")
-        base = "enum.IntEnum" if issubclass(cls, enum.IntEnum) else (
-            "enum.IntFlag" if issubclass(cls, enum.IntFlag) else (
-                "enum.Flag" if issubclass(cls, enum.Flag) else "enum.Enum"))
+        base = "enum.Enum"
+        for kind in ("IntEnum", "StrEnum", "IntFlag", "Flag"):   # most specific first
+            if hasattr(enum, kind) and issubclass(cls, getattr(enum, kind)):
+                base = "enum." + kind
+                break
         lines = [f"class {name}({base}):"]
         for member_name, member in cls.__members__.items():
             value = member.value
@@ -330,7 +332,9 @@ class _ModuleStub:
     # constants -------------------------------------------------------------------------------
     def constant(self, name, value):
         cls = type(value)
-        if cls.__module__ == "builtins" and getattr(builtins, cls.__qualname__, None) is cls:
+        if value is None:
+            hint = "None"
+        elif cls.__module__ == "builtins" and getattr(builtins, cls.__qualname__, None) is cls:
             hint = cls.__qualname__
         elif cls.__module__ == self.name:
             hint = cls.__qualname__
@@ -410,7 +414,7 @@ def _import(module_name):
         if "libpyo3cpp-" not in str(e) or "pyo3cpp" in sys.modules:
             raise
         try:
-            import pyo3cpp  # noqa: F401
+            importlib.import_module("pyo3cpp")
         except ImportError:
             raise e from None
         return importlib.import_module(module_name)

@@ -2,8 +2,8 @@
 // container, optional, enum and tuple type hints, defaults, positional-only, keyword-only,
 // *args/**kwargs, enum.Enum and enum.IntEnum classes, exception classes deriving from a
 // built-in and from each other, constants of each built-in type, and a submodule with its own
-// submodule that names the parent's enum. tests/stubs and tests/python/test_stubgen.py check its stubs with mypy's stubtest and
-// their exact text.
+// submodule that names the parent's enum. tests/stubs checks its stubs with mypy's stubtest,
+// tests/python/test_stubgen.py their exact text.
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <map>
@@ -47,7 +47,8 @@ PYO3CPP_MODULE(pyo3cpp_stubs_probe, m)
               return out;
           },
           arg("words"), arg("sep") = " ");
-    m.def("counts", [](const std::map<std::string, long> &c) { return static_cast<long>(c.size()); },
+    m.def("counts",
+          [](const std::map<std::string, long> &c) { return static_cast<long>(c.size()); },
           arg("counts"));
     m.def("swap", [](std::pair<long, std::string> p) { return std::make_pair(p.second, p.first); },
           arg("pair"));
@@ -93,7 +94,8 @@ PYO3CPP_MODULE(pyo3cpp_stubs_probe, m)
     m.add("RATIO", 0.5);
     m.add("TITLE", std::string("probe"));
     m.add("ENABLED", true);
-    m.add("MAGIC", [](Python py) { return Bound<PyAny>::from_owned_ptr(py, PyBytes_FromString("pk")); });
+    m.add("MAGIC",
+          [](Python py) { return Bound<PyAny>::from_owned_ptr(py, PyBytes_FromString("pk")); });
     m.add("NAMES", [](Python py) { return Bound<PyAny>::from_owned_ptr(py, PyList_New(0)); });
     m.add("TABLE", [](Python py) { return Bound<PyAny>::from_owned_ptr(py, PyDict_New()); });
     m.submodule("shapes", [](ModuleDef &sub) {

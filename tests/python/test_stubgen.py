@@ -149,13 +149,13 @@ class RuntimeSignature(unittest.TestCase):
 class Script(unittest.TestCase):
     def test_runs_as_a_plain_script(self):
         with tempfile.TemporaryDirectory() as out:
-            run = subprocess.run([sys.executable, STUBGEN, "pyo3cpp_stubs_probe", "quickstart_c",
-                                  "-o", out], capture_output=True, text=True)
+            run = subprocess.run([sys.executable, STUBGEN, "pyo3cpp_stubs_probe",
+                                  "pyo3cpp_test_module", "-o", out], capture_output=True, text=True)
             self.assertEqual(run.returncode, 0, run.stderr)
             self.assertEqual(run.stderr, "")
             with open(os.path.join(out, "pyo3cpp_stubs_probe", "__init__.pyi")) as f:
                 self.assertEqual(f.read(), PROBE)
-            self.assertTrue(os.path.exists(os.path.join(out, "quickstart_c.pyi")))
+            self.assertTrue(os.path.exists(os.path.join(out, "pyo3cpp_test_module", "sub.pyi")))
 
     def test_unknown_module(self):
         with tempfile.TemporaryDirectory() as out:
