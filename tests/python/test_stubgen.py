@@ -126,7 +126,13 @@ class TestModuleStubs(unittest.TestCase):
     def test_untyped_builtins(self):
         # def_raw<&fn>: the runtime knows no types; a __text_signature__ gives untyped names.
         self.assertLine("def fast_sum(*args) -> Any: ...")
-        self.assertLine("def one_identity(*args: Any, **kwargs: Any) -> Any: ...")
+        self.assertLine("def fast_keywords(*args: Any, **kwargs: Any) -> Any: ...")
+        if sys.version_info >= (3, 13):
+            # 3.13 gives METH_O and METH_NOARGS functions a __text_signature__ of their own.
+            self.assertLine("def one_identity(object, /) -> Any: ...")
+            self.assertLine("def no_args_module() -> Any: ...")
+        else:
+            self.assertLine("def one_identity(*args: Any, **kwargs: Any) -> Any: ...")
         self.assertLine("from typing import Any")
 
     def test_constants_and_submodule(self):
