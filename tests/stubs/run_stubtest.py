@@ -55,7 +55,7 @@ try:
     stubs = args.stubs
     if stubs is None:
         stubs = os.path.join(work, "stubs")
-        run = subprocess.run([sys.executable, args.stubgen, "-o", stubs, *args.modules],
+        run = subprocess.run([sys.executable, args.stubgen, "--quiet", "-o", stubs, *args.modules],
                              capture_output=True, text=True)
         report(run.returncode == 0, "stubs generated", run.stdout + run.stderr)
     else:
