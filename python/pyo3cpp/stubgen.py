@@ -202,7 +202,11 @@ class _ModuleStub:
             def visit_Attribute(self, n):
                 dotted = ast.unparse(n)
                 owner = dotted.rpartition(".")[0]
-                if owner in sys.modules:
+                try:
+                    importlib.import_module(owner)
+                except ImportError:
+                    pass
+                else:
                     stub.imports.add(owner)
                     return n
                 stub.warnings.append(f"{stub.name}: unknown type {dotted!r} written as Any")

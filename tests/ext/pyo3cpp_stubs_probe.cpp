@@ -77,6 +77,8 @@ PYO3CPP_MODULE(pyo3cpp_stubs_probe, m)
               return std::string(PyModule_GetName(mod.as_ptr()));
           },
           arg("module"));
+    m.def("seq_len", [](Bound<PySequence> s) { return PySequence_Size(s.as_ptr()); },
+          arg("items"));
     m.def("configure", [](const std::string &name, long retries, double timeout, bool verbose,
                           std::optional<std::string> log_file) {
               return name.size() + retries + static_cast<long>(timeout) + verbose +
