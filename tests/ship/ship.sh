@@ -97,10 +97,11 @@ if [[ $(basename "$runtime_whl") == pyo3cpp-0.1.0-*-${tag}-linux_*.whl && -f $rt
       && $(find "$rt" -name 'libpyo3cpp*' | wc -l) == 1 && -f $rt/pyo3cpp/include/pyo3cpp.h \
       && -f $rt/pyo3cpp/include/pyo3cpp/pyo3cpp.hpp && -f $rt/pyo3cpp/include/pyo3cpp/config.hpp \
       && ! -e $rt/pyo3cpp/include/pyo3cpp/config.hpp.in && -f $rt/pyo3cpp/pkgconfig/pyo3cpp.pc \
-      && -f $rt/pyo3cpp/pkgconfig/pyo3cpp-$tag.pc && -f $rt/pyo3cpp/__main__.py ]]; then
-  pass "runtime wheel ($tag): the package pyo3cpp with $lib (one file), headers, pyo3cpp.pc"
+      && -f $rt/pyo3cpp/pkgconfig/pyo3cpp-$tag.pc && -f $rt/pyo3cpp/__main__.py \
+      && -f $rt/pyo3cpp/stubgen.py ]]; then
+  pass "runtime wheel ($tag): the package pyo3cpp with $lib (one file), headers, pyo3cpp.pc, stubgen"
 else
-  fail "runtime wheel ($tag): the package pyo3cpp with $lib (one file), headers, pyo3cpp.pc" "$tmp/contents.log"
+  fail "runtime wheel ($tag): the package pyo3cpp with $lib (one file), headers, pyo3cpp.pc, stubgen" "$tmp/contents.log"
 fi
 ls -R "$ex" >"$tmp/excontents.log" 2>&1
 exts=("$ex"/pyo3cpp_example/*.so)

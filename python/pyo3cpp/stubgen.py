@@ -1,0 +1,483 @@
+"""pyo3cpp.stubgen: writes .pyi stubs for built extension modules (docs/stubs.md).
+
+    python -m pyo3cpp.stubgen MODULE [MODULE...] -o OUTDIR
+    python3 path/to/pyo3cpp/stubgen.py MODULE [MODULE...] -o OUTDIR   (no installed package)
+
+Imports each module and writes OUTDIR/<module>.pyi, or, for a module with submodules, the
+package layout mypy (and its stubtest) reads: OUTDIR/<module>/__init__.pyi and
+OUTDIR/<module>/<sub>.pyi (a dotted MODULE goes to OUTDIR/<a>/<b>.pyi).
+
+What the stubs say:
+  - functions defined with ModuleDef::def / def_raw(name, callable): their typed signature, as
+    the runtime reports it (pyo3cpp_function_signature, abi/pyo3cpp.h): parameter kinds,
+    defaults and the type hints of the C++ conversions (list[str], int | None, enum names...);
+  - any other built-in function: its __text_signature__ with untyped parameters, or
+    (*args: Any, **kwargs: Any) -> Any when it has none;
+  - enum.Enum / enum.IntEnum subclasses with their members; exception classes with their base;
+  - constants: the type of the value (NAME: int);
+  - submodules as `from . import sub as sub`.
+Names the module imported from elsewhere (objects whose __module__ is another module, modules
+that are not its submodules) and private names are left out, as stubtest expects. Output order:
+classes, constants, functions, submodules, each in the module's definition order.
+
+Standard library only, and no import of the pyo3cpp package itself: it runs as a plain script
+from a source tree against modules in a build tree.
+"""
+import argparse
+import ast
+import builtins
+import ctypes
+import enum
+import importlib
+import inspect
+import os
+import sys
+import types
+
+__all__ = ["generate", "main", "typed_signature"]
+
+_LINE = 99   # longer definitions are written one parameter per line
+
+# Type-hint words of the runtime's conversions that are not Python type expressions.
+_HINT_WORDS = {
+    "module": ("types", "ModuleType", None),
+    "iterator": ("collections.abc", "Iterator", 1),
+    "sequence": ("collections.abc", "Sequence", 1),
+    "mapping": ("collections.abc", "Mapping", 2),
+}
+_BUILTIN_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type)}
+
+
+# --- the runtime's typed signatures ---------------------------------------------------------
+
+_signature_fn = False   # not looked up yet
+
+
+def _runtime_library():
+    """Path of the loaded pyo3cpp runtime (libpyo3cpp-<tag>.so.<abi>), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1] if line.strip() else ""
+                if os.path.basename(path).startswith("libpyo3cpp-") and ".so" in path:
+                    return path
+    except OSError:
+        pass
+    package = sys.modules.get("pyo3cpp")
+    if package is not None and hasattr(package, "library_path"):
+        return package.library_path()
+    return None
+
+
+def _signature_function():
+    global _signature_fn
+    if _signature_fn is False:
+        _signature_fn = None
+        path = _runtime_library()
+        if path is not None:
+            # PyDLL: the call keeps the GIL (the function needs an attached thread).
+            mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_NOW", 0)
+            try:
+                lib = ctypes.PyDLL(path, mode=mode)
+                fn = lib.pyo3cpp_function_signature
+            except (OSError, AttributeError):   # an older runtime, or not loaded after all
+                fn = None
+            if fn is not None:
+                fn.restype = ctypes.py_object
+                fn.argtypes = [ctypes.py_object]
+                _signature_fn = fn
+    return _signature_fn
+
+
+def typed_signature(func):
+    """The runtime's typed signature text of a pyo3cpp function, e.g. "(a: int, /) -> int", or
+    None for any other callable."""
+    if not isinstance(func, types.BuiltinFunctionType):
+        return None
+    fn = _signature_function()
+    return None if fn is None else fn(func)
+
+
+# --- one module -----------------------------------------------------------------------------
+
+def _is_simple_literal(value):
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return not isinstance(value, float) or value == value and value not in (
+            float("inf"), float("-inf"))
+    return False
+
+
+def _is_submodule(module, name, value):
+    return (isinstance(value, types.ModuleType) and value.__name__ == f"{module.__name__}.{name}"
+            and sys.modules.get(value.__name__) is value)
+
+
+def _belongs(module, value):
+    """stubtest's rule: a class or function whose __module__ names another module is an import."""
+    if isinstance(value, types.ModuleType):
+        return False
+    if callable(value):
+        owner = getattr(value, "__module__", None)
+        if isinstance(owner, str):
+            return owner == module.__name__
+    return True
+
+
+def _public_names(module):
+    names = list(vars(module))
+    exported = getattr(module, "__all__", None)
+    if exported is not None:
+        return [name for name in exported if hasattr(module, name)]
+    return [name for name in names if not name.startswith("_")]
+
+
+class _ModuleStub:
+    def __init__(self, module, all_modules):
+        self.module = module
+        self.name = module.__name__
+        self.all_modules = all_modules   # name -> module, for names defined in a sibling
+        self.imports = set()             # "import x" lines
+        self.from_imports = {}           # module -> set of names
+        self.local_classes = set()
+        self.warnings = []
+
+    # names used in type expressions ----------------------------------------------------------
+    def _from(self, module, name):
+        self.from_imports.setdefault(module, set()).add(name)
+        return ast.Name(name)
+
+    def _any(self):
+        return self._from("typing", "Any")
+
+    def _qualified(self, cls):
+        """A type expression naming class `cls` from this stub."""
+        owner, qualname = cls.__module__, cls.__qualname__
+        if owner == "builtins":
+            return qualname
+        if owner == self.name:
+            return qualname
+        self.imports.add(owner)
+        return f"{owner}.{qualname}"
+
+    def _find_class(self, name):
+        """A class called `name` in this module, its parents or its submodules (an enum or
+        exception class named by a type hint), as a type expression; None if there is none."""
+        if name in self.local_classes:
+            return ast.Name(name)
+        for other_name in sorted(self.all_modules):
+            value = getattr(self.all_modules[other_name], name, None)
+            if isinstance(value, type) and value.__module__ == other_name:
+                self.imports.add(other_name)
+                return ast.Attribute(ast.Name(other_name), name)
+        return None
+
+    def _rewrite(self, node):
+        """A runtime type hint (an ast expression) as a stub type expression."""
+        stub = self
+
+        class Rewriter(ast.NodeTransformer):
+            def visit_Name(self, n):
+                if n.id in _BUILTIN_TYPES:
+                    return n
+                if n.id == "Any":
+                    return stub._any()
+                word = _HINT_WORDS.get(n.id)
+                if word is not None:
+                    module, attr, arity = word
+                    if module == "collections.abc":
+                        target = stub._from(module, attr)
+                    else:
+                        stub.imports.add(module)
+                        target = ast.Attribute(ast.Name(module), attr)
+                    if arity is None:
+                        return target
+                    args = [stub._any() for _ in range(arity)]
+                    return ast.Subscript(target, args[0] if arity == 1 else ast.Tuple(args))
+                found = stub._find_class(n.id)
+                if found is not None:
+                    return found
+                stub.warnings.append(f"{stub.name}: unknown type {n.id!r} written as Any")
+                return stub._any()
+
+            def visit_Attribute(self, n):
+                dotted = ast.unparse(n)
+                owner = dotted.rpartition(".")[0]
+                try:
+                    importlib.import_module(owner)
+                except ImportError:
+                    pass
+                else:
+                    stub.imports.add(owner)
+                    return n
+                stub.warnings.append(f"{stub.name}: unknown type {dotted!r} written as Any")
+                return stub._any()
+
+        return Rewriter().visit(node)
+
+    def _default(self, node):
+        """A default's source text if a stub can hold it, else `...`."""
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Constant, ast.UnaryOp, ast.USub, ast.UAdd, ast.Tuple,
+                                ast.Load)):
+                continue
+            if isinstance(sub, (ast.Name, ast.Attribute)):
+                root = sub
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id in self.local_classes:
+                    continue
+            return "..."
+        return ast.unparse(node)
+
+    # functions -------------------------------------------------------------------------------
+    def _render_def(self, name, params, returns):
+        one_line = f"def {name}({', '.join(params)}) -> {returns}: ..."
+        if len(one_line) <= _LINE or not params:
+            return [one_line]
+        return [f"def {name}("] + [f"    {p}," for p in params] + [f") -> {returns}: ..."]
+
+    def _typed_params(self, text):
+        """Parameters and return of a runtime signature text, rewritten for the stub."""
+        tree = ast.parse(f"def f{text}: ...").body[0]
+        a = tree.args
+
+        def one(arg, default=None, prefix=""):
+            out = prefix + arg.arg
+            if arg.annotation is not None:
+                out += ": " + ast.unparse(self._rewrite(arg.annotation))
+            if default is not None:
+                out += (" = " if arg.annotation is not None else "=") + self._default(default)
+            return out
+
+        positional = a.posonlyargs + a.args
+        defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+        params = [one(arg, d) for arg, d in zip(positional, defaults)]
+        if a.posonlyargs:
+            params.insert(len(a.posonlyargs), "/")
+        if a.vararg is not None:
+            params.append(one(a.vararg, prefix="*"))
+        elif a.kwonlyargs:
+            params.append("*")
+        params += [one(arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults)]
+        if a.kwarg is not None:
+            params.append(one(a.kwarg, prefix="**"))
+        returns = ast.unparse(self._rewrite(tree.returns)) if tree.returns else "Any"
+        if tree.returns is None:
+            self._any()
+        return params, returns
+
+    def _untyped_params(self, sig):
+        params, kind_before = [], None
+        for p in sig.parameters.values():
+            if kind_before == p.POSITIONAL_ONLY and p.kind != p.POSITIONAL_ONLY:
+                params.append("/")
+            if p.kind == p.KEYWORD_ONLY and kind_before not in (p.KEYWORD_ONLY, p.VAR_POSITIONAL):
+                params.append("*")
+            if p.kind == p.VAR_POSITIONAL:
+                params.append("*" + p.name)
+            elif p.kind == p.VAR_KEYWORD:
+                params.append("**" + p.name)
+            elif p.default is p.empty:
+                params.append(p.name)
+            else:
+                params.append(p.name + "=" + (repr(p.default) if _is_simple_literal(p.default)
+                                              else "..."))
+            kind_before = p.kind
+        if kind_before == inspect.Parameter.POSITIONAL_ONLY:
+            params.append("/")
+        return params
+
+    def function(self, name, func):
+        text = typed_signature(func)
+        if text is not None:
+            params, returns = self._typed_params(text)
+            return self._render_def(name, params, returns)
+        try:
+            sig = inspect.signature(func) if getattr(func, "__text_signature__", None) else None
+        except (ValueError, TypeError):
+            sig = None
+        self._any()
+        if sig is None:
+            return self._render_def(name, ["*args: Any", "**kwargs: Any"], "Any")
+        return self._render_def(name, self._untyped_params(sig), "Any")
+
+    # classes ---------------------------------------------------------------------------------
+    def enum_class(self, name, cls):
+        self.imports.add("enum")
+        base = "enum.Enum"
+        for kind in ("IntEnum", "StrEnum", "IntFlag", "Flag"):   # most specific first
+            if hasattr(enum, kind) and issubclass(cls, getattr(enum, kind)):
+                base = "enum." + kind
+                break
+        lines = [f"class {name}({base}):"]
+        for member_name, member in cls.__members__.items():
+            value = member.value
+            lines.append(f"    {member_name} = "
+                         + (repr(value) if _is_simple_literal(value) else "..."))
+        if len(lines) == 1:
+            lines[0] += " ..."
+        return lines
+
+    def exception_class(self, name, cls):
+        bases = ", ".join(self._qualified(b) for b in cls.__bases__)
+        return [f"class {name}({bases}): ..."]
+
+    def other_class(self, name, cls):
+        bases = [b for b in cls.__bases__ if b is not object]
+        head = f"class {name}({', '.join(self._qualified(b) for b in bases)})" if bases else \
+            f"class {name}"
+        body = []
+        for attr, value in vars(cls).items():
+            if attr.startswith("_") or not callable(value):
+                continue
+            body += ["    " + line for line in self.function(attr, value)]
+        return [head + ":"] + body if body else [head + ": ..."]
+
+    # constants -------------------------------------------------------------------------------
+    def constant(self, name, value):
+        cls = type(value)
+        if value is None:
+            hint = "None"
+        elif cls.__module__ == "builtins" and getattr(builtins, cls.__qualname__, None) is cls:
+            hint = cls.__qualname__
+        elif cls.__module__ == self.name:
+            hint = cls.__qualname__
+        else:
+            owner = sys.modules.get(cls.__module__)
+            if owner is not None and getattr(owner, cls.__qualname__, None) is cls:
+                self.imports.add(cls.__module__)
+                hint = f"{cls.__module__}.{cls.__qualname__}"
+            else:
+                self._any()
+                hint = "Any"
+        return [f"{name}: {hint}"]
+
+    # the whole module ------------------------------------------------------------------------
+    def render(self):
+        module = self.module
+        classes, constants, functions, submodules = [], [], [], []
+        names = _public_names(module)
+        # Class names first, so that hints and defaults can name classes defined below them.
+        self.local_classes = {n for n in names if isinstance(getattr(module, n), type)
+                              and _belongs(module, getattr(module, n))}
+        for name in names:
+            value = getattr(module, name)
+            if _is_submodule(module, name, value):
+                submodules.append(name)
+            elif not _belongs(module, value):
+                continue
+            elif isinstance(value, type):
+                if issubclass(value, enum.Enum):
+                    classes.append(self.enum_class(name, value))
+                elif issubclass(value, BaseException):
+                    classes.append(self.exception_class(name, value))
+                else:
+                    classes.append(self.other_class(name, value))
+            elif callable(value):
+                functions.append(self.function(name, value))
+            else:
+                constants.append(self.constant(name, value))
+
+        out = [f"# Generated by pyo3cpp.stubgen from the module {self.name}. Do not edit."]
+        head = sorted(f"import {m}" for m in self.imports if m != self.name)
+        head += [f"from {m} import {', '.join(sorted(n))}"
+                 for m, n in sorted(self.from_imports.items())]
+        head += [f"from . import {s} as {s}" for s in submodules]
+        if head:
+            out += [""] + head
+        if getattr(module, "__all__", None) is not None:
+            out += ["", "__all__ = [" + ", ".join(repr(n) for n in module.__all__) + "]"]
+        for block in classes:
+            out += ["", *block] if len(block) > 1 or not out[-1].startswith("class ") \
+                else block
+        if constants:
+            out.append("")
+            out += [line for block in constants for line in block]
+        if functions:
+            out.append("")
+            out += [line for block in functions for line in block]
+        return "\n".join(out) + "\n"
+
+
+def _submodules(module):
+    found = []
+    for name in sorted(vars(module)):
+        value = getattr(module, name)
+        if _is_submodule(module, name, value):
+            found.append(value)
+    return found
+
+
+def _import(module_name):
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        # An extension built against the pyo3cpp wheel records only the runtime's file name
+        # (no RUNPATH): the runtime package loads it. Imported only then, so that a build tree's
+        # runtime is never shadowed by an installed one.
+        if "libpyo3cpp-" not in str(e) or "pyo3cpp" in sys.modules:
+            raise
+        try:
+            importlib.import_module("pyo3cpp")
+        except ImportError:
+            raise e from None
+        return importlib.import_module(module_name)
+
+
+def generate(module_name, warn=None):
+    """{relative path: stub text} for module `module_name` and its submodules (imported now)."""
+    root = _import(module_name)
+    modules = {}
+
+    def collect(module):
+        modules[module.__name__] = module
+        for sub in _submodules(module):
+            collect(sub)
+
+    collect(root)
+    files = {}
+    for name, module in modules.items():
+        parts = name.split(".")
+        if _submodules(module):
+            path = os.path.join(*parts, "__init__.pyi")
+        else:
+            path = os.path.join(*parts[:-1], parts[-1] + ".pyi")
+        stub = _ModuleStub(module, modules)
+        files[path] = stub.render()
+        for message in stub.warnings:
+            (warn or (lambda m: print("stubgen: warning: " + m, file=sys.stderr)))(message)
+    return files
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m pyo3cpp.stubgen",
+        description="Write .pyi stubs for extension modules built with pyo3cpp.")
+    parser.add_argument("modules", nargs="+", metavar="MODULE", help="module to import")
+    parser.add_argument("-o", "--output", default=".", metavar="OUTDIR",
+                        help="directory for the stubs (default: the current directory)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not list the files")
+    args = parser.parse_args(argv)
+    written = []
+    for name in args.modules:
+        try:
+            files = generate(name)
+        except ImportError as e:
+            print(f"stubgen: cannot import {name}: {e}", file=sys.stderr)
+            return 1
+        for relative, text in sorted(files.items()):
+            path = os.path.join(args.output, relative)
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+            written.append(path)
+    os.makedirs(args.output, exist_ok=True)
+    os.utime(args.output)   # a build tool that names OUTDIR as its output sees it renewed
+    if not args.quiet:
+        for path in written:
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
