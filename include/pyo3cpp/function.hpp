@@ -653,8 +653,7 @@ template <class F> struct RawFunction final : FunctionRecord {
     RawFunction(const char *function_name, F f) : fn(std::move(f))
     {
         name = function_name;
-        entry = &RawFunction::vectorcall;
-        show_signature = false;  // the doc is used as given
+        entry = &RawFunction::vectorcall;  // shows "name(*args, **kwargs)" to inspect and help()
         pyo3cpp_parameter args{"args", nullptr, "object", PYO3CPP_PARAM_VAR_POSITIONAL, 0};
         pyo3cpp_parameter kwargs{"kwargs", nullptr, "object", PYO3CPP_PARAM_VAR_KEYWORD, 0};
         parameters = {args, kwargs};

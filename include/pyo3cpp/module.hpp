@@ -135,7 +135,7 @@ public:
     // A function that takes the vectorcall arguments as they come: fn(Python, const
     // Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowed<PyAny> kwnames) — `args[0..nargs)`
     // positional, then one value per name in `kwnames` (a tuple of str, or a null Borrowed when
-    // there are no keywords). The doc is used as given.
+    // there are no keywords). Its signature shows as (*args, **kwargs).
     template <class F> ModuleDef &def_raw(const char *name, F &&fn, const char *doc = nullptr)
     {
         using Record = detail::RawFunction<std::decay_t<F>>;

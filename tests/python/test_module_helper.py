@@ -168,6 +168,7 @@ class RawAndModuleContents(unittest.TestCase):
         with self.assertRaises(TypeError):
             m.raw_sum("x")
         self.assertEqual(m.raw_sum.__doc__, "Sum of all arguments; (sum, number of keywords).")
+        self.assertEqual(str(inspect.signature(m.raw_sum)), "(*args, **kwargs)")
 
     def test_compile_time_raw_fastcall_has_the_module_as_self(self):
         self.assertEqual(m.fast_sum(), ("pyo3cpp_test_module", 0, 0))
