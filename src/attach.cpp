@@ -31,27 +31,62 @@ enum : int32_t { kNotAttached = 0, kAlreadyAttached = 1, kAttachedNow = 2 };
 // to kGateClosed is final until the finalisation hook resets the word for a new interpreter.
 // (Code that empties Python's atexit list by hand, atexit._clear(), also removes the close:
 // fresh attaches during that finalisation then meet CPython's own rule for late threads.)
-std::atomic<int> g_gate_in_flight{0};
+//
+// The in-flight count is sharded: each thread counts on its own cache line (threads are given
+// slots round robin at their first attach), and the closer sums the shards. One shared counter
+// made every attach and release of every thread bounce one cache line between cores: measured
+// on 3.13t, two foreign threads attaching in a loop managed 4.6 M/s together against 21 M/s for
+// one (bench_scaling attach). Dekker per shard: an attacher increments its shard and then reads
+// the gate; the closer closes the gate and then reads every shard.
+struct alignas(128) GateShard {
+    std::atomic<int> in_flight{0};
+};
+constexpr unsigned kGateShards = 64;
+GateShard g_gate_shards[kGateShards];
+std::atomic<unsigned> g_gate_next_slot{0};
+// This thread's shard index + 1 (0: not yet given one). Trivial, so reading it is one TLS load.
+thread_local unsigned t_gate_slot = 0;
+
+std::atomic<int> &gate_counter() noexcept
+{
+    unsigned slot = t_gate_slot;
+    if (__builtin_expect(slot == 0, 0))
+        t_gate_slot = slot = g_gate_next_slot.fetch_add(1, std::memory_order_relaxed) % kGateShards + 1;
+    return g_gate_shards[slot - 1].in_flight;
+}
+
 // 0: no atexit callback for the running interpreter, 1: being registered, 2: registered.
 std::atomic<int> g_gate_registration{0};
 
-void leave_gate() noexcept
+// Enters the gate's in-flight count; returns the counter to leave through.
+std::atomic<int> &enter_gate() noexcept
 {
-    if (g_gate_in_flight.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+    std::atomic<int> &counter = gate_counter();
+    counter.fetch_add(1, std::memory_order_seq_cst);
+    return counter;
+}
+
+void leave_gate(std::atomic<int> &counter) noexcept
+{
+    if (counter.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         g_gate.load(std::memory_order_seq_cst) == kGateClosed)
-        g_gate_in_flight.notify_all();
+        counter.notify_all();
 }
 
 // Leaves the gate when it goes out of scope, including when CPython ends the thread with a
 // forced unwind inside the attach (a daemon thread meeting finalisation): a count left raised
 // would make the next close wait forever.
 struct GatePass {
+    std::atomic<int> &counter;
     bool inside = true;
+    explicit GatePass(std::atomic<int> &entered) noexcept : counter(entered) {}
+    GatePass(const GatePass &) = delete;
+    GatePass &operator=(const GatePass &) = delete;
     void leave() noexcept
     {
         if (inside) {
             inside = false;
-            leave_gate();
+            leave_gate(counter);
         }
     }
     ~GatePass() { leave(); }
@@ -63,12 +98,18 @@ PyObject *close_attach_gate(PyObject *, PyObject *)
     // runs its own atexit callbacks too).
     if (PyInterpreterState_Get() != PyInterpreterState_Main()) Py_RETURN_NONE;
     g_gate.exchange(kGateClosed, std::memory_order_seq_cst);
-    if (g_gate_in_flight.load(std::memory_order_seq_cst) != 0) {
-        // The attaches in flight may be waiting for the GIL this thread holds: detach.
+    bool busy = false;
+    for (GateShard &shard : g_gate_shards)
+        busy = busy || shard.in_flight.load(std::memory_order_seq_cst) != 0;
+    if (busy) {
+        // The attaches in flight may be waiting for the GIL this thread holds: detach. A shard
+        // seen at zero after the close can only rise and fall again (a late attacher sees the
+        // gate closed and leaves), so one pass that waits for each shard to reach zero suffices.
         Py_BEGIN_ALLOW_THREADS
-        for (int n = g_gate_in_flight.load(std::memory_order_seq_cst); n != 0;
-             n = g_gate_in_flight.load(std::memory_order_seq_cst))
-            g_gate_in_flight.wait(n, std::memory_order_seq_cst);
+        for (GateShard &shard : g_gate_shards)
+            for (int n = shard.in_flight.load(std::memory_order_seq_cst); n != 0;
+                 n = shard.in_flight.load(std::memory_order_seq_cst))
+                shard.in_flight.wait(n, std::memory_order_seq_cst);
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;
@@ -170,8 +211,7 @@ void retire_foreign_thread_state()
 // thread deletes its own thread state instead (what PyGILState_Release does).
 void release_foreign_thread_state()
 {
-    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
-    GatePass pass;
+    GatePass pass(enter_gate());
     bool retire = g_gate.load(std::memory_order_seq_cst) != kGateOpen;
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
     retire = retire || merge_requested(t_foreign.tstate);
@@ -189,8 +229,7 @@ ForeignThreadState::~ForeignThreadState()
     if (tstate == nullptr || generation != lifecycle_now()) return;
     // Only while the gate is open: a closed gate means finalisation has begun, and CPython
     // deletes every thread state it still has.
-    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
-    GatePass pass;
+    GatePass pass(enter_gate());
     if (g_gate.load(std::memory_order_seq_cst) != kGateOpen || generation != lifecycle_now() ||
         interpreter_finalizing())
         return;
@@ -283,7 +322,7 @@ void attach_fork_child() noexcept
     // Only the forking thread exists in the child, and it is not inside an attach.
     g_fork_pending.store(0, std::memory_order_seq_cst);
     g_creating.store(0, std::memory_order_seq_cst);
-    g_gate_in_flight.store(0, std::memory_order_seq_cst);
+    for (GateShard &shard : g_gate_shards) shard.in_flight.store(0, std::memory_order_seq_cst);
     int registering = 1;  // a registration another thread had begun will never finish
     g_gate_registration.compare_exchange_strong(registering, 0, std::memory_order_acq_rel);
 }
@@ -295,9 +334,9 @@ namespace {
 // A fresh attach while the gate is not known open (first attach of an interpreter, before
 // initialisation, during and after finalisation). Entered with the gate's in-flight count
 // taken; leaves it.
-[[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state)
+[[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state, std::atomic<int> &entered)
 {
-    GatePass pass;
+    GatePass pass(entered);
     // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
     // refuse instead. The gate closes the window between this check and the attach.
     if (g_gate.load(std::memory_order_seq_cst) == kGateClosed || !Py_IsInitialized() ||
@@ -338,10 +377,10 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
         pool_drain_if_pending();
         return 0;
     }
-    g_gate_in_flight.fetch_add(1, std::memory_order_seq_cst);
+    std::atomic<int> &entered = enter_gate();
     if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
-        return attach_slow(state);
-    GatePass pass;
+        return attach_slow(state, entered);
+    GatePass pass(entered);
     // Open: initialised, not finalising, hooks registered (see the gate above). A thread that
     // has a thread state of its own (any thread Python created, the main thread, a foreign
     // thread that attached before) re-attaches it directly: what PyGILState_Ensure does for it,
