@@ -275,7 +275,8 @@ PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) PYO3
  * thread that needs the same object lock while holding it.
  * Requires attachment: -1 without an exception when not attached; -1 with ValueError on NULL.
  * Unlock by the owning thread only: -1 with RuntimeError otherwise. Cost: a sharded hash-table
- * lookup per lock and unlock (about 50 ns uncontended); use it around whole operations. */
+ * lookup per lock and unlock (about 50 ns uncontended); use it around whole operations. A waiter
+ * spins briefly, then sleeps detached; each unlock wakes at most one sleeper. */
 PYO3CPP_API int pyo3cpp_object_lock(struct _object *obj);
 PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj) PYO3CPP_NOEXCEPT;
 
