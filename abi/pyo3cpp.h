@@ -273,10 +273,11 @@ PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) PYO3
  * before returning. Holding several: lock them in one global order (address order; the C++
  * two-object form does this) or risk deadlock like with any mutex. Do not wait for another
  * thread that needs the same object lock while holding it.
- * Requires attachment: -1 without an exception when not attached; -1 with ValueError on NULL.
- * Unlock by the owning thread only: -1 with RuntimeError otherwise. Cost: a sharded hash-table
- * lookup per lock and unlock (about 50 ns uncontended); use it around whole operations. A waiter
- * spins briefly, then sleeps detached; each unlock wakes at most one sleeper. */
+ * Lock requires attachment: -1 without an exception when not attached; -1 with ValueError on
+ * NULL. Unlock by the owning thread only (attached or not): -1 otherwise, with RuntimeError when
+ * attached. Cost: a sharded hash-table lookup per lock and unlock (about 50 ns uncontended); use
+ * it around whole operations. A waiter spins briefly, then parks detached (CPython's PyMutex);
+ * an unlock wakes one parked waiter. */
 PYO3CPP_API int pyo3cpp_object_lock(struct _object *obj);
 PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj) PYO3CPP_NOEXCEPT;
 

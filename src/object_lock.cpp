@@ -8,6 +8,7 @@
 // detaches.
 #include <array>
 #include <new>
+#include <type_traits>
 #include <unordered_map>
 
 #include "runtime_state.h"
@@ -17,25 +18,38 @@ using namespace pyo3cpp::detail;
 namespace {
 
 #ifdef Py_GIL_DISABLED  // GIL builds lock nothing: the GIL excludes
-// The lock proper is `taken`, a three-state futex word: 0 free, 1 held, 2 held and a thread may
-// be asleep on it. A waiter first spins briefly (attached: a holder's section is usually short),
-// then detaches, marks the word 2 and sleeps; the holder's unlock wakes exactly one sleeper, and
-// only when the word says one may be asleep. (Before: every waiter slept at once and every
-// unlock woke all of them; with 8 threads on 2 cores each increment of a shared dict counter paid
-// a storm of context switches, about 30 us, against 0.1 us under one pyo3cpp::Mutex.)
-enum : std::uint32_t { kFree = 0, kHeld = 1, kHeldSleepers = 2 };
+// The lock proper is a PyMutex (free-threaded builds are 3.13+): uncontended, one CAS each way;
+// contended, CPython's parking lot, which spins briefly, then parks the waiter detached, and
+// tracks its queue exactly, so an unlock wakes one waiter only when one is parked (and hands the
+// lock over directly once a waiter has waited a millisecond). Before, each entry had a futex
+// word on which every waiter slept at once and every unlock woke all of them: with 8 threads on
+// 2 cores each increment of a shared dict counter paid a storm of context switches, about
+// 30 us, against 0.1 us under one pyo3cpp::Mutex. (A three-state futex word that woke one
+// sleeper per unlock did better but fell into a lock convoy in about one run in three.)
 struct Entry {
     // this_thread_key() of the holder. Written by the holder (the shard mutex is not needed for
     // that); other threads only compare it with their own key, so a stale value never matches.
     std::atomic<std::uint64_t> owner{0};
-    long depth = 0;           // recursion depth; read and written by the holder only
-    long users = 0;           // holders + waiters; the entry is released when it drops to zero;
-                              // guarded by the shard mutex
-    std::atomic<std::uint32_t> taken{kFree};
+    long depth = 0;  // recursion depth; read and written by the holder only
+    // Holders + waiters. Raised under the shard guard only; lowered by a leaving holder or waiter
+    // after its last touch of `taken`. An inline entry at zero stays keyed to its object (a
+    // later lock of the same object reuses it) until the guard's holder gives the slot to
+    // another object; an overflow entry at zero is freed (under the guard).
+    std::atomic<long> users{0};
+    PyMutex taken{};  // the lock
 };
+static_assert(sizeof(PyMutex) == 1, "PyMutex is one byte");
 
-// Attached spinning before a waiter detaches and sleeps: long enough to cover a short section
-// run by a holder on another core, short enough not to starve a preempted holder of its CPU.
+inline std::atomic_ref<std::uint8_t> taken_bits(Entry *entry) noexcept
+{
+    return std::atomic_ref<std::uint8_t>(*reinterpret_cast<std::uint8_t *>(&entry->taken));
+}
+inline bool is_taken(Entry *entry) noexcept
+{
+    return (taken_bits(entry).load(std::memory_order_relaxed) & 1) != 0;  // _Py_LOCKED
+}
+
+// The shard guard's spinning before its waiter sleeps (it is held for a few instructions).
 constexpr int kSpins = 200;
 
 inline void cpu_relax() noexcept
@@ -47,96 +61,165 @@ inline void cpu_relax() noexcept
 #endif
 }
 
-// Releases the lock word; wakes one sleeper if there may be one.
-inline void release_taken(Entry *entry) noexcept
-{
-    if (entry->taken.exchange(kFree, std::memory_order_release) == kHeldSleepers)
-        entry->taken.notify_one();
-}
+inline void release_taken(Entry *entry) noexcept { PyMutex_Unlock(&entry->taken); }
+
+// The shard's guard: held only for a few loads and stores of table bookkeeping (never while
+// waiting for an object, never around Python code), so it is an inline futex lock that spins
+// first: 0 free, 1 held, 2 held with sleepers. (A pthread mutex cost 55 instructions per
+// lock/unlock pair, twice per exclusive section: a quarter of a heappush in the heapq port.)
+class ShardGuard {
+public:
+    void lock() noexcept
+    {
+        std::uint32_t expected = 0;
+        if (__builtin_expect(word_.compare_exchange_strong(expected, 1, std::memory_order_acquire), 1))
+            return;
+        lock_slow();
+    }
+    void unlock() noexcept
+    {
+        if (__builtin_expect(word_.exchange(0, std::memory_order_release) == 2, 0))
+            word_.notify_one();
+    }
+    void reset_in_child() noexcept { word_.store(0, std::memory_order_relaxed); }
+
+private:
+    [[gnu::noinline]] void lock_slow() noexcept
+    {
+        for (int i = 0; i < kSpins; ++i) {
+            cpu_relax();
+            std::uint32_t expected = 0;
+            if (word_.load(std::memory_order_relaxed) == 0 &&
+                word_.compare_exchange_weak(expected, 1, std::memory_order_acquire))
+                return;
+        }
+        while (word_.exchange(2, std::memory_order_acquire) != 0) word_.wait(2, std::memory_order_relaxed);
+    }
+    std::atomic<std::uint32_t> word_{0};
+};
+class ShardLock {
+public:
+    explicit ShardLock(ShardGuard &guard) noexcept : guard_(guard) { guard_.lock(); }
+    ~ShardLock() { guard_.unlock(); }
+    ShardLock(const ShardLock &) = delete;
+    ShardLock &operator=(const ShardLock &) = delete;
+
+private:
+    ShardGuard &guard_;
+};
 
 // Most of the time a shard has at most a few objects locked at once: their entries live in the
-// shard itself (no allocation); more spill into a map.
+// shard itself (no allocation); more spill into a map, made on first need and never freed (the
+// table is used until the process ends). Inline keys are written under the guard and read
+// without it by unlock, which looks only for an entry it holds (pinned: its key cannot change).
 constexpr int kInlineEntries = 4;
+using OverflowMap = std::unordered_map<PyObject *, Entry *>;
 
-struct Shard {
-    PlainMutex guard;
-    PyObject *inline_keys[kInlineEntries] = {};
+struct alignas(64) Shard {
+    ShardGuard guard;
+    std::atomic<PyObject *> inline_keys[kInlineEntries] = {};
     Entry inline_entries[kInlineEntries];
-    std::unordered_map<PyObject *, Entry *> overflow;
+    OverflowMap *overflow = nullptr;  // guarded
 
+    bool is_inline(const Entry *entry) const noexcept
+    {
+        return entry >= &inline_entries[0] && entry < &inline_entries[kInlineEntries];
+    }
+    // Without the guard: the inline entry of `obj`, valid while this thread holds its lock.
+    Entry *find_inline(PyObject *obj) noexcept
+    {
+        for (int i = 0; i < kInlineEntries; ++i)
+            if (inline_keys[i].load(std::memory_order_relaxed) == obj) return &inline_entries[i];
+        return nullptr;
+    }
+    // Guarded.
     Entry *find(PyObject *obj)
     {
-        for (int i = 0; i < kInlineEntries; ++i)
-            if (inline_keys[i] == obj) return &inline_entries[i];
-        auto it = overflow.find(obj);
-        return it == overflow.end() ? nullptr : it->second;
+        if (Entry *entry = find_inline(obj)) return entry;
+        if (__builtin_expect(overflow == nullptr || overflow->empty(), 1)) return nullptr;
+        auto it = overflow->find(obj);
+        return it == overflow->end() ? nullptr : it->second;
     }
-    Entry *find_or_add(PyObject *obj)  // may throw std::bad_alloc
+    // Guarded. May throw std::bad_alloc.
+    Entry *find_or_add(PyObject *obj)
     {
-        if (Entry *found = find(obj)) return found;
-        for (int i = 0; i < kInlineEntries; ++i)
-            if (inline_keys[i] == nullptr) {
-                inline_keys[i] = obj;
-                return &inline_entries[i];
-            }
+        int free_slot = -1;
+        for (int i = 0; i < kInlineEntries; ++i) {
+            PyObject *key = inline_keys[i].load(std::memory_order_relaxed);
+            if (key == obj) return &inline_entries[i];
+            if (free_slot < 0 &&
+                (key == nullptr || inline_entries[i].users.load(std::memory_order_acquire) == 0))
+                free_slot = i;  // empty, or another object's entry that nobody uses any more
+        }
+        if (__builtin_expect(overflow != nullptr && !overflow->empty(), 0)) {
+            auto it = overflow->find(obj);
+            if (it != overflow->end()) return it->second;
+        }
+        if (free_slot >= 0) {
+            // An unused entry is back to its initial state (owner 0, depth 0, taken free).
+            inline_keys[free_slot].store(obj, std::memory_order_relaxed);
+            return &inline_entries[free_slot];
+        }
+        if (overflow == nullptr) overflow = new OverflowMap();
         auto *entry = new Entry();
         try {
-            overflow.emplace(obj, entry);
+            overflow->emplace(obj, entry);
         } catch (...) {
             delete entry;
             throw;
         }
         return entry;
     }
-    void remove(PyObject *obj, Entry *entry)  // users == 0: nobody can reach it any more
+    // A holder or waiter leaves the entry (after its last touch of `taken`).
+    void drop_user(PyObject *obj, Entry *entry) noexcept
     {
-        for (int i = 0; i < kInlineEntries; ++i)
-            if (inline_keys[i] == obj) {
-                inline_keys[i] = nullptr;  // the entry's fields are already back to zero
-                return;
-            }
-        overflow.erase(obj);
-        delete entry;
+        if (is_inline(entry)) {
+            entry->users.fetch_sub(1, std::memory_order_release);
+            return;
+        }
+        ShardLock lock(guard);
+        if (entry->users.fetch_sub(1, std::memory_order_relaxed) == 1) {
+            overflow->erase(obj);
+            delete entry;
+        }
     }
 };
 
 constexpr std::size_t kShards = 64;
+// Constant-initialised and trivially destructible: usable at any time, also during exit.
+constinit Shard g_shards[kShards];
+static_assert(std::is_trivially_destructible_v<Shard>);
 
-std::array<Shard, kShards> &shards()
-{
-    static auto *table = new std::array<Shard, kShards>();  // never destroyed: used at exit
-    return *table;
-}
+Shard (&shards())[kShards] { return g_shards; }
 
 void reset_shard_in_child(Shard &shard, std::uint64_t me)
 {
     // Threads other than the forking one do not exist in the child: locks they held or waited
     // for are released; a lock the forking thread holds stays held, with it as the only user.
     for (int i = 0; i < kInlineEntries; ++i) {
-        if (shard.inline_keys[i] == nullptr) continue;
+        if (shard.inline_keys[i].load(std::memory_order_relaxed) == nullptr) continue;
         Entry &entry = shard.inline_entries[i];
-        if (entry.owner.load(std::memory_order_relaxed) == me &&
-            entry.taken.load(std::memory_order_relaxed) != kFree) {
-            entry.users = 1;
-            entry.taken.store(kHeld, std::memory_order_relaxed);  // nobody sleeps on it now
+        if (entry.owner.load(std::memory_order_relaxed) == me && is_taken(&entry)) {
+            entry.users.store(1, std::memory_order_relaxed);
+            taken_bits(&entry).store(1, std::memory_order_relaxed);  // locked, nobody parked
         } else {
-            shard.inline_keys[i] = nullptr;
+            shard.inline_keys[i].store(nullptr, std::memory_order_relaxed);
             entry.owner.store(0, std::memory_order_relaxed);
             entry.depth = 0;
-            entry.users = 0;
-            entry.taken.store(kFree, std::memory_order_relaxed);
+            entry.users.store(0, std::memory_order_relaxed);
+            taken_bits(&entry).store(0, std::memory_order_relaxed);
         }
     }
-    for (auto it = shard.overflow.begin(); it != shard.overflow.end();) {
+    if (shard.overflow == nullptr) return;
+    for (auto it = shard.overflow->begin(); it != shard.overflow->end();) {
         Entry *entry = it->second;
-        if (entry->owner.load(std::memory_order_relaxed) == me &&
-            entry->taken.load(std::memory_order_relaxed) != kFree) {
-            entry->users = 1;
-            entry->taken.store(kHeld, std::memory_order_relaxed);
+        if (entry->owner.load(std::memory_order_relaxed) == me && is_taken(entry)) {
+            entry->users.store(1, std::memory_order_relaxed);
+            taken_bits(entry).store(1, std::memory_order_relaxed);
             ++it;
         } else {
             delete entry;
-            it = shard.overflow.erase(it);
+            it = shard.overflow->erase(it);
         }
     }
 }
@@ -184,7 +267,7 @@ void object_locks_fork_child() noexcept
     const std::uint64_t me = this_thread_key();
     for (Shard &shard : shards()) {
         reset_shard_in_child(shard, me);
-        shard.guard.unlock();
+        shard.guard.reset_in_child();
     }
 #endif
 }
@@ -201,7 +284,7 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
     Shard &shard = shard_for(obj);
     Entry *entry;
     {
-        PlainLock lock(shard.guard);
+        ShardLock lock(shard.guard);
         try {
             entry = shard.find_or_add(obj);
         } catch (const std::bad_alloc &) {
@@ -212,50 +295,15 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
             ++entry->depth;
             return 0;
         }
-        ++entry->users;  // pins the entry while this thread holds or waits for it
+        entry->users.fetch_add(1, std::memory_order_relaxed);  // pins it while held or awaited
     }
-    std::uint32_t expected = kFree;
-    if (entry->taken.compare_exchange_strong(expected, kHeld, std::memory_order_acquire)) {
-        entry->owner.store(me, std::memory_order_relaxed);  // uncontended: one trip through the shard
-        entry->depth = 1;
-        return 0;
-    }
-    // Held by another thread. Spin a little while attached: most sections are short.
-    for (int i = 0; i < kSpins; ++i) {
-        cpu_relax();
-        expected = entry->taken.load(std::memory_order_relaxed);
-        if (expected == kFree &&
-            entry->taken.compare_exchange_weak(expected, kHeld, std::memory_order_acquire)) {
-            entry->owner.store(me, std::memory_order_relaxed);
-            entry->depth = 1;
-            return 0;
-        }
-    }
-    // Then wait detached, so that the holder (which may need the GIL, or a stop-the-world pause
-    // that waits for every attached thread) can finish; then re-attach. No pool drain on
-    // re-attaching: a __del__ could want this very lock (runtime_state.h). A thread that wakes
-    // takes the word as "held, sleepers possible" (it cannot know whether others still sleep),
-    // so its unlock wakes the next one.
-    PyThreadState *detached = PyEval_SaveThread();
-    while (entry->taken.exchange(kHeldSleepers, std::memory_order_acquire) != kFree)
-        entry->taken.wait(kHeldSleepers, std::memory_order_relaxed);
-    // If CPython ends this thread while it re-attaches (finalisation), give the lock back so
-    // that the thread's disappearance does not leave it taken for ever.
-    struct GiveBackOnUnwind {
-        Shard &shard;
-        PyObject *obj;
-        Entry *entry;
-        bool armed = true;
-        ~GiveBackOnUnwind()
-        {
-            if (!armed) return;
-            PlainLock lock(shard.guard);
-            release_taken(entry);
-            if (--entry->users == 0) shard.remove(obj, entry);
-        }
-    } give_back{shard, obj, entry};
-    PyEval_RestoreThread(detached);
-    give_back.armed = false;
+    // Uncontended: one CAS. Otherwise CPython spins, then parks this thread detached, so that the
+    // holder (which may need the GIL, or a stop-the-world pause that waits for every attached
+    // thread) can finish, and re-attaches it when the lock is ours. The re-attach never drains
+    // the deferred-decref pool (a __del__ could want this very lock: runtime_state.h). As with
+    // pyo3cpp_mutex, a thread that CPython ends while it re-attaches (finalisation) leaves the
+    // lock held; only threads that wait for the same object during finalisation can notice.
+    PyMutex_Lock(&entry->taken);
     entry->owner.store(me, std::memory_order_relaxed);
     entry->depth = 1;
 #endif
@@ -264,22 +312,33 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
 
 PYO3CPP_API int pyo3cpp_object_unlock(PyObject *obj) noexcept
 {
+#ifdef Py_GIL_DISABLED
+    // The holder's path needs neither attachment nor the shard guard: the entry is pinned by
+    // this thread's use, so its inline key cannot change under the lock-free lookup.
+    if (obj != nullptr) {
+        Shard &shard = shard_for(obj);
+        Entry *entry = shard.find_inline(obj);
+        if (entry == nullptr) {
+            ShardLock lock(shard.guard);
+            entry = shard.find(obj);
+        }
+        if (entry != nullptr && entry->owner.load(std::memory_order_relaxed) == this_thread_key()) {
+            if (--entry->depth > 0) return 0;
+            entry->owner.store(0, std::memory_order_relaxed);
+            release_taken(entry);
+            shard.drop_user(obj, entry);
+            return 0;
+        }
+    }
+#endif
     if (!check_args(obj, "pyo3cpp_object_unlock")) return -1;
 #ifdef Py_GIL_DISABLED
-    Shard &shard = shard_for(obj);
-    PlainLock lock(shard.guard);
-    Entry *entry = shard.find(obj);
-    if (entry == nullptr || entry->owner.load(std::memory_order_relaxed) != this_thread_key()) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "pyo3cpp_object_unlock: the object lock is not held by this thread");
-        return -1;
-    }
-    if (--entry->depth > 0) return 0;
-    entry->owner.store(0, std::memory_order_relaxed);
-    release_taken(entry);
-    if (--entry->users == 0) shard.remove(obj, entry);
-#endif
+    PyErr_SetString(PyExc_RuntimeError,
+                    "pyo3cpp_object_unlock: the object lock is not held by this thread");
+    return -1;
+#else
     return 0;
+#endif
 }
 
 }  // extern "C"

@@ -59,6 +59,11 @@ def prepare(workload, heapq, bisect, setup_only=False):
             drain(map(bisect.bisect_right, itertools.repeat(sorted_list, SIZE), data))
             drain(map(bisect.bisect_left, itertools.repeat(sorted_list, SIZE), data))
         return run
+    if workload == "insort":
+        def run():
+            target = []
+            drain(map(bisect.insort_right, itertools.repeat(target, SIZE), data))
+        return run
     raise SystemExit(f"unknown workload {workload}")
 
 

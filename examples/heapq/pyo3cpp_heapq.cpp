@@ -87,8 +87,28 @@ inline void store(PyObject *heap, Py_ssize_t index, PyObject *value) noexcept
 // Fast path (the heap's usual case: items of one type): call the type's tp_richcompare
 // directly, as _bisect does, skipping PyObject_RichCompare's dispatch; anything but True/False
 // continues exactly where PyObject_RichCompare would.
+// Exact int, float, str and bytes compare in C without running Python code, so nothing can
+// drop the list's references meanwhile: those comparisons need no references of their own (on
+// free-threaded builds an incref + decref pair per item is most of a comparison's cost).
+inline bool compares_without_python(PyTypeObject *type) noexcept
+{
+    return type == &PyLong_Type || type == &PyFloat_Type || type == &PyUnicode_Type ||
+           type == &PyBytes_Type;
+}
+
 inline bool less(Python py, PyObject *a, PyObject *b)
 {
+    PyTypeObject *const type = Py_TYPE(a);
+    if (Py_IS_TYPE(b, type) && compares_without_python(type)) {
+        PyObject *answer = type->tp_richcompare(a, b, Py_LT);  // True/False, or NULL on failure
+        if (answer == Py_True || answer == Py_False) {
+#if PY_VERSION_HEX < 0x030C0000
+            Py_DECREF(answer);  // immortal from 3.12 on
+#endif
+            return answer == Py_True;
+        }
+        return finish_same_type_less(py, a, b, answer);
+    }
     const auto left = Bound<PyAny>::from_borrowed_ptr(py, a);
     const auto right = Bound<PyAny>::from_borrowed_ptr(py, b);
     const richcmpfunc compare = Py_TYPE(a)->tp_richcompare;
@@ -173,6 +193,8 @@ template <class Order> void sift_towards_leaves(Python py, PyObject *heap, Py_ss
 // `section` is the exclusive section on `heap` (with_heap); CPython's list mutators lock the
 // list again, so they run through section.relocking (see exclusive_section.hpp: free on 3.14+
 // and GIL builds; on 3.13t it avoids parking on our own lock).
+// `section` may be deferred (with_heap<Name, true>): the append then runs before the critical
+// section begins, and relocking begins it.
 template <class Order>
 void push(Python py, Borrowed<PyList> heap, ExclusiveSection &section, Borrowed<PyAny> item)
 {
@@ -261,7 +283,9 @@ template <class Order> void heapify(Python py, Borrowed<PyList> heap)
 // Runs operation(heap, section) inside one exclusive section on the list, after checking the
 // argument is a list (the message is CPython's Argument Clinic one). Exceptions reach the
 // module helper, which turns them into Python ones.
-template <FixedString Name, class Operation>
+// With `Deferred`, the section's critical section begins at the end of the operation's first
+// relocking() call (heappush: its append comes first), which saves ending and beginning it.
+template <FixedString Name, bool Deferred = false, class Operation>
 auto with_heap(Python py, const char *argument, Borrowed<PyAny> heap_arg, Operation &&operation)
 {
     PyObject *object = heap_arg.as_ptr();
@@ -271,8 +295,13 @@ auto with_heap(Python py, const char *argument, Borrowed<PyAny> heap_arg, Operat
         throw_fetched(py);
     }
     const auto heap = heap_arg.cast_unchecked<PyList>();
-    ExclusiveSection section(py, heap);
-    return operation(heap, section);
+    if constexpr (Deferred) {
+        ExclusiveSection section(py, heap, defer_section);
+        return operation(heap, section);
+    } else {
+        ExclusiveSection section(py, heap);
+        return operation(heap, section);
+    }
 }
 
 // Argument Clinic's message for a wrong positional count (`heappush expected 2 arguments, got 1`).
@@ -290,10 +319,10 @@ template <class Order, FixedString Name>
 void heappush_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs)
 {
     require_two_args<Name>(py, nargs);
-    with_heap<Name>(py, "argument 1", args[0],
-                    [&](Borrowed<PyList> heap, ExclusiveSection &section) {
-                        push<Order>(py, heap, section, args[1]);
-                    });
+    with_heap<Name, true>(py, "argument 1", args[0],
+                          [&](Borrowed<PyList> heap, ExclusiveSection &section) {
+                              push<Order>(py, heap, section, args[1]);
+                          });
 }
 
 template <class Order, FixedString Name> Bound<PyAny> heappop_fn(Python py, Borrowed<PyAny> heap)
