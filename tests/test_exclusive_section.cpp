@@ -193,7 +193,14 @@ TEST(ExclusiveSection, SleepingWaitersAreAllWoken)
                     detach(py, [&] { barrier.arrive_and_wait(); });  // all contend at once
                     exclusive_section(py, list, [&] {
                         EXPECT_EQ(inside.fetch_add(1), 0);
-                        detach(py, [] { std::this_thread::sleep_for(std::chrono::microseconds(200)); });
+                        // Free-threaded: detached, so the others really park on the object
+                        // lock. GIL builds: the section is the GIL's, which a detach would give
+                        // up; sleep holding it.
+                        auto nap = [] { std::this_thread::sleep_for(std::chrono::microseconds(200)); };
+                        if (pyo3cpp_test::free_threaded())
+                            detach(py, nap);
+                        else
+                            nap();
                         inside.fetch_sub(1);
                         entered.fetch_add(1);
                     });
