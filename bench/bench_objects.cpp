@@ -645,10 +645,35 @@ PYO3CPP_BENCH(to_py_vector100, capi)
     }
 }
 // list of 100 int -> std::vector<long>
+// Free-threaded: the safe C loop holds the list's critical section for the whole loop (another
+// thread may resize it) and reads the items borrowed, which is safe for exact ints (their
+// conversion runs no Python code); anything else would need a strong reference per item.
 PYO3CPP_BENCH(from_py_vector100, capi)
 {
     ATTACHED;
     for (auto _ : state) {
+#ifdef Py_GIL_DISABLED
+        PyObject *list = f.pylist_ints;
+        std::vector<long> out;
+        Py_BEGIN_CRITICAL_SECTION(list);
+        const Py_ssize_t n = PyList_GET_SIZE(list);
+        out.reserve(static_cast<size_t>(n));
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); ++i) {
+            PyObject *item = PyList_GET_ITEM(list, i);
+            long v;
+            if (PyLong_CheckExact(item)) {
+                v = PyLong_AsLong(item);
+            } else {
+                Py_INCREF(item);
+                v = PyLong_AsLong(item);
+                Py_DECREF(item);
+            }
+            if (v == -1 && PyErr_Occurred()) die();
+            out.push_back(v);
+        }
+        Py_END_CRITICAL_SECTION();
+        benchmark::DoNotOptimize(out.data());
+#else
         PyObject *seq = checked(PySequence_Fast(f.pylist_ints, "expected a sequence"));
         const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
         std::vector<long> out;
@@ -660,6 +685,7 @@ PYO3CPP_BENCH(from_py_vector100, capi)
         }
         Py_DECREF(seq);
         benchmark::DoNotOptimize(out.data());
+#endif
     }
 }
 

@@ -37,11 +37,11 @@ public:
     using difference_type = std::ptrdiff_t;
 
     ListIterator() = default;
-    explicit ListIterator(PyObject *list) : list_(list) { advance(); }
+    [[gnu::always_inline]] explicit ListIterator(PyObject *list) : list_(list) { advance(); }
 
     const value_type &operator*() const noexcept { return *current_; }
     const value_type *operator->() const noexcept { return &*current_; }
-    ListIterator &operator++()
+    [[gnu::always_inline]] ListIterator &operator++()
     {
         advance();
         return *this;
@@ -53,7 +53,10 @@ public:
     }
 
 private:
-    void advance() noexcept
+    // Forced inline: at -O2 (what most extension builds use) GCC keeps it out of line on
+    // free-threaded builds, whose incref/decref are larger, and the loop pays a call per step
+    // (bench/bench_objects.cpp, list_iter_1000 at -O2: 1.03x the C loop before).
+    [[gnu::always_inline]] void advance() noexcept
     {
         current_.reset();
         // Checking the size first keeps the common end-of-list case free of an IndexError;
@@ -120,7 +123,10 @@ template <class Self> struct Methods<Self, PyList> : AnyMethods<Self> {
     void sort() const { detail::check_int(this->token(), PyList_Sort(this->ptr())); }
     void reverse() const { detail::check_int(this->token(), PyList_Reverse(this->ptr())); }
 
-    detail::ListIterator<Self> begin() const { return detail::ListIterator<Self>(this->ptr()); }
+    [[gnu::always_inline]] detail::ListIterator<Self> begin() const
+    {
+        return detail::ListIterator<Self>(this->ptr());
+    }
     std::default_sentinel_t end() const noexcept { return {}; }
 };
 
