@@ -44,14 +44,23 @@ struct alignas(128) GateShard {
 constexpr unsigned kGateShards = 64;
 GateShard g_gate_shards[kGateShards];
 std::atomic<unsigned> g_gate_next_slot{0};
-// This thread's shard index + 1 (0: not yet given one). Trivial, so reading it is one TLS load.
-thread_local unsigned t_gate_slot = 0;
+// The library's per-thread attach state, in one trivially destructible thread-local (so every
+// access is a plain TLS address, no guard; a function touches it through one lookup):
+//   gate_slot  this thread's gate shard + 1 (0: not yet given one);
+//   tstate     the thread state a foreign thread keeps (see "foreign thread states" below);
+//   generation the interpreter generation (lifecycle word) it was made in.
+struct ThreadAttachState {
+    PyThreadState *tstate;
+    std::uint64_t generation;
+    unsigned gate_slot;
+};
+thread_local ThreadAttachState t_attach = {nullptr, 0, 0};
 
-std::atomic<int> &gate_counter() noexcept
+std::atomic<int> &gate_counter(ThreadAttachState &mine) noexcept
 {
-    unsigned slot = t_gate_slot;
+    unsigned slot = mine.gate_slot;
     if (__builtin_expect(slot == 0, 0))
-        t_gate_slot = slot = g_gate_next_slot.fetch_add(1, std::memory_order_relaxed) % kGateShards + 1;
+        mine.gate_slot = slot = g_gate_next_slot.fetch_add(1, std::memory_order_relaxed) % kGateShards + 1;
     return g_gate_shards[slot - 1].in_flight;
 }
 
@@ -59,9 +68,9 @@ std::atomic<int> &gate_counter() noexcept
 std::atomic<int> g_gate_registration{0};
 
 // Enters the gate's in-flight count; returns the counter to leave through.
-std::atomic<int> &enter_gate() noexcept
+std::atomic<int> &enter_gate(ThreadAttachState &mine = t_attach) noexcept
 {
-    std::atomic<int> &counter = gate_counter();
+    std::atomic<int> &counter = gate_counter(mine);
     counter.fetch_add(1, std::memory_order_seq_cst);
     return counter;
 }
@@ -129,12 +138,11 @@ PyMethodDef g_close_gate_def = {"_pyo3cpp_close_attach_gate", close_attach_gate,
 // libraries) reuses it. At thread exit it is cleared and deleted through the gate (so
 // finalisation waits for that, and a closed gate means CPython deletes it itself); a state from
 // an earlier interpreter generation is never touched.
-struct ForeignThreadState {
-    PyThreadState *tstate = nullptr;
-    std::uint64_t generation = 0;
-    ~ForeignThreadState();
+// The thread state lives in t_attach; this object, made at the thread's first thread-state
+// creation, deletes it at thread exit.
+struct ForeignThreadExit {
+    ~ForeignThreadExit();
 };
-thread_local ForeignThreadState t_foreign;
 
 // Thread-state creation on 3.11/3.12 is not excluded by os.fork() (3.13+ holds the runtime's
 // HEAD_LOCK across fork): threads creating one are counted, and a fork waits for them (never
@@ -170,8 +178,10 @@ PyThreadState *make_foreign_thread_state() noexcept
     PyThreadState *tstate = PyThreadState_New(main);
     leave_creation();
     if (tstate == nullptr) return nullptr;
-    t_foreign.tstate = tstate;
-    t_foreign.generation = lifecycle_now();
+    static thread_local ForeignThreadExit at_exit;  // registers the thread-exit cleanup once
+    (void)&at_exit;
+    t_attach.tstate = tstate;
+    t_attach.generation = lifecycle_now();
     return tstate;
 }
 
@@ -195,11 +205,11 @@ bool merge_requested(PyThreadState *tstate) noexcept
 
 #endif
 
-// Attached, on the thread that owns t_foreign.tstate: clears it (merging), deletes it, detaches.
-void retire_foreign_thread_state()
+// Attached, on the thread that owns mine.tstate: clears it (merging), deletes it, detaches.
+void retire_foreign_thread_state(ThreadAttachState &mine)
 {
-    PyThreadState *tstate = t_foreign.tstate;
-    t_foreign.tstate = nullptr;
+    PyThreadState *tstate = mine.tstate;
+    mine.tstate = nullptr;
     PyThreadState_Clear(tstate);
     PyThreadState_DeleteCurrent();
 }
@@ -209,27 +219,29 @@ void retire_foreign_thread_state()
 // detaching while finalisation sweeps would race with that deletion. The detach therefore
 // passes the gate: while the gate is open the closer waits for it; once the gate is closed the
 // thread deletes its own thread state instead (what PyGILState_Release does).
-void release_foreign_thread_state()
+void release_foreign_thread_state(ThreadAttachState &mine)
 {
-    GatePass pass(enter_gate());
+    GatePass pass(enter_gate(mine));
     bool retire = g_gate.load(std::memory_order_seq_cst) != kGateOpen;
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
-    retire = retire || merge_requested(t_foreign.tstate);
+    retire = retire || merge_requested(mine.tstate);
 #endif
     if (retire)
-        retire_foreign_thread_state();
+        retire_foreign_thread_state(mine);
     else
         (void)PyEval_SaveThread();
 }
 
-ForeignThreadState::~ForeignThreadState()
+ForeignThreadExit::~ForeignThreadExit()
 {
-    PyThreadState *tstate = this->tstate;
-    this->tstate = nullptr;
+    ThreadAttachState &mine = t_attach;
+    PyThreadState *tstate = mine.tstate;
+    const std::uint64_t generation = mine.generation;
+    mine.tstate = nullptr;
     if (tstate == nullptr || generation != lifecycle_now()) return;
     // Only while the gate is open: a closed gate means finalisation has begun, and CPython
     // deletes every thread state it still has.
-    GatePass pass(enter_gate());
+    GatePass pass(enter_gate(mine));
     if (g_gate.load(std::memory_order_seq_cst) != kGateOpen || generation != lifecycle_now() ||
         interpreter_finalizing())
         return;
@@ -377,7 +389,8 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
         pool_drain_if_pending();
         return 0;
     }
-    std::atomic<int> &entered = enter_gate();
+    ThreadAttachState &mine = t_attach;
+    std::atomic<int> &entered = enter_gate(mine);
     if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
         return attach_slow(state, entered);
     GatePass pass(entered);
@@ -385,9 +398,13 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
     // has a thread state of its own (any thread Python created, the main thread, a foreign
     // thread that attached before) re-attaches it directly: what PyGILState_Ensure does for it,
     // less a second TLS lookup and the gilstate counter (and likewise on release). A foreign
-    // thread's first attach makes it the thread state it keeps (see ForeignThreadState).
-    PyThreadState *own = PyGILState_GetThisThreadState();
-    if (own == nullptr) own = make_foreign_thread_state();
+    // thread's first attach makes it the thread state it keeps (see "foreign thread states");
+    // its later attaches find it in t_attach without asking CPython.
+    PyThreadState *own = mine.tstate;
+    if (own == nullptr || mine.generation != lifecycle_now()) {
+        own = PyGILState_GetThisThreadState();
+        if (own == nullptr) own = make_foreign_thread_state();
+    }
     if (own != nullptr) {
         PyEval_RestoreThread(own);
         state->reserved = own;
@@ -410,9 +427,10 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
     // the stack with the thread no longer attached): there is nothing to give back.
     if (!thread_is_attached()) return;
     if (state->reserved != nullptr) {  // re-attached the thread's own state: detach it again
-        if (state->reserved == t_foreign.tstate) {
+        ThreadAttachState &mine = t_attach;
+        if (state->reserved == mine.tstate) {
             state->reserved = nullptr;
-            release_foreign_thread_state();
+            release_foreign_thread_state(mine);
             return;
         }
         state->reserved = nullptr;
