@@ -11,7 +11,9 @@
 // the machine only ever slow a run down). The main thread is detached throughout, as in an
 // application whose C++ worker pool calls into Python.
 //
-// Run by ./scripts/bench-scaling (both interpreters). Not a test: numbers, never assertions
+// Run by ./scripts/bench-scaling (3.13t; any interpreter with --python: with a GIL the attached
+// rows serialise, a thread runs its whole loop before the next one gets the GIL). Not a test:
+// numbers, never assertions
 // (the counter mode does check the final count, as a sanity check of the measurement).
 #include <pyo3cpp/pyo3cpp.hpp>
 
@@ -39,6 +41,10 @@ template <class T> inline void keep(T &&value) { asm volatile("" : : "g"(value) 
 struct Worker {
     virtual ~Worker() = default;
     virtual void prepare(long iterations) { (void)iterations; }
+    // Around the wait for the common start: a worker that stays attached detaches there (with
+    // a GIL, an attached thread waiting would keep the others from ever attaching).
+    virtual void before_start() {}
+    virtual void after_start() {}
     virtual void run(long iterations) = 0;
     virtual void finish() {}
 };
@@ -137,6 +143,9 @@ struct AttachedWorker : Worker {
         if (pyo3cpp_attach(&state) != 0) std::abort();
     }
     void finish() override { pyo3cpp_release_attach(&state); }
+    PyThreadState *waiting = nullptr;
+    void before_start() override { waiting = PyEval_SaveThread(); }
+    void after_start() override { PyEval_RestoreThread(waiting); }
     Python py() const { return Python::assume_attached(); }
 };
 
@@ -247,9 +256,11 @@ double run_once(const Operation &op, int threads, long iterations)
         pool.emplace_back([&, t] {
             auto worker = op.make(shared);
             worker->prepare(iterations);
+            worker->before_start();
             ready.fetch_add(1);
             ready.notify_all();
             go.wait(0);
+            worker->after_start();
             worker->run(iterations);
             ends[t] = Clock::now();
             worker->finish();
