@@ -182,6 +182,14 @@ struct ExclusiveWorker : AttachedWorker {
     void run(long n) override
     {
         auto object = (shared ? shared->object : own).bind_borrowed(py());
+        if (getenv("OBJLOCK_ONLY")) {
+            for (long i = 0; i < n; ++i) {
+                pyo3cpp_object_lock(object.as_ptr());
+                keep(object.as_ptr());
+                pyo3cpp_object_unlock(object.as_ptr());
+            }
+            return;
+        }
         for (long i = 0; i < n; ++i)
             exclusive_section(py(), object, [&] { keep(object.as_ptr()); });
     }
