@@ -182,14 +182,6 @@ struct ExclusiveWorker : AttachedWorker {
     void run(long n) override
     {
         auto object = (shared ? shared->object : own).bind_borrowed(py());
-        if (getenv("OBJLOCK_ONLY")) {
-            for (long i = 0; i < n; ++i) {
-                pyo3cpp_object_lock(object.as_ptr());
-                keep(object.as_ptr());
-                pyo3cpp_object_unlock(object.as_ptr());
-            }
-            return;
-        }
         for (long i = 0; i < n; ++i)
             exclusive_section(py(), object, [&] { keep(object.as_ptr()); });
     }
@@ -387,6 +379,10 @@ int main(int argc, char **argv)
     double seconds = 0.2;
     int rounds = 3;
     bool counter = false;
+    // --control: after each row, the raw C API's capi_restore at 1 and 2 threads, measured the
+    // same way right then: its 2/1 says whether the machine gave this row two cores (on a shared
+    // machine another process's burst shows up as lost scaling in every row, the C API's too).
+    bool control = false;
     long increments = 20000;
     std::vector<int> thread_counts;
     std::vector<std::string> wanted;
@@ -396,6 +392,7 @@ int main(int argc, char **argv)
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) thread_counts = parse_threads(argv[++i]);
         else if (!std::strcmp(argv[i], "--increments") && i + 1 < argc) increments = std::atol(argv[++i]);
         else if (!std::strcmp(argv[i], "--counter")) counter = true;
+        else if (!std::strcmp(argv[i], "--control")) control = true;
         else if (argv[i][0] == '-') {
             std::fprintf(stderr, "usage: bench_scaling [--seconds S] [--threads 1,2,4] [--rounds R] [OP...]\n"
                                  "       bench_scaling --counter [--threads 8] [--increments 20000] [--rounds R]\n");
@@ -437,8 +434,9 @@ int main(int argc, char **argv)
     std::printf("| operation | what |");
     for (int t : thread_counts) std::printf(" %d thread%s |", t, t == 1 ? "" : "s");
     for (std::size_t i = 1; i < thread_counts.size(); ++i) std::printf(" %d/%d |", thread_counts[i], thread_counts[0]);
+    if (control) std::printf(" control 2/1 |");
     std::printf("\n|---|---|");
-    for (std::size_t i = 0; i < 2 * thread_counts.size() - 1; ++i) std::printf("---:|");
+    for (std::size_t i = 0; i < 2 * thread_counts.size() - 1 + (control ? 1 : 0); ++i) std::printf("---:|");
     std::printf("\n");
     std::fflush(stdout);
     for (const Operation &op : operations()) {
@@ -467,6 +465,16 @@ int main(int argc, char **argv)
             std::fflush(stdout);
         }
         for (std::size_t i = 1; i < rates.size(); ++i) std::printf(" %.2fx |", rates[i] / rates[0]);
+        if (control) {
+            const Operation restore = operations()[2];  // capi_restore
+            const long n = 2'000'000;
+            double one = 0, two = 0;
+            for (int r = 0; r < rounds; ++r) {
+                one = std::max(one, n / run_once(restore, 1, n));
+                two = std::max(two, 2 * n / run_once(restore, 2, n));
+            }
+            std::printf(" %.2fx |", two / one);
+        }
         std::printf("\n");
         std::fflush(stdout);
     }
