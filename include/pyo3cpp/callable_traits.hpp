@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "pyo3cpp/fwd.hpp"
 #include "pyo3cpp/python.hpp"
 
 namespace pyo3cpp::detail {
@@ -37,17 +38,36 @@ struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R(A...)> {};
 template <class C, class R, class... A>
 struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R(A...)> {};
 
-// Splits a leading Python token off the parameter list; the rest lose cv and references.
+// The object a method is called on, handed by a class's method entry (class.hpp) to a record
+// whose callable takes it first; not a Python parameter.
+struct MethodSelf {
+    PyObject *self;
+};
+
+// How a C++ parameter type is held between conversion and call: by value, cv and references
+// removed. class_object.hpp specialises it for references to bound classes (held as a checked,
+// possibly locked reference into the instance instead of a copy).
+template <class A> struct param_decay {
+    using type = std::remove_cvref_t<A>;
+};
+template <class A> using param_decay_t = typename param_decay<A>::type;
+
+// Splits a leading MethodSelf, then a leading Python token, off the parameter list; the rest go
+// through param_decay.
 template <class List> struct python_params;
 template <> struct python_params<type_list<>> {
     static constexpr bool takes_token = false;
+    static constexpr bool takes_self = false;
     using params = type_list<>;
 };
 template <class First, class... Rest> struct python_params<type_list<First, Rest...>> {
+    static constexpr bool takes_self = false;
     static constexpr bool takes_token = std::is_same_v<std::remove_cvref_t<First>, Python>;
-    using params = std::conditional_t<takes_token, type_list<std::remove_cvref_t<Rest>...>,
-                                      type_list<std::remove_cvref_t<First>,
-                                                std::remove_cvref_t<Rest>...>>;
+    using params = std::conditional_t<takes_token, type_list<param_decay_t<Rest>...>,
+                                      type_list<param_decay_t<First>, param_decay_t<Rest>...>>;
+};
+template <class... Rest> struct python_params<type_list<MethodSelf, Rest...>> : python_params<type_list<Rest...>> {
+    static constexpr bool takes_self = true;
 };
 
 }  // namespace pyo3cpp::detail

@@ -176,6 +176,10 @@ template <class T> struct owner_kind<Borrowed<T>> {
 template <> struct owner_kind<Args> : owner_kind<Bound<PyTuple>> {};
 template <> struct owner_kind<Kwargs> : owner_kind<Bound<PyDict>> {};
 
+// A result type that is moved into a new Python object instead of converted by IntoPython (a
+// bound class returned by value: class_object.hpp specialises this).
+template <class T> struct moves_into_python : std::false_type {};
+
 template <class R> PyObject *result_to_python(Python py, R &&result)
 {
     using T = std::remove_cvref_t<R>;
@@ -196,6 +200,8 @@ template <class R> PyObject *result_to_python(Python py, R &&result)
     } else if constexpr (owner_kind<T>::borrowed) {
         Py_INCREF(result.as_ptr());
         return result.as_ptr();
+    } else if constexpr (moves_into_python<T>::value) {
+        return moves_into_python<T>::convert(py, std::forward<R>(result));
     } else {
         return into_py(py, result).into_ptr();
     }
@@ -414,7 +420,9 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     {
         name = function_name;
         entry = &TypedFunction::vectorcall;
-        if constexpr (unique_type) {
+        if constexpr (split::takes_self) {
+            // A method: called with its object by the class's own entries (class.hpp).
+        } else if constexpr (unique_type) {
             // The same lambda defined twice (a helper run for two modules): the second one
             // takes the general path.
             if (sole_instance == nullptr) {
@@ -422,9 +430,10 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                 fastcall_entry = &TypedFunction::fastcall;
             }
         }
-        if (fastcall_entry == nullptr) {
+        if (!split::takes_self && fastcall_entry == nullptr) {
             // Function pointers, capturing lambdas: an entry of the runtime's shared set, when
             // one is left (else a builtin_method, reached through the vectorcall entry only).
+            // Methods (split::takes_self) are called through their class's entries instead.
             invoke = [](void *record, PyObject *const *args, ptrdiff_t nargs, PyObject *kwnames) {
                 return static_cast<const TypedFunction *>(record)->call(args, nargs, kwnames);
             };
@@ -567,13 +576,18 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     }
 
     template <bool MaybeMissing, std::size_t... I>
-    PyObject *convert_and_call(Python py, PyObject *const *slots, std::index_sequence<I...>) const
+    PyObject *convert_and_call(Python py, PyObject *const *slots, std::index_sequence<I...>,
+                               [[maybe_unused]] PyObject *self) const
     {
         (void)slots;  // unused when the function takes no arguments
         // Braced initialisation converts left to right, like CPython.
         values_tuple values{convert_one<I, MaybeMissing>(py, slots)...};
         auto &callable = const_cast<F &>(fn);
-        if constexpr (split::takes_token)
+        if constexpr (split::takes_self && split::takes_token)
+            return call_and_convert(py, callable, MethodSelf{self}, py, std::get<I>(std::move(values))...);
+        else if constexpr (split::takes_self)
+            return call_and_convert(py, callable, MethodSelf{self}, std::get<I>(std::move(values))...);
+        else if constexpr (split::takes_token)
             return call_and_convert(py, callable, py, std::get<I>(std::move(values))...);
         else
             return call_and_convert(py, callable, std::get<I>(std::move(values))...);
@@ -581,7 +595,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
 
     // Keywords, omitted arguments, *args/**kwargs: bound by the runtime into one slot each.
     [[gnu::noinline]] PyObject *bind_and_call(Python py, PyObject *const *args, Py_ssize_t nargs,
-                                              PyObject *kwnames) const
+                                              PyObject *kwnames, PyObject *self) const
     {
         std::array<PyObject *, (arity > 0 ? arity : 1)> slots;
         if (pyo3cpp_bind_arguments(&signature, args, nargs, kwnames, slots.data()) < 0)
@@ -596,26 +610,28 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                         if (variadic[i]) Py_XDECREF(slots[i]);
             }
         } release{slots.data()};
-        return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>());
+        return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>(), self);
     }
 
-    PyObject *call(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) const
+    // `self`: the object, for a method record (split::takes_self); ignored otherwise.
+    PyObject *call(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                   PyObject *self = nullptr) const
     {
         Python py = Python::assume_attached();
         try {
             if constexpr (!has_variadic) {
                 if (kwnames == nullptr) {
                     if (all_positional && nargs == static_cast<Py_ssize_t>(arity)) [[likely]]
-                        return convert_and_call<false>(py, args, std::make_index_sequence<arity>());
+                        return convert_and_call<false>(py, args, std::make_index_sequence<arity>(), self);
                 } else if (named && nargs <= static_cast<Py_ssize_t>(arity)) {
                     std::array<PyObject *, (arity > 0 ? arity : 1)> slots{};
                     for (Py_ssize_t i = 0; i < nargs; ++i) slots[static_cast<std::size_t>(i)] = args[i];
                     if (bind_keywords_fast(args + nargs, kwnames, slots.data()))
                         return convert_and_call<true>(py, slots.data(),
-                                                      std::make_index_sequence<arity>());
+                                                      std::make_index_sequence<arity>(), self);
                 }
             }
-            return bind_and_call(py, args, nargs, kwnames);
+            return bind_and_call(py, args, nargs, kwnames, self);
         } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);
             return nullptr;
