@@ -589,6 +589,15 @@ PYO3CPP_API void *pyo3cpp_function_shared_entry(pyo3cpp_fastcall_invoke invoke,
  * reference) when `callable` is not one; NULL with an exception on failure. */
 PYO3CPP_API struct _object *pyo3cpp_function_signature(struct _object *callable);
 
+/* ------------------------------------------------------------- class bindings (1.3) */
+
+/* Remembers the prepared signature `sig` of a method whose PyMethodDef is `method_def` (an entry
+ * of a type's tp_methods, living for the process), so that pyo3cpp_function_signature answers
+ * for the method descriptors and bound methods made from it (the C++ layer's class.hpp calls it
+ * for every method it defines). Registering the same PyMethodDef again replaces the signature.
+ * 0, or -1 with ValueError (NULL arguments, `sig` not prepared) or MemoryError. Attached. */
+PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_signature *sig);
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

@@ -222,8 +222,10 @@ void raise_positional_count(const pyo3cpp_signature *sig, const Prepared &prep, 
     const Py_ssize_t most = prep.positional, least = prep.required_positional;
     std::string takes = least == most ? std::to_string(most)
                                       : "from " + std::to_string(least) + " to " + std::to_string(most);
+    // CPython's wording: a range is always plural ("from 0 to 1 positional arguments").
     PyErr_Format(PyExc_TypeError, "%s() takes %s positional argument%s but %zd %s given", sig->name,
-                 takes.c_str(), most == 1 ? "" : "s", given, given == 1 ? "was" : "were");
+                 takes.c_str(), most == 1 && least == most ? "" : "s", given,
+                 given == 1 ? "was" : "were");
 }
 
 // CPython gives builtin_method (PyCMethod_Type, which our function objects are) a `__doc__` of
@@ -549,6 +551,25 @@ PYO3CPP_API void *pyo3cpp_function_shared_entry(pyo3cpp_fastcall_invoke invoke,
     // Published to the interpreter with the function object (module exec), after this store.
     g_shared_slots[k] = SharedEntrySlot{invoke, context};
     return reinterpret_cast<void *>(g_shared_entries[k]);
+}
+
+PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_signature *sig)
+{
+    if (!thread_is_attached()) return -1;
+    if (method_def == nullptr || sig == nullptr || sig->prepared == nullptr) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_method_register: needs a PyMethodDef and a prepared signature");
+        return -1;
+    }
+    try {
+        PlainLock lock(g_registry_lock);
+        if (g_registry == nullptr) g_registry = new std::unordered_map<const PyMethodDef *, const pyo3cpp_signature *>();
+        (*g_registry)[static_cast<const PyMethodDef *>(method_def)] = sig;
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
 }
 
 PYO3CPP_API PyObject *pyo3cpp_function_signature(PyObject *callable)

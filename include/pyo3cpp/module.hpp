@@ -17,6 +17,7 @@
 //       m.add("VERSION", 2);                                      // constant (into_py at exec)
 //       m.add("Error", [](Python py) { return make_error_type(py); });   // object, built lazily
 //       m.submodule("fast", [](ModuleDef &sub) { sub.def("f", f); });    // mybisect.fast
+//       m.add_class<Counter>("Counter", "Counts.").def_init<long>(arg("start") = 0);  // class.hpp
 //       m.on_exec([](Python py, Borrowed<PyModule> module) { /* anything else */ });
 //       // m.gil_used();   // opt out: this module needs the GIL (3.13t re-enables it)
 //   }
@@ -62,6 +63,8 @@
 #include "pyo3cpp/raw_function.hpp"
 
 namespace pyo3cpp {
+
+template <class T> class ClassDef;  // class.hpp
 
 namespace detail {
 // Converts whatever add() was given into a Python object (a new reference as Bound).
@@ -228,6 +231,10 @@ public:
         children_.push_back(std::move(child));
         return *this;
     }
+
+    // A Python class `name` for the C++ type T (declared with PYO3CPP_CLASS), made at exec in
+    // the order written; returns the builder for its methods and properties (class.hpp).
+    template <class T> ClassDef<T> &add_class(const char *name, const char *doc = nullptr);
 
     // Runs fn(Python, Borrowed<PyModule>) at exec, after the steps written before it.
     template <class F> ModuleDef &on_exec(F &&fn)
@@ -424,6 +431,7 @@ private:
     std::vector<RecordPtr> functions_;
     std::vector<std::function<void(Python, PyObject *)>> steps_;
     std::vector<std::unique_ptr<ModuleDef>> children_;
+    std::vector<std::shared_ptr<void>> classes_;  // ClassDef<T>s (class.hpp)
     std::vector<PyModuleDef_Slot> slots_;
 };
 

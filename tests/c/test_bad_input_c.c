@@ -105,6 +105,7 @@ static void not_attached(const char *where)
         TAP_OK(pyo3cpp_function_signature(fake) == NULL, NAMED("pyo3cpp_function_signature: NULL"));
         TAP_OK(pyo3cpp_function_shared_entry(NULL, NULL) == NULL,
                NAMED("pyo3cpp_function_shared_entry(NULL invoke): NULL"));
+        TAP_OK(pyo3cpp_method_register(&sig, &sig) == -1, NAMED("pyo3cpp_method_register: -1"));
     }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
     pending = pyo3cpp_pool_pending();
@@ -286,6 +287,11 @@ static void attached_nulls(void)
         out = pyo3cpp_function_signature(obj);
         TAP_OK(out == Py_None && no_error(), "pyo3cpp_function_signature(not ours): None");
         Py_XDECREF(out);
+        TAP_OK(pyo3cpp_method_register(NULL, NULL) == -1 && raised(PyExc_ValueError, NULL),
+               "pyo3cpp_method_register(NULL, NULL): ValueError");
+        TAP_OK(pyo3cpp_method_register(&def, &unprepared) == -1 &&
+                   raised(PyExc_ValueError, "prepared"),
+               "pyo3cpp_method_register(unprepared signature): ValueError");
     }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");

@@ -1,0 +1,986 @@
+// class.hpp — defining a Python class from a C++ type: ModuleDef::add_class<T> returns a
+// ClassDef<T>, a builder for the type's constructor, methods, properties and special methods.
+//
+//   struct Counter {
+//       long count = 0;
+//       explicit Counter(long start) : count(start) {}
+//       void add(long n) { count += n; }
+//       long get() const { return count; }
+//   };
+//   PYO3CPP_CLASS(Counter);                        // class_policy.hpp: locked (the default)
+//
+//   PYO3CPP_MODULE(counters, m) {
+//       m.add_class<Counter>("Counter", "Counts things.")
+//           .def_init<long>(arg("start") = 0)                    // Counter(start=0)
+//           .def("add", &Counter::add, "Add n.", arg("n"))       // exclusive (non-const)
+//           .def("get", &Counter::get)                           // shared (const)
+//           .def("__len__", [](const Counter &c) { return c.count; })
+//           .def_readwrite("count", &Counter::count);
+//   }
+//
+// Contract:
+//   - The type is a heap type made at the module's exec (PyType_FromModuleAndSpec), named
+//     "<module>.<Name>" (so __module__, __qualname__, repr and pickling by reference are right),
+//     immutable like a built-in type; T lives inline in the object (class_object.hpp). One type
+//     per C++ type per process: a second exec adds the same type again.
+//   - Constructor: def_init<A...>(arg()...) constructs T(A...) in place; def_init(factory,
+//     arg()...) constructs T from factory(...)'s result. Arguments convert exactly as def()'s
+//     (function.hpp), errors name "Counter.__init__()". The class's __text_signature__ is the
+//     constructor's (inspect.signature(Counter) works). A failed constructor leaves the instance
+//     empty (no T, ~T never runs for it; methods raise TypeError); __init__ on an initialised
+//     instance raises TypeError. No def_init: the class cannot be instantiated from Python
+//     (make_instance from C++ still works).
+//   - def(name, callable, [doc], arg()...): `callable` is a member function pointer (const or
+//     not), or a callable whose first parameter is `T&`, `const T&` (the instance's T, locked as
+//     the policy says) or `Bound<T>` / `Borrowed<T>` (the object itself, no lock, not checked
+//     for initialisation: use lock()/read()). Methods are method descriptors
+//     (METH_FASTCALL | METH_KEYWORDS) with "name($self, ...)" text signatures; errors name the
+//     method ("add() argument 'n' must be int, not str"). A result is converted while the lock
+//     is still held (a returned reference is copied first).
+//   - Special methods by name, through the type's slots (so len(), iter(), ==, hash() ... use
+//     them): __repr__, __str__, __len__, __iter__, __next__ (a std::optional result that is
+//     empty ends the iteration), __getitem__, __setitem__, __delitem__, __contains__, __eq__,
+//     __ne__, __lt__, __le__, __gt__, __ge__ (a comparison whose first parameter is a bound class
+//     returns NotImplemented for other types), __hash__, __bool__, __call__. Defining __eq__
+//     without __hash__ makes instances unhashable, as in Python.
+//   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
+//     members) and def_property(name, getter, [setter]): properties; getters shared, setters
+//     exclusive; the value is converted before the lock is taken.
+//   - traverse(&T::a, &T::b, ...) (Py<...> members) or gc(visit, clear): the class becomes a GC
+//     type; tp_traverse runs under TraverseGuard, visits the type and the members of a
+//     constructed T (skipped while a writer holds the instance: GC then treats them as
+//     reachable); tp_clear drops them. Without it: no GC flag, no traversal cost (unless dict()).
+//   - subclassable() (Py_TPFLAGS_BASETYPE), dict() (instances get __dict__; implies GC),
+//     weakref() (weak references), def_pickle(getstate, setstate) (__getstate__ returns any
+//     object; __setstate__ builds T from it on the empty instance pickle makes: pickle,
+//     copy.copy and copy.deepcopy then work).
+//   - Strings: the class name and doc are kept as pointers (pass literals); method names and
+//     docs are copied.
+// Thread: definition at import (pure C++, no Python); calls on any attached thread under the
+// class's policy. Cost per method call: the method descriptor's call, one indexed load and an
+// indirect call to reach the record, the lock (instance_lock.hpp), then def()'s path.
+#pragma once
+
+#include <structmember.h>
+
+#include <array>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pyo3cpp/class_object.hpp"
+#include "pyo3cpp/module.hpp"
+#include "pyo3cpp/traverse.hpp"
+
+namespace pyo3cpp {
+
+// What gc(visit, clear) callbacks receive: visit(member) for each Python reference held.
+class Visit {
+public:
+    Visit(visitproc fn, void *arg) noexcept : fn_(fn), arg_(arg) {}
+    template <class O> void operator()(const O &object) noexcept
+    {
+        if (result_ == 0 && object.as_ptr() != nullptr) result_ = fn_(object.as_ptr(), arg_);
+    }
+    int result() const noexcept { return result_; }
+
+private:
+    visitproc fn_;
+    void *arg_;
+    int result_ = 0;
+};
+
+namespace detail {
+
+// ------------------------------------------------------------------- the shape of a method
+
+// self: how the instance is taken (T&, const T&, Bound<T>, Borrowed<T>); rest: the other
+// parameters; result.
+template <class F, class = void> struct method_shape {
+    using traits = callable_traits<F>;
+    template <class L> struct split;
+    template <class S, class... A> struct split<type_list<S, A...>> {
+        using self = S;
+        using rest = type_list<A...>;
+    };
+    using self = typename split<typename traits::args>::self;
+    using rest = typename split<typename traits::args>::rest;
+    using result = typename traits::result;
+};
+template <class C, class R, class... A> struct method_shape<R (C::*)(A...)> {
+    using self = C &;
+    using rest = type_list<A...>;
+    using result = R;
+};
+template <class C, class R, class... A> struct method_shape<R (C::*)(A...) const> {
+    using self = const C &;
+    using rest = type_list<A...>;
+    using result = R;
+};
+template <class C, class R, class... A>
+struct method_shape<R (C::*)(A...) noexcept> : method_shape<R (C::*)(A...)> {};
+template <class C, class R, class... A>
+struct method_shape<R (C::*)(A...) const noexcept> : method_shape<R (C::*)(A...) const> {};
+
+template <class T> struct is_std_optional : std::false_type {};
+template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
+
+template <class P, bool Unwrap> struct next_value {
+    using type = P;
+};
+template <class U> struct next_value<std::optional<U>, true> {
+    using type = U;
+};
+
+template <class T, class S> struct self_kind {
+    static constexpr bool handle = std::is_same_v<std::remove_cvref_t<S>, Bound<T>> ||
+                                   std::is_same_v<std::remove_cvref_t<S>, Borrowed<T>>;
+    static constexpr bool value_ref =
+        std::is_reference_v<S> && std::is_same_v<std::remove_cvref_t<S>, T>;
+    static constexpr bool exclusive = value_ref && !std::is_const_v<std::remove_reference_t<S>>;
+    static_assert(handle || value_ref,
+                  "pyo3cpp::ClassDef::def: a method's first parameter must be T&, const T&, "
+                  "Bound<T> or Borrowed<T> (or pass a member function pointer of T)");
+    static_assert(!(exclusive && is_frozen_v<T>),
+                  "pyo3cpp::ClassDef::def: a frozen class's methods must be const (take const T&)");
+};
+
+// The callable a method record calls: the instance (locked per policy), then the arguments.
+// Next: the __next__ slot (an empty std::optional result raises StopIteration).
+template <class T, class F, bool Next, class Shape = method_shape<F>, class Rest = typename Shape::rest>
+struct MethodCall;
+template <class T, class F, bool Next, class Shape, class... A>
+struct MethodCall<T, F, Next, Shape, type_list<A...>> {
+    using S = typename Shape::self;
+    using R = typename Shape::result;
+    using kind = self_kind<T, S>;
+    using Plain = std::remove_cvref_t<R>;
+    static constexpr bool ends_iteration = Next && is_std_optional<Plain>::value;
+    using Out = std::conditional_t<std::is_void_v<R>, void, typename next_value<Plain, ends_iteration>::type>;
+    F fn;
+    const char *name;
+
+    Out operator()(MethodSelf self, A... args) const
+    {
+        Python py = Python::assume_attached();
+        if constexpr (kind::handle) {
+            auto view = Borrowed<PyAny>::from_ptr(py, self.self).template cast_unchecked<T>();
+            return finish(py, [&]() -> decltype(auto) {
+                if constexpr (std::is_same_v<std::remove_cvref_t<S>, Bound<T>>)
+                    return std::invoke(fn, view.to_owned(), std::forward<A>(args)...);
+                else
+                    return std::invoke(fn, view, std::forward<A>(args)...);
+            });
+        } else {
+            Access<T, kind::exclusive> access(py, self.self, name);
+            return finish(py, [&]() -> decltype(auto) {
+                return std::invoke(fn, access.get(), std::forward<A>(args)...);
+            });
+        }
+    }
+
+    template <class G> static Out finish(Python py, G &&call)
+    {
+        if constexpr (std::is_void_v<R>) {
+            call();
+        } else if constexpr (ends_iteration) {
+            Plain result = call();
+            if (!result.has_value()) {
+                PyErr_SetNone(PyExc_StopIteration);
+                throw_fetched(py);
+            }
+            return std::move(*result);
+        } else {
+            (void)py;
+            return Out(call());  // a copy, made while the instance is still locked
+        }
+    }
+};
+
+// Constructing T in place on an empty instance (__init__, __setstate__); `method` is the
+// qualified name ("Counter.__init__").
+template <class T, class Build> void construct_in(Python py, PyObject *object, const char *method, Build &&build)
+{
+    Instance<T> *inst = Instance<T>::of(object);
+    std::uint8_t expected = kEmpty;
+    if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel)) {
+        std::string text = std::string(method) + "(): the instance is already initialised";
+        throw PyErr::new_err(py, PyExc_TypeError, text);
+    }
+    try {
+        build(static_cast<void *>(inst->storage));
+    } catch (...) {
+        inst->state.store(kEmpty, std::memory_order_release);
+        throw;
+    }
+    inst->state.store(kReady, std::memory_order_release);
+}
+
+template <class T, class... A> struct InitArgs {
+    const char *name;
+    void operator()(MethodSelf self, A... args) const
+    {
+        static_assert(std::is_constructible_v<T, A &&...>,
+                      "pyo3cpp::ClassDef::def_init<A...>: T is not constructible from A...");
+        construct_in<T>(Python::assume_attached(), self.self, name,
+                        [&](void *where) { new (where) T(std::forward<A>(args)...); });
+    }
+};
+template <class T, class F, class Args = typename callable_traits<F>::args> struct InitFactory;
+template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>> {
+    F fn;
+    const char *name;
+    void operator()(MethodSelf self, A... args) const
+    {
+        static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
+                      "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
+        construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
+            new (where) T(std::invoke(fn, std::forward<A>(args)...));
+        });
+    }
+};
+
+// ------------------------------------------------------------------------ method entries
+
+using SelfInvoke = PyObject *(*)(const FunctionRecord &, PyObject *, PyObject *const *, Py_ssize_t,
+                                 PyObject *);
+struct MethodEntrySlot {
+    const FunctionRecord *record;
+    SelfInvoke invoke;
+};
+// Instance methods need a C entry each (a method descriptor gives its function only self and
+// the arguments): a fixed set per extension, bound to records at definition.
+inline constexpr std::size_t method_entry_count = 1024;
+inline MethodEntrySlot g_method_slots[method_entry_count];
+inline std::atomic<std::size_t> g_method_slots_used{0};
+
+template <std::size_t K>
+PyObject *method_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    const MethodEntrySlot &slot = g_method_slots[K];
+    return slot.invoke(*slot.record, self, args, nargs, kwnames);
+}
+template <std::size_t... K> constexpr auto make_method_entries(std::index_sequence<K...>)
+{
+    return std::array<PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *),
+                      sizeof...(K)>{&method_entry<K>...};
+}
+inline constexpr auto method_entries = make_method_entries(std::make_index_sequence<method_entry_count>());
+
+template <class Record>
+PyObject *invoke_with_self(const FunctionRecord &record, PyObject *self, PyObject *const *args,
+                           Py_ssize_t nargs, PyObject *kwnames)
+{
+    return static_cast<const Record &>(record).call(args, nargs, kwnames, self);
+}
+
+// Calls through (args tuple, kwargs dict), as tp_init and tp_call receive them.
+inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke, PyObject *self,
+                                 PyObject *args, PyObject *kwargs)
+{
+    auto *tuple = reinterpret_cast<PyTupleObject *>(args);
+    const Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    if (kwargs == nullptr || PyDict_GET_SIZE(kwargs) == 0)
+        return invoke(record, self, tuple->ob_item, nargs, nullptr);
+    PyObject *kwnames = PyTuple_New(PyDict_GET_SIZE(kwargs));
+    if (kwnames == nullptr) return nullptr;
+    std::vector<PyObject *> values;
+    try {
+        values.assign(tuple->ob_item, tuple->ob_item + nargs);
+        Py_ssize_t pos = 0, k = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(kwargs, &pos, &key, &value)) {  // kwargs is the caller's own new dict
+            Py_INCREF(key);
+            PyTuple_SET_ITEM(kwnames, k++, key);
+            values.push_back(value);
+        }
+    } catch (const std::bad_alloc &) {
+        Py_DECREF(kwnames);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = invoke(record, self, values.data(), nargs, kwnames);
+    Py_DECREF(kwnames);
+    return result;
+}
+
+// ------------------------------------------------------------------------- special methods
+
+enum SpecialSlot : int {
+    kRepr, kStr, kLen, kIter, kNext, kGetItem, kSetItem, kDelItem, kContains, kHash, kBool,
+    kCall, kLt, kLe, kEq, kNe, kGt, kGe, kSpecialCount
+};
+inline int special_slot_of(const std::string &name)
+{
+    static const char *const names[kSpecialCount] = {
+        "__repr__", "__str__", "__len__", "__iter__", "__next__", "__getitem__",
+        "__setitem__", "__delitem__", "__contains__", "__hash__", "__bool__", "__call__",
+        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__"};
+    for (int i = 0; i < kSpecialCount; ++i)
+        if (name == names[i]) return i;
+    return -1;
+}
+
+template <class T> struct Specials {
+    static inline const FunctionRecord *record[kSpecialCount] = {};
+    static inline SelfInvoke invoke[kSpecialCount] = {};
+    static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
+
+    static PyObject *call(int slot, PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+    {
+        return invoke[slot](*record[slot], self, args, nargs, nullptr);
+    }
+    static PyObject *unary(PyObject *self, int slot) { return call(slot, self, nullptr, 0); }
+    static PyObject *repr(PyObject *self) { return unary(self, kRepr); }
+    static PyObject *str(PyObject *self) { return unary(self, kStr); }
+    static PyObject *iter(PyObject *self) { return unary(self, kIter); }
+    static PyObject *next(PyObject *self) { return unary(self, kNext); }
+    static Py_ssize_t ssize_result(PyObject *result, const char *what)
+    {
+        if (result == nullptr) return -1;
+        Py_ssize_t n = PyLong_AsSsize_t(result);
+        Py_DECREF(result);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        if (n < 0 && std::strcmp(what, "__len__") == 0) {
+            PyErr_SetString(PyExc_ValueError, "__len__() should return >= 0");
+            return -1;
+        }
+        return n;
+    }
+    static Py_ssize_t len(PyObject *self) { return ssize_result(unary(self, kLen), "__len__"); }
+    static Py_hash_t hash(PyObject *self)
+    {
+        PyObject *result = unary(self, kHash);
+        if (result == nullptr) return -1;
+        Py_hash_t h = PyObject_Hash(result);  // an int hashes to itself (mod), like CPython's slot
+        Py_DECREF(result);
+        return h;
+    }
+    static int truth(PyObject *result)
+    {
+        if (result == nullptr) return -1;
+        int t = PyObject_IsTrue(result);
+        Py_DECREF(result);
+        return t;
+    }
+    static int boolean(PyObject *self) { return truth(unary(self, kBool)); }
+    static PyObject *getitem(PyObject *self, PyObject *key) { return call(kGetItem, self, &key, 1); }
+    static int setitem(PyObject *self, PyObject *key, PyObject *value)
+    {
+        PyObject *result;
+        if (value == nullptr) {
+            if (record[kDelItem] == nullptr) {
+                PyErr_Format(PyExc_TypeError, "'%.200s' object doesn't support item deletion",
+                             Py_TYPE(self)->tp_name);
+                return -1;
+            }
+            result = call(kDelItem, self, &key, 1);
+        } else {
+            if (record[kSetItem] == nullptr) {
+                PyErr_Format(PyExc_TypeError, "'%.200s' object does not support item assignment",
+                             Py_TYPE(self)->tp_name);
+                return -1;
+            }
+            PyObject *args[2] = {key, value};
+            result = call(kSetItem, self, args, 2);
+        }
+        if (result == nullptr) return -1;
+        Py_DECREF(result);
+        return 0;
+    }
+    static int contains(PyObject *self, PyObject *item) { return truth(call(kContains, self, &item, 1)); }
+    static PyObject *call_slot(PyObject *self, PyObject *args, PyObject *kwargs)
+    {
+        return call_with_tuple(*record[kCall], invoke[kCall], self, args, kwargs);
+    }
+    static PyObject *richcompare(PyObject *self, PyObject *other, int op)
+    {
+        static constexpr int slot_of_op[6] = {kLt, kLe, kEq, kNe, kGt, kGe};  // Py_LT .. Py_GE
+        const int slot = slot_of_op[op];
+        if (record[slot] == nullptr || (accepts[slot] != nullptr && !accepts[slot](other)))
+            Py_RETURN_NOTIMPLEMENTED;
+        return call(slot, self, &other, 1);
+    }
+};
+
+// ------------------------------------------------------------------------------ properties
+
+struct PropertyRecord {
+    std::string name;
+    std::string doc;
+    virtual ~PropertyRecord() = default;
+};
+
+template <class T> [[noreturn]] void raise_setter_error(Python py, const PyErr &err, const char *attr)
+{
+    // "Counter.count must be int, not str" (the conversion's clause, prefixed like def()'s).
+    Bound<PyAny> value = err.value(py);
+    auto text = Bound<PyAny>::from_owned_ptr(py, PyObject_Str(value.as_ptr()));
+    const char *clause = PyUnicode_AsUTF8(text.as_ptr());
+    if (clause == nullptr) throw_fetched(py);
+    const bool whole = std::strncmp(clause, "must be ", 8) == 0;
+    std::string message = std::string(ClassBinding<T>::name) + "." + attr + (whole ? " " : ": ") + clause;
+    PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value.as_ptr()));
+    if (type == PyExc_TypeError || type == PyExc_ValueError || type == PyExc_OverflowError)
+        throw PyErr::new_err(py, type, message);
+    throw err;
+}
+
+template <class T, class Get, class Set> struct TypedProperty final : PropertyRecord {
+    Get get_fn;
+    Set set_fn;
+    TypedProperty(Get g, Set s) : get_fn(std::move(g)), set_fn(std::move(s)) {}
+
+    static PyObject *getter(PyObject *self, void *closure)
+    {
+        const auto &rec = *static_cast<const TypedProperty *>(closure);
+        Python py = Python::assume_attached();
+        try {
+            Access<T, false> access(py, self, rec.name.c_str());
+            if constexpr (std::is_member_object_pointer_v<Get>) {
+                const auto &value = access.get().*rec.get_fn;
+                using M = std::remove_cvref_t<decltype(value)>;
+                if constexpr (owner_kind<M>::py || owner_kind<M>::bound)
+                    if (value.is_null()) Py_RETURN_NONE;  // an unset Py<> member reads as None
+                return result_to_python(py, value);
+            }
+            else
+                return result_to_python(py, std::invoke(rec.get_fn, access.get()));
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+
+    template <class V> static void assign(Python py, const TypedProperty &rec, PyObject *self, PyObject *value)
+    {
+        using P = param_decay_t<V>;
+        std::optional<P> converted;
+        try {
+            converted.emplace(param<P>::convert(py, value));
+        } catch (const PyErr &err) {
+            raise_setter_error<T>(py, err, rec.name.c_str());
+        }
+        Access<T, true> access(py, self, rec.name.c_str());
+        if constexpr (std::is_member_object_pointer_v<Set>)
+            access.get().*rec.set_fn = std::move(*converted);
+        else
+            std::invoke(rec.set_fn, access.get(), std::move(*converted));
+    }
+
+    static int setter(PyObject *self, PyObject *value, void *closure)
+    {
+        const auto &rec = *static_cast<const TypedProperty *>(closure);
+        Python py = Python::assume_attached();
+        if (value == nullptr) {
+            PyErr_Format(PyExc_AttributeError, "cannot delete attribute '%s' of '%s' objects",
+                         rec.name.c_str(), ClassBinding<T>::name);
+            return -1;
+        }
+        try {
+            if constexpr (std::is_member_object_pointer_v<Set>) {
+                using M = std::remove_cvref_t<decltype(std::declval<T &>().*std::declval<Set>())>;
+                assign<M>(py, rec, self, value);
+            } else {
+                using V = typename method_shape<Set>::rest;
+                static_assert(V::size == 1, "pyo3cpp: a property setter takes (T&, value)");
+                assign<typename first_of<V>::type>(py, rec, self, value);
+            }
+            return 0;
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return -1;
+        }
+    }
+
+    template <class L> struct first_of;
+    template <class V> struct first_of<type_list<V>> {
+        using type = V;
+    };
+};
+
+// A stand-in for "no setter".
+struct NoSetter {};
+
+// -------------------------------------------------------------------------------- the GC
+
+template <class T> struct GcHooks {
+    static inline void (*visit)(const T &, Visit &) = nullptr;
+    static inline void (*clear)(T &) = nullptr;
+};
+
+template <class T, auto... Members> struct MemberGc {
+    static void visit(const T &value, Visit &v) { (v(value.*Members), ...); }
+    static void clear(T &value)
+    {
+        // Drop each reference (attached, in tp_clear): the member becomes null.
+        ((void)[&] {
+            auto gone = std::move(value.*Members);
+            (void)gone;
+        }(), ...);
+    }
+};
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------- ClassDef<T>
+
+template <class T> class ClassDef {
+    static_assert(BoundClass<T>, "pyo3cpp::ModuleDef::add_class<T>: declare T with PYO3CPP_CLASS(T) first");
+    using Binding = detail::ClassBinding<T>;
+    using Specials = detail::Specials<T>;
+    using Instance = detail::Instance<T>;
+
+public:
+    ClassDef(const char *name, const char *doc) : name_(name), doc_(doc != nullptr ? doc : "")
+    {
+        std::strncpy(Binding::name, name, sizeof(Binding::name) - 1);
+        Binding::name[sizeof(Binding::name) - 1] = '\0';
+    }
+    ClassDef(const ClassDef &) = delete;
+    ClassDef &operator=(const ClassDef &) = delete;
+
+    // __init__ constructing T(A...) from the converted arguments.
+    template <class... A, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ClassDef &def_init(Specs &&...specs)
+    {
+        using Call = detail::InitArgs<T, A...>;
+        return set_init<Call>(Call{init_name()}, std::forward<Specs>(specs)...);
+    }
+    // __init__ constructing T from factory(args...) (which returns T).
+    template <class F, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ... && !detail::is_arg_spec_v<std::decay_t<F>>)
+    ClassDef &def_init(F &&factory, Specs &&...specs)
+    {
+        using Call = detail::InitFactory<T, std::decay_t<F>>;
+        return set_init<Call>(Call{std::forward<F>(factory), init_name()}, std::forward<Specs>(specs)...);
+    }
+
+    // A method (or a special method, by its dunder name). See the contract above.
+    template <class F, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ClassDef &def(const char *name, F &&fn, Specs &&...specs)
+    {
+        return def(name, std::forward<F>(fn), static_cast<const char *>(nullptr), std::forward<Specs>(specs)...);
+    }
+    template <class F, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ClassDef &def(const char *name, F &&fn, const char *doc, Specs &&...specs)
+    {
+        if (std::strcmp(name, "__next__") == 0)
+            return add_method<true>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);
+        return add_method<false>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);
+    }
+
+    // A staticmethod: any callable, converted exactly as ModuleDef::def's.
+    template <class F, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ClassDef &def_static(const char *name, F &&fn, const char *doc = nullptr, Specs &&...specs)
+    {
+        using Record = detail::TypedFunction<std::decay_t<F>, std::remove_cvref_t<Specs>...>;
+        auto *record = keep_record<Record>(name, std::decay_t<F>(std::forward<F>(fn)),
+                                           std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
+        record->doc = doc != nullptr ? doc : "";
+        if (record->fastcall_entry == nullptr)
+            throw std::length_error("pyo3cpp: too many functions in one extension for static methods");
+        statics_.push_back(record);
+        return *this;
+    }
+
+    // A read-only property of a data member.
+    template <class M> ClassDef &def_readonly(const char *name, M T::*member, const char *doc = nullptr)
+    {
+        return add_property(name, doc, member, detail::NoSetter{});
+    }
+    // A read-write property of a data member (not for frozen classes).
+    template <class M> ClassDef &def_readwrite(const char *name, M T::*member, const char *doc = nullptr)
+    {
+        static_assert(!is_frozen_v<T>, "pyo3cpp::ClassDef::def_readwrite: a frozen class is immutable");
+        return add_property(name, doc, member, member);
+    }
+    // A property from getter(const T&) -> value and, optionally, setter(T&, value).
+    template <class G> ClassDef &def_property(const char *name, G getter, const char *doc = nullptr)
+    {
+        return add_property(name, doc, std::move(getter), detail::NoSetter{});
+    }
+    template <class G, class S>
+        requires(!std::is_convertible_v<S, const char *>)
+    ClassDef &def_property(const char *name, G getter, S setter, const char *doc = nullptr)
+    {
+        static_assert(!is_frozen_v<T>, "pyo3cpp::ClassDef::def_property: a frozen class has no setters");
+        return add_property(name, doc, std::move(getter), std::move(setter));
+    }
+
+    // GC support for Py<...> members: traverse<&T::callback, &T::items>().
+    template <auto... Members> ClassDef &traverse()
+    {
+        using Gc = detail::MemberGc<T, Members...>;
+        return gc(&Gc::visit, &Gc::clear);
+    }
+    // GC support with your own functions: visit(const T&, Visit&) calls visit(member) for each
+    // Python reference; clear(T&) drops them (may be nullptr: then tp_clear only clears __dict__).
+    ClassDef &gc(void (*visit)(const T &, Visit &), void (*clear)(T &))
+    {
+        detail::GcHooks<T>::visit = visit;
+        detail::GcHooks<T>::clear = clear;
+        gc_ = true;
+        return *this;
+    }
+
+    ClassDef &subclassable(bool yes = true)
+    {
+        subclassable_ = yes;
+        return *this;
+    }
+    ClassDef &dict(bool yes = true)
+    {
+        dict_ = yes;
+        return *this;
+    }
+    ClassDef &weakref(bool yes = true)
+    {
+        weakref_ = yes;
+        return *this;
+    }
+
+    // Pickling (and copy.copy/deepcopy): getstate(const T&) -> any value; setstate(value) -> T.
+    template <class G, class S> ClassDef &def_pickle(G getstate, S setstate)
+    {
+        def("__getstate__", std::move(getstate));
+        using Call = detail::InitFactory<T, S>;
+        using Record = detail::TypedFunction<Call>;
+        auto *record = keep_record<Record>("__setstate__", Call{std::move(setstate),
+                                                                keep(std::string(name_) + ".__setstate__")});
+        add_method_record<Record>(record);
+        return *this;
+    }
+
+    // For ModuleDef: makes the type (first exec) and adds it to `module`.
+    void create(Python py, PyObject *module)
+    {
+        PyTypeObject *existing = Binding::type.load(std::memory_order_acquire);
+        if (existing == nullptr) existing = make_type(py, module);
+        check_status(py, PyModule_AddObjectRef(module, name_, reinterpret_cast<PyObject *>(existing)));
+    }
+
+private:
+    struct MethodEntry {
+        detail::FunctionRecord *record;
+        void *entry;
+    };
+
+    const char *init_name()
+    {
+        return keep(std::string(name_) + ".__init__");
+    }
+    const char *keep(std::string text) { return texts_.emplace_back(std::move(text)).c_str(); }
+
+    template <class Record, class... A> Record *keep_record(A &&...args)
+    {
+        auto owned = std::make_shared<Record>(std::forward<A>(args)...);
+        Record *raw = owned.get();
+        records_.push_back(std::move(owned));
+        return raw;
+    }
+
+    template <class Call, class... Specs> ClassDef &set_init(Call call, Specs &&...specs)
+    {
+        using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
+        auto *record = keep_record<Record>(init_name(), std::move(call),
+                                           std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
+        init_ = record;
+        init_invoke_ = &detail::invoke_with_self<Record>;
+        return *this;
+    }
+
+    template <bool Next, class F, class... Specs>
+    ClassDef &add_method(const char *name, F &&fn, const char *doc, Specs &&...specs)
+    {
+        using Call = detail::MethodCall<T, std::decay_t<F>, Next>;
+        using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
+        auto *record = keep_record<Record>(name, Call{std::decay_t<F>(std::forward<F>(fn)), keep(name)},
+                                           std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
+        record->doc = doc != nullptr ? doc : "";
+        const int special = detail::special_slot_of(name);
+        if (special >= 0) {
+            Specials::record[special] = record;
+            Specials::invoke[special] = &detail::invoke_with_self<Record>;
+            using Rest = typename detail::method_shape<std::decay_t<F>>::rest;
+            if constexpr (Rest::size >= 1) {
+                using First = typename first_param<Rest>::type;
+                if constexpr (BoundClass<std::remove_cvref_t<First>>)
+                    Specials::accepts[special] = &detail::ClassBinding<std::remove_cvref_t<First>>::check;
+            }
+            return *this;
+        }
+        return add_method_record<Record>(record);
+    }
+
+    template <class L> struct first_param;
+    template <class P, class... Rest> struct first_param<detail::type_list<P, Rest...>> {
+        using type = P;
+    };
+
+    template <class Record> ClassDef &add_method_record(Record *record)
+    {
+        const std::size_t k = detail::g_method_slots_used.fetch_add(1, std::memory_order_relaxed);
+        if (k >= detail::method_entry_count)
+            throw std::length_error("pyo3cpp: more than 1024 class methods in one extension");
+        detail::g_method_slots[k] = {record, &detail::invoke_with_self<Record>};
+        methods_.push_back({record, reinterpret_cast<void *>(detail::method_entries[k])});
+        return *this;
+    }
+
+    template <class G, class S> ClassDef &add_property(const char *name, const char *doc, G getter, S setter)
+    {
+        if constexpr (!std::is_member_object_pointer_v<G>) {
+            using Self = typename detail::method_shape<G>::self;
+            static_assert(std::is_same_v<Self, const T &>,
+                          "pyo3cpp::ClassDef::def_property: the getter takes const T& (or is a "
+                          "const member function)");
+        }
+        auto prop = std::make_shared<detail::TypedProperty<T, G, S>>(std::move(getter), std::move(setter));
+        prop->name = name;
+        prop->doc = doc != nullptr ? doc : "";
+        PyGetSetDef def{};
+        def.name = prop->name.c_str();
+        def.get = &detail::TypedProperty<T, G, S>::getter;
+        if constexpr (!std::is_same_v<S, detail::NoSetter>) def.set = &detail::TypedProperty<T, G, S>::setter;
+        def.doc = prop->doc.empty() ? nullptr : prop->doc.c_str();
+        def.closure = prop.get();
+        getsets_.push_back(def);
+        properties_.push_back(std::move(prop));
+        return *this;
+    }
+
+    // "name(a, b)\n--\n\n..." -> "name($self, a, b)\n--\n\n..." (a method's text signature).
+    static std::string with_self(const char *doc, const std::string &name)
+    {
+        std::string text = doc != nullptr ? doc : "";
+        if (text.compare(0, name.size() + 1, name + "(") != 0) return text;
+        const std::size_t at = name.size() + 1;
+        const bool empty = text.size() > at && text[at] == ')';
+        text.insert(at, empty ? "$self" : "$self, ");
+        return text;
+    }
+
+    // ---- the slots
+    static PyObject *tp_new(PyTypeObject *type, PyObject *, PyObject *)
+    {
+        return type->tp_alloc(type, 0);  // zeroed: no T, lock free
+    }
+    static inline const detail::FunctionRecord *s_init = nullptr;
+    static inline detail::SelfInvoke s_init_invoke = nullptr;
+    static inline Py_ssize_t s_dict_offset = 0;
+    static inline Py_ssize_t s_weaklist_offset = 0;
+
+    static int tp_init(PyObject *self, PyObject *args, PyObject *kwargs)
+    {
+        PyObject *result = detail::call_with_tuple(*s_init, s_init_invoke, self, args, kwargs);
+        if (result == nullptr) return -1;
+        Py_DECREF(result);
+        return 0;
+    }
+    static PyObject **dict_slot(PyObject *self)
+    {
+        return reinterpret_cast<PyObject **>(reinterpret_cast<char *>(self) + s_dict_offset);
+    }
+    static void tp_dealloc(PyObject *self)
+    {
+        PyTypeObject *type = Py_TYPE(self);
+        if (PyType_IS_GC(type)) PyObject_GC_UnTrack(self);
+        if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
+        Instance *inst = Instance::of(self);
+        if (inst->state.load(std::memory_order_acquire) == detail::kReady) {
+            inst->state.store(detail::kEmpty, std::memory_order_relaxed);
+            inst->value()->~T();
+        }
+        if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
+        type->tp_free(self);
+        Py_DECREF(type);
+    }
+    static int tp_traverse(PyObject *self, visitproc visit, void *arg)
+    {
+        TraverseGuard guard;
+        Py_VISIT(reinterpret_cast<PyObject *>(Py_TYPE(self)));
+        if (s_dict_offset != 0) Py_VISIT(*dict_slot(self));
+        Instance *inst = Instance::of(self);
+        if (detail::GcHooks<T>::visit != nullptr && inst->ready()) {
+            if constexpr (is_locked_v<T>)
+                if (inst->lock.held_exclusive()) return 0;  // being changed: treated as reachable
+            Visit visitor(visit, arg);
+            detail::GcHooks<T>::visit(*inst->value(), visitor);
+            return visitor.result();
+        }
+        return 0;
+    }
+    static int tp_clear(PyObject *self)
+    {
+        Instance *inst = Instance::of(self);
+        if (detail::GcHooks<T>::clear != nullptr && inst->ready()) detail::GcHooks<T>::clear(*inst->value());
+        if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
+        return 0;
+    }
+
+    PyTypeObject *make_type(Python py, PyObject *module)
+    {
+        // Signatures and docs.
+        std::string class_doc = doc_;
+        if (init_ != nullptr) {
+            init_->prepare(py);
+            // "Counter.__init__(start=0)\n--\n\n" -> "Counter(start=0)\n--\n\n" + the class doc.
+            std::string text = init_->method.ml_doc != nullptr ? init_->method.ml_doc : "";
+            const std::string prefix = std::string(name_) + ".__init__(";
+            if (text.compare(0, prefix.size(), prefix) == 0)
+                class_doc = std::string(name_) + "(" + text.substr(prefix.size()) + doc_;
+        }
+        method_defs_.clear();
+        for (const MethodEntry &m : methods_) {
+            m.record->prepare(py);
+            PyMethodDef def{};
+            def.ml_name = m.record->name.c_str();
+            def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(m.entry));
+            def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
+            def.ml_doc = m.record->show_signature ? keep(with_self(m.record->method.ml_doc, m.record->name))
+                                                  : m.record->method.ml_doc;
+            method_defs_.push_back(def);
+        }
+        for (detail::FunctionRecord *record : statics_) {
+            record->prepare(py);
+            PyMethodDef def = record->method;
+            def.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_STATIC;
+            method_defs_.push_back(def);
+        }
+        for (int i = 0; i < detail::kSpecialCount; ++i)
+            if (Specials::record[i] != nullptr)
+                const_cast<detail::FunctionRecord *>(Specials::record[i])->prepare(py);
+        method_defs_.push_back(PyMethodDef{nullptr, nullptr, 0, nullptr});
+        // The typed signatures, for pyo3cpp_function_signature (stubs).
+        for (std::size_t i = 0; i < methods_.size(); ++i)
+            if (pyo3cpp_method_register(&method_defs_[i], &methods_[i].record->signature) < 0)
+                throw_fetched(py);
+        for (std::size_t i = 0; i < statics_.size(); ++i)
+            if (pyo3cpp_method_register(&method_defs_[methods_.size() + i], &statics_[i]->signature) < 0)
+                throw_fetched(py);
+        getset_defs_ = getsets_;
+        if (dict_)
+            getset_defs_.push_back(PyGetSetDef{const_cast<char *>("__dict__"), &PyObject_GenericGetDict,
+                                               &PyObject_GenericSetDict, nullptr, nullptr});
+        getset_defs_.push_back(PyGetSetDef{nullptr, nullptr, nullptr, nullptr, nullptr});
+
+        // Layout: the instance, then __dict__ and the weak-reference list when asked for.
+        Py_ssize_t size = static_cast<Py_ssize_t>((sizeof(Instance) + sizeof(void *) - 1) /
+                                                  sizeof(void *) * sizeof(void *));
+        member_defs_.clear();
+        if (dict_) {
+            s_dict_offset = size;
+            size += static_cast<Py_ssize_t>(sizeof(PyObject *));
+            member_defs_.push_back(PyMemberDef{const_cast<char *>("__dictoffset__"), T_PYSSIZET,
+                                               s_dict_offset, READONLY, nullptr});
+        }
+        if (weakref_) {
+            s_weaklist_offset = size;
+            size += static_cast<Py_ssize_t>(sizeof(PyObject *));
+            member_defs_.push_back(PyMemberDef{const_cast<char *>("__weaklistoffset__"), T_PYSSIZET,
+                                               s_weaklist_offset, READONLY, nullptr});
+        }
+        member_defs_.push_back(PyMemberDef{nullptr, 0, 0, 0, nullptr});
+
+        s_init = init_;
+        s_init_invoke = init_invoke_;
+        const bool gc = gc_ || dict_;
+        std::vector<PyType_Slot> slots;
+        slots.push_back({Py_tp_dealloc, reinterpret_cast<void *>(&ClassDef::tp_dealloc)});
+        if (init_ != nullptr) {
+            slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new)});
+            slots.push_back({Py_tp_init, reinterpret_cast<void *>(&ClassDef::tp_init)});
+        }
+        if (!class_doc.empty()) slots.push_back({Py_tp_doc, const_cast<char *>(keep(class_doc))});
+        slots.push_back({Py_tp_methods, method_defs_.data()});
+        slots.push_back({Py_tp_getset, getset_defs_.data()});
+        slots.push_back({Py_tp_members, member_defs_.data()});
+        if (gc) {
+            slots.push_back({Py_tp_traverse, reinterpret_cast<void *>(&ClassDef::tp_traverse)});
+            slots.push_back({Py_tp_clear, reinterpret_cast<void *>(&ClassDef::tp_clear)});
+        }
+        auto special = [&](int which, int slot, void *fn) {
+            if (Specials::record[which] != nullptr) slots.push_back({slot, fn});
+        };
+        special(detail::kRepr, Py_tp_repr, reinterpret_cast<void *>(&Specials::repr));
+        special(detail::kStr, Py_tp_str, reinterpret_cast<void *>(&Specials::str));
+        special(detail::kLen, Py_mp_length, reinterpret_cast<void *>(&Specials::len));
+        special(detail::kLen, Py_sq_length, reinterpret_cast<void *>(&Specials::len));
+        special(detail::kIter, Py_tp_iter, reinterpret_cast<void *>(&Specials::iter));
+        special(detail::kNext, Py_tp_iternext, reinterpret_cast<void *>(&Specials::next));
+        special(detail::kGetItem, Py_mp_subscript, reinterpret_cast<void *>(&Specials::getitem));
+        if (Specials::record[detail::kSetItem] != nullptr || Specials::record[detail::kDelItem] != nullptr)
+            slots.push_back({Py_mp_ass_subscript, reinterpret_cast<void *>(&Specials::setitem)});
+        special(detail::kContains, Py_sq_contains, reinterpret_cast<void *>(&Specials::contains));
+        special(detail::kHash, Py_tp_hash, reinterpret_cast<void *>(&Specials::hash));
+        special(detail::kBool, Py_nb_bool, reinterpret_cast<void *>(&Specials::boolean));
+        special(detail::kCall, Py_tp_call, reinterpret_cast<void *>(&Specials::call_slot));
+        for (int op : {detail::kLt, detail::kLe, detail::kEq, detail::kNe, detail::kGt, detail::kGe})
+            if (Specials::record[op] != nullptr) {
+                slots.push_back({Py_tp_richcompare, reinterpret_cast<void *>(&Specials::richcompare)});
+                break;
+            }
+        slots.push_back({0, nullptr});
+
+        auto module_name = Bound<PyAny>::from_owned_ptr(py, PyModule_GetNameObject(module));
+        const char *module_text = PyUnicode_AsUTF8(module_name.as_ptr());
+        if (module_text == nullptr) throw_fetched(py);
+        qualified_ = std::string(module_text) + "." + name_;  // kept: 3.11 points tp_name at it
+
+        unsigned int flags = Py_TPFLAGS_DEFAULT;
+#if PY_VERSION_HEX >= 0x030A0000
+        flags |= Py_TPFLAGS_IMMUTABLETYPE;
+        if (init_ == nullptr) flags |= Py_TPFLAGS_DISALLOW_INSTANTIATION;
+#endif
+        if (gc) flags |= Py_TPFLAGS_HAVE_GC;
+        if (subclassable_) flags |= Py_TPFLAGS_BASETYPE;
+        spec_ = PyType_Spec{qualified_.c_str(), static_cast<int>(size), 0, flags, nullptr};
+        slots_ = std::move(slots);
+        spec_.slots = slots_.data();
+        PyObject *type = PyType_FromModuleAndSpec(module, &spec_, nullptr);
+        if (type == nullptr) throw_fetched(py);
+        // One reference kept for the process (the class's typed handles check against it).
+        Binding::type.store(reinterpret_cast<PyTypeObject *>(type), std::memory_order_release);
+        return reinterpret_cast<PyTypeObject *>(type);
+    }
+
+    const char *name_;
+    std::string doc_;
+    std::deque<std::string> texts_;
+    std::vector<std::shared_ptr<void>> records_;
+    detail::FunctionRecord *init_ = nullptr;
+    detail::SelfInvoke init_invoke_ = nullptr;
+    std::vector<MethodEntry> methods_;
+    std::vector<detail::FunctionRecord *> statics_;
+    std::vector<PyGetSetDef> getsets_;
+    std::vector<std::shared_ptr<detail::PropertyRecord>> properties_;
+    std::vector<PyMethodDef> method_defs_;
+    std::vector<PyGetSetDef> getset_defs_;
+    std::vector<PyMemberDef> member_defs_;
+    std::vector<PyType_Slot> slots_;
+    std::string qualified_;
+    PyType_Spec spec_{};
+    bool gc_ = false;
+    bool subclassable_ = false;
+    bool dict_ = false;
+    bool weakref_ = false;
+};
+
+template <class T> ClassDef<T> &ModuleDef::add_class(const char *name, const char *doc)
+{
+    auto def = std::make_shared<ClassDef<T>>(name, doc);
+    ClassDef<T> &ref = *def;
+    classes_.push_back(std::move(def));
+    steps_.push_back([&ref](Python py, PyObject *module) { ref.create(py, module); });
+    return ref;
+}
+
+}  // namespace pyo3cpp

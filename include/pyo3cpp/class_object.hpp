@@ -1,0 +1,307 @@
+// class_object.hpp — a bound class's instances from C++: the object layout (T inline after the
+// header), the typed handles Bound<T>/Py<T>/Borrowed<T>, making instances, and T as a
+// parameter or result of bound functions.
+//
+//   PYO3CPP_CLASS(Counter);                                   // class_policy.hpp
+//   Bound<Counter> c = make_instance<Counter>(py, 5);         // Counter(5), constructed in place
+//   c.lock(py)->add(1);                                       // exclusive access (locked policy)
+//   long n = c.read(py)->count;                               // shared access
+//   Bound<Counter> same = any.cast<Counter>();                // TypeError unless a Counter (or
+//                                                             // a Python subclass of it)
+//   m.def("total", [](const Counter &a, Counter &b) { ... });  // parameters: checked, locked
+//   m.def("fresh", [] { return Counter(3); });                // result: moved into a new instance
+//
+// Contract:
+//   - Layout: PyObject header, the instance lock (8 bytes, used by `locked` classes), a state
+//     byte (empty / being constructed / constructed), then T. T's alignment must not exceed 16.
+//     ~T runs once, in tp_dealloc, only if T was constructed.
+//   - An instance whose T is not constructed (a Python subclass whose __init__ did not call
+//     the base's, or a failed constructor) is never handed to C++: conversions and methods raise
+//     TypeError "<Class>.<method>(): the instance is not initialised ...".
+//   - cast<T>(), and parameters of type T / T& / const T& / Bound<T> / Py<T> / Borrowed<T>,
+//     accept instances of the class and of its subclasses (PyObject_TypeCheck), and raise
+//     TypeError "must be Counter, not int" (the binder adds the function and argument).
+//   - Parameters `T&` take the instance lock exclusively and `const T&` shared, for the call
+//     (locked policy); `T` by value copies T under a shared lock. Two parameters naming the same
+//     instance as `T&` raise RuntimeError (it would be held twice).
+//   - A T returned by value from a bound function is moved into a new instance.
+//   - Before the module that defines the class has run its exec, the class has no type: every
+//     check fails and make_instance raises TypeError.
+// Thread: any attached thread. Cost: a type check is PyObject_TypeCheck against one pointer
+// loaded with acquire; locking costs are in instance_lock.hpp.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "pyo3cpp/class_policy.hpp"
+#include "pyo3cpp/function.hpp"
+#include "pyo3cpp/instance_lock.hpp"
+#include "pyo3cpp/py.hpp"
+#include "pyo3cpp/type_hint.hpp"
+
+namespace pyo3cpp {
+
+namespace detail {
+
+enum : std::uint8_t { kEmpty = 0, kConstructing = 1, kReady = 2 };
+
+// The object of a bound class T.
+template <class T> struct Instance {
+    PyObject ob_base;
+    InstanceLock lock;
+    std::atomic<std::uint8_t> state;
+    alignas(T) unsigned char storage[sizeof(T)];
+
+    T *value() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
+    bool ready() const noexcept { return state.load(std::memory_order_acquire) == kReady; }
+    static Instance *of(PyObject *o) noexcept
+    {
+        // The object is bigger than a PyObject; keep the compiler from assuming otherwise.
+        __asm__("" : "+r"(o));
+        return reinterpret_cast<Instance *>(o);
+    }
+};
+
+// Per bound class: its Python type (once made) and its name.
+template <class T> struct ClassBinding {
+    static_assert(alignof(T) <= 16, "pyo3cpp: a bound class's alignment must not exceed 16");
+    static inline std::atomic<PyTypeObject *> type{nullptr};
+    static inline char name[64] = "?";  // the Python name, for messages (set by add_class)
+
+    static PyTypeObject *type_or_throw(Python py)
+    {
+        PyTypeObject *t = type.load(std::memory_order_acquire);
+        if (t == nullptr) {
+            std::string text = std::string("the Python class ") + name +
+                               " is not made yet (its module is not imported)";
+            throw PyErr::new_err(py, PyExc_TypeError, text);
+        }
+        return t;
+    }
+    static bool check(PyObject *o) noexcept
+    {
+        PyTypeObject *t = type.load(std::memory_order_acquire);
+        return t != nullptr && PyObject_TypeCheck(o, t);
+    }
+};
+
+[[noreturn, gnu::cold]] inline void raise_not_initialised(Python py, const char *cls, const char *method)
+{
+    std::string text = (method != nullptr ? std::string(cls) + "." + method + "(): the instance"
+                                          : std::string("the ") + cls + " instance") +
+                       " is not initialised (its __init__ failed or a subclass's "
+                       "__init__ did not call " +
+                       cls + ".__init__)";
+    throw PyErr::new_err(py, PyExc_TypeError, text);
+}
+
+// The T of `object` (an instance of T's class), or TypeError when T is not constructed.
+template <class T> T &ready_value(Python py, PyObject *object, const char *method)
+{
+    Instance<T> *inst = Instance<T>::of(object);
+    if (!inst->ready()) [[unlikely]]
+        raise_not_initialised(py, ClassBinding<T>::name, method);
+    return *inst->value();
+}
+
+// Access to the T of an instance for one call: locked as the policy says (Exclusive: T&,
+// otherwise const T&). Movable; releases at destruction.
+template <class T, bool Exclusive> class Access {
+public:
+    using ref = std::conditional_t<Exclusive, T &, const T &>;
+    Access(Python py, PyObject *object, const char *method)
+        : guard_(make_guard(py, object, method)), value_(&ready_value<T>(py, object, method))
+    {
+    }
+    ref get() const noexcept { return *value_; }
+    ref operator*() const noexcept { return *value_; }
+    std::remove_reference_t<ref> *operator->() const noexcept { return value_; }
+
+private:
+    static constexpr bool kLocks = is_locked_v<T>;
+    using Guard = std::conditional_t<kLocks, InstanceGuard<Exclusive>, char>;
+    static Guard make_guard(Python py, PyObject *object, const char *method)
+    {
+        if constexpr (kLocks)
+            return InstanceGuard<Exclusive>(py, Instance<T>::of(object)->lock,
+                                            ClassBinding<T>::name, method);
+        else
+            return 0;
+    }
+    [[no_unique_address]] Guard guard_;
+    T *value_;
+};
+
+// A T& / const T& parameter of a bound function, held between conversion and call.
+template <class Q> class ClassRef {
+public:
+    using T = std::remove_const_t<Q>;
+    static constexpr bool exclusive = !std::is_const_v<Q> && !is_frozen_v<T>;
+    explicit ClassRef(Access<T, exclusive> access) : access_(std::move(access)) {}
+    operator Q &() const noexcept { return access_.get(); }
+
+private:
+    Access<T, exclusive> access_;
+};
+
+template <class T> PyObject *checked_instance(Python py, PyObject *object)
+{
+    if (!ClassBinding<T>::check(object)) {
+        const char *type_name = Py_TYPE(object)->tp_name;  // short, as CPython's own messages
+        if (const char *dot = std::strrchr(type_name, '.')) type_name = dot + 1;
+        PyErr_Format(PyExc_TypeError, "must be %s, not %.200s", ClassBinding<T>::name, type_name);
+        throw_fetched(py);
+    }
+    return object;
+}
+
+}  // namespace detail
+
+// The type tag side: Bound<T>, Py<T>, Borrowed<T>, cast<T>().
+template <BoundClass T> struct type_traits<T> {
+    static constexpr const char *name = detail::ClassBinding<T>::name;
+    static bool check(PyObject *o) noexcept { return detail::ClassBinding<T>::check(o); }
+};
+
+// Methods of Bound<T> / Borrowed<T> for a bound class.
+template <class Self, BoundClass T> struct Methods<Self, T> : AnyMethods<Self> {
+    // Exclusive access for the guard's life: `auto c = obj.lock(py); c->add(1);` (locked and
+    // unsynchronized: no lock for the latter). RuntimeError if this thread already uses it.
+    detail::Access<T, true> lock(Python py) const
+        requires(!is_frozen_v<T>)
+    {
+        return detail::Access<T, true>(py, this->ptr(), "lock");
+    }
+    // Shared access: `obj.read(py)->count`.
+    detail::Access<T, false> read(Python py) const
+    {
+        return detail::Access<T, false>(py, this->ptr(), "read");
+    }
+    // frozen classes: the value, with no lock (TypeError if not initialised).
+    const T &get() const
+        requires is_frozen_v<T>
+    {
+        return detail::ready_value<T>(this->token(), this->ptr(), "get");
+    }
+};
+
+// A new instance of T's class holding T(args...), constructed in place.
+template <BoundClass T, class... A> Bound<T> make_instance(Python py, A &&...args)
+{
+    PyTypeObject *type = detail::ClassBinding<T>::type_or_throw(py);
+    auto object = Bound<PyAny>::from_owned_ptr(py, type->tp_alloc(type, 0));
+    auto *inst = detail::Instance<T>::of(object.as_ptr());
+    inst->state.store(detail::kConstructing, std::memory_order_relaxed);
+    try {
+        new (inst->storage) T(std::forward<A>(args)...);
+    } catch (...) {
+        inst->state.store(detail::kEmpty, std::memory_order_relaxed);
+        throw;
+    }
+    inst->state.store(detail::kReady, std::memory_order_release);
+    return std::move(object).template cast_unchecked<T>();
+}
+
+namespace detail {
+
+// Parameters: T& / const T& (param_decay gives ClassRef), T by value (a copy under a shared
+// lock), and the handles (checked against the class).
+template <class Q>
+    requires BoundClass<std::remove_const_t<Q>>
+struct param_decay<Q &> {
+    using type = ClassRef<Q>;
+};
+template <class Q>
+    requires BoundClass<std::remove_const_t<Q>>
+struct param_decay<Q &&> {
+    using type = std::remove_const_t<Q>;
+};
+
+template <class Q> struct param<ClassRef<Q>> {
+    using T = std::remove_const_t<Q>;
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static ClassRef<Q> convert(Python py, PyObject *object)
+    {
+        checked_instance<T>(py, object);
+        return ClassRef<Q>(Access<T, ClassRef<Q>::exclusive>(py, object, nullptr));
+    }
+};
+template <BoundClass T> struct param<T> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static T convert(Python py, PyObject *object)
+    {
+        checked_instance<T>(py, object);
+        Access<T, false> access(py, object, nullptr);
+        return T(access.get());
+    }
+};
+template <BoundClass T> struct param<Borrowed<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static Borrowed<T> convert(Python py, PyObject *object)
+    {
+        return Borrowed<PyAny>::from_ptr(py, checked_instance<T>(py, object)).template cast_unchecked<T>();
+    }
+};
+template <BoundClass T> struct param<Bound<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static Bound<T> convert(Python py, PyObject *object)
+    {
+        return param<Borrowed<T>>::convert(py, object).to_owned();
+    }
+};
+template <BoundClass T> struct param<Py<T>> {
+    static constexpr bool optional = false;
+    static constexpr bool variadic = false;
+    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static Py<T> convert(Python py, PyObject *object)
+    {
+        return param<Borrowed<T>>::convert(py, object).unbind();
+    }
+};
+
+// Results: a T by value becomes a new instance holding it (moved).
+template <BoundClass T> struct moves_into_python<T> : std::true_type {
+    template <class R> static PyObject *convert(Python py, R &&value)
+    {
+        return make_instance<T>(py, std::forward<R>(value)).into_any().into_ptr();
+    }
+};
+
+}  // namespace detail
+
+template <BoundClass T> struct TypeHint<T> {
+    static std::string text() { return detail::ClassBinding<T>::name; }
+};
+template <class Q> struct TypeHint<detail::ClassRef<Q>> {
+    static std::string text() { return detail::ClassBinding<std::remove_const_t<Q>>::name; }
+};
+
+// extract<T>() from C++ code: a copy of the T (shared lock while copying).
+template <BoundClass T> struct FromPython<T> {
+    static T extract(Borrowed<PyAny> obj) { return detail::param<T>::convert(obj.py(), obj.as_ptr()); }
+};
+// into_py(py, t): a new instance holding a copy of t.
+template <BoundClass T> struct IntoPython<T> {
+    static Bound<PyAny> convert(Python py, const T &value)
+    {
+        return make_instance<T>(py, value).into_any();
+    }
+};
+
+}  // namespace pyo3cpp

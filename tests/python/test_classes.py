@@ -1,0 +1,465 @@
+"""Classes from C++ (class.hpp): construction, methods, properties, special methods, typed
+handles, the GC, subclassing, weak references, pickling, and the thread-safety policies under
+real races (free-threaded builds run the workers in parallel)."""
+import copy
+import gc
+import inspect
+import pickle
+import sys
+import threading
+import time
+import unittest
+import weakref
+
+import pyo3cpp_test_classes as m
+from thread_race import run_threads
+
+Counter = m.Counter
+
+
+class Construction(unittest.TestCase):
+    def test_arguments_like_def(self):
+        self.assertEqual(Counter().get(), 0)
+        self.assertEqual(Counter(5).get(), 5)
+        self.assertEqual(Counter(start=5, step=3).step, 3)
+        with self.assertRaisesRegex(TypeError, r"^Counter\.__init__\(\) argument 'start' must be int, not str$"):
+            Counter("x")
+        with self.assertRaisesRegex(TypeError, r"^Counter\.__init__\(\) takes from 0 to 1 positional arguments but 2 were given$"):
+            Counter(1, 2)
+        with self.assertRaisesRegex(TypeError, r"unexpected keyword argument 'bogus'"):
+            Counter(bogus=1)
+
+    def test_signature_and_doc(self):
+        self.assertEqual(str(inspect.signature(Counter)), "(start=0, *, step=1)")
+        self.assertEqual(Counter.__doc__, "Counts things.")
+        self.assertEqual(Counter.__module__, "pyo3cpp_test_classes")
+        self.assertEqual(Counter.__qualname__, "Counter")
+
+    def test_failed_constructor_leaves_no_object(self):
+        before = m.live_counters()
+        with self.assertRaisesRegex(ValueError, "start must be >= 0"):
+            Counter(-1)
+        self.assertEqual(m.live_counters(), before)
+        obj = Counter.__new__(Counter)
+        with self.assertRaises(ValueError):
+            obj.__init__(-1)
+        with self.assertRaisesRegex(TypeError, r"^Counter\.get\(\): the instance is not initialised"):
+            obj.get()
+        obj.__init__(4)                      # a later __init__ may still succeed
+        self.assertEqual(obj.get(), 4)
+        with self.assertRaisesRegex(TypeError, r"^Counter\.__init__\(\): the instance is already initialised$"):
+            obj.__init__(5)
+        self.assertEqual(obj.get(), 4)
+
+    def test_no_init_means_not_instantiable(self):
+        with self.assertRaisesRegex(TypeError, "cannot create 'pyo3cpp_test_classes.Token' instances"):
+            m.Token()
+        self.assertEqual(m.make_token("hi").label, "hi")
+
+    def test_destructor_runs_once(self):
+        before = m.live_counters()
+        for _ in range(1000):
+            c = Counter(1)
+            c.add(2)
+            del c
+        self.assertEqual(m.live_counters(), before)
+
+
+class Methods(unittest.TestCase):
+    def test_calls_and_errors(self):
+        c = Counter(1, step=2)
+        self.assertEqual(c.add(), 3)
+        self.assertEqual(c.add(10), 13)
+        self.assertEqual(c.add(n=1), 14)
+        with self.assertRaisesRegex(TypeError, r"^add\(\) argument 'n' must be int or None, not str$"):
+            c.add("x")
+        with self.assertRaisesRegex(ValueError, "^boom$"):
+            c.fail("boom")
+
+    def test_method_descriptors(self):
+        self.assertEqual(type(Counter.add).__name__, "method_descriptor")
+        self.assertEqual(str(inspect.signature(Counter.add)), "(self, /, n=None)")
+        self.assertEqual(str(inspect.signature(Counter(0).add)), "(n=None)")
+        self.assertEqual(Counter.add.__doc__, "Add n (default: the step); return the new count.")
+        self.assertEqual(Counter.add.__qualname__, "Counter.add")
+        self.assertEqual(pickle.loads(pickle.dumps(Counter.add)), Counter.add)
+        with self.assertRaises(TypeError):
+            Counter.add(5, 1)             # the descriptor checks self's type
+
+    def test_typed_signatures_for_stubs(self):
+        self.assertEqual(m.typed_signature(Counter.add), "(n: int | None = None) -> int")
+        self.assertEqual(m.typed_signature(Counter(0).get), "() -> int")
+        self.assertEqual(m.typed_signature(Counter.from_text), "(text: str) -> Counter")
+        self.assertEqual(m.typed_signature(m.total), "(a: Counter, b: Counter) -> int")
+
+    def test_static_method_returns_instance(self):
+        c = Counter.from_text("12")
+        self.assertIs(type(c), Counter)
+        self.assertEqual(c.get(), 12)
+        self.assertEqual(str(inspect.signature(Counter.from_text)), "(text)")
+
+    def test_self_as_handle(self):
+        c = Counter()
+        self.assertTrue(c.same(c))
+        self.assertFalse(c.same(Counter()))
+
+
+class Properties(unittest.TestCase):
+    def test_readwrite_readonly_property(self):
+        c = Counter(3, step=2)
+        self.assertEqual(c.count, 3)
+        c.count = 7
+        self.assertEqual(c.get(), 7)
+        self.assertEqual(c.step, 2)
+        with self.assertRaises(AttributeError):
+            c.step = 3
+        self.assertEqual(c.doubled, 14)
+        c.doubled = 20
+        self.assertEqual(c.count, 10)
+        with self.assertRaisesRegex(TypeError, r"^Counter\.count must be int, not str$"):
+            c.count = "x"
+        with self.assertRaisesRegex(OverflowError, r"^Counter\.count must be in range"):
+            c.count = 1 << 80
+        with self.assertRaises(AttributeError):
+            del c.count
+        self.assertEqual(Counter.count.__doc__, "The current count.")
+
+
+class SpecialMethods(unittest.TestCase):
+    def test_protocols(self):
+        c = Counter(5)
+        self.assertEqual(len(c), 5)
+        self.assertEqual(repr(c), "Counter(5)")
+        self.assertEqual(str(c), "5")
+        self.assertTrue(c)
+        self.assertFalse(Counter(0))
+        self.assertEqual(c(2), 7)
+        self.assertEqual(hash(Counter(4)), 4)
+        minus_one = Counter()
+        minus_one.count = -1
+        self.assertEqual(hash(minus_one), -2)     # -1 is reserved, as for int
+
+    def test_comparisons(self):
+        self.assertEqual(Counter(3), Counter(3))
+        self.assertNotEqual(Counter(3), Counter(4))
+        self.assertLess(Counter(2), Counter(3))
+        self.assertGreater(Counter(4), Counter(3))     # reflected __lt__
+        self.assertFalse(Counter(3) == 3)             # NotImplemented, then identity
+        with self.assertRaises(TypeError):
+            Counter(3) < 3
+
+    def test_iterator(self):
+        self.assertEqual(list(m.Countdown(3)), [3, 2, 1])
+        it = iter(m.Countdown(1))
+        self.assertEqual(next(it), 1)
+        with self.assertRaises(StopIteration):
+            next(it)
+
+    def test_mapping(self):
+        b = m.Bag()
+        b["a"] = 1
+        b["b"] = 2
+        self.assertEqual(b["a"], 1)
+        self.assertIn("a", b)
+        self.assertNotIn("z", b)
+        self.assertEqual(len(b), 2)
+        del b["a"]
+        self.assertEqual(len(b), 1)
+        with self.assertRaises(KeyError):
+            b["a"]
+        with self.assertRaisesRegex(TypeError, r"^__getitem__\(\) argument 1 must be str, not int$"):
+            b[1]
+
+    def test_frozen_point(self):
+        p = m.Point(3, 4)
+        self.assertEqual(p.norm2(), 25.0)
+        self.assertEqual((p.x, p.y), (3.0, 4.0))
+        self.assertEqual(p, m.Point(3, 4))
+        self.assertEqual(len({m.Point(1, 2), m.Point(1, 2)}), 1)
+        with self.assertRaises(AttributeError):
+            p.x = 1
+        self.assertEqual(m.point_x(p), 3.0)
+        with self.assertRaisesRegex(TypeError, "immutable type"):
+            m.Point.z = 1
+        with self.assertRaisesRegex(TypeError, "not an acceptable base type"):
+            type("P", (m.Point,), {})
+
+    def test_eq_without_hash_is_unhashable(self):
+        self.assertEqual(m.Countdown(2), m.Countdown(2))
+        self.assertIsNone(m.Countdown.__hash__)
+        with self.assertRaises(TypeError):
+            hash(m.Countdown(2))
+        hash(m.Bag())                     # no comparison: object's identity hash
+
+
+class TypedHandles(unittest.TestCase):
+    def test_parameters(self):
+        self.assertEqual(m.total(Counter(1), Counter(2)), 3)
+        c = Counter(1)
+        m.bump(c)
+        self.assertEqual(c.get(), 2)
+        self.assertEqual(m.copy_count(Counter(4)), 4)
+        self.assertEqual(m.bound_count(Counter(5)), 5)
+        self.assertEqual(m.py_count(Counter(6)), 6)
+        self.assertEqual(m.cast_count(Counter(7)), 7)
+        self.assertEqual(m.locked_add(Counter(1), 2), 3)
+        with self.assertRaisesRegex(TypeError, r"^total\(\) argument 'a' must be Counter, not int$"):
+            m.total(1, Counter())
+        with self.assertRaisesRegex(TypeError, r"^bound_count\(\) argument 'c' must be Counter, not Point$"):
+            m.bound_count(m.Point(1, 2))
+        with self.assertRaisesRegex(TypeError, "expected Counter, got str"):
+            m.cast_count("x")
+
+    def test_result_moved_into_new_instance(self):
+        c = m.make_counter(9)
+        self.assertIs(type(c), Counter)
+        self.assertEqual(c.get(), 9)
+
+    def test_same_instance_twice_exclusive(self):
+        c = Counter()
+        with self.assertRaisesRegex(RuntimeError, "the Counter instance is already in use by this thread"):
+            m.bump_both(c, c)
+        self.assertEqual(c.get(), 0)
+        m.bump_both(c, Counter())
+        self.assertEqual(c.get(), 1)
+        self.assertEqual(m.total(c, c), 2)          # two shared holds are fine
+
+    def test_subclass_instances_accepted(self):
+        class Sub(Counter):
+            def __init__(self, v):
+                super().__init__(v)
+
+        self.assertEqual(m.total(Sub(2), Counter(1)), 3)
+        self.assertEqual(m.cast_count(Sub(4)), 4)
+
+
+class Subclassing(unittest.TestCase):
+    def test_python_subclass(self):
+        class Sub(Counter):
+            def __init__(self, start):
+                super().__init__(start, step=5)
+                self.extra = "x"
+
+            def twice(self):
+                return self.get() * 2
+
+        s = Sub(3)
+        self.assertEqual(s.add(), 8)
+        self.assertEqual(s.twice(), 16)
+        self.assertEqual(s.extra, "x")
+        self.assertIsInstance(s, Counter)
+
+    def test_subclass_skipping_base_init(self):
+        class Skips(Counter):
+            def __init__(self):
+                pass
+
+        s = Skips()
+        with self.assertRaisesRegex(TypeError, r"^Counter\.get\(\): the instance is not initialised"):
+            s.get()
+        with self.assertRaisesRegex(TypeError, r"^Counter\.count\(\): the instance is not initialised"):
+            s.count
+        with self.assertRaisesRegex(TypeError, r"^total\(\) argument 'a': the Counter instance is not initialised"):
+            m.total(s, Counter())
+        with self.assertRaises(TypeError):
+            len(s)
+        del s
+        gc.collect()
+
+    def test_weakref_and_dict(self):
+        c = Counter()
+        r = weakref.ref(c)
+        self.assertIs(r(), c)
+        del c
+        self.assertIsNone(r())
+        b = m.Bag()
+        b.note = 3
+        self.assertEqual(b.__dict__, {"note": 3})
+        with self.assertRaises(TypeError):
+            weakref.ref(m.Point(1, 2))
+
+
+class Pickling(unittest.TestCase):
+    def test_pickle_and_copy(self):
+        c = Counter(8, step=3)
+        for proto in range(2, pickle.HIGHEST_PROTOCOL + 1):
+            d = pickle.loads(pickle.dumps(c, proto))
+            self.assertEqual((d.get(), d.step), (8, 3))
+        self.assertEqual(copy.copy(c).get(), 8)
+        self.assertEqual(copy.deepcopy(c).step, 3)
+        with self.assertRaises(TypeError):
+            pickle.dumps(m.Point(1, 2))
+
+
+class GarbageCollection(unittest.TestCase):
+    def test_gc_flag_only_when_declared(self):
+        self.assertTrue(gc.is_tracked(Counter()))
+        self.assertFalse(gc.is_tracked(m.Point(1, 2)))
+        self.assertFalse(gc.is_tracked(m.Countdown(1)))
+        self.assertTrue(gc.is_tracked(m.Bag()))   # __dict__ needs the GC
+
+    def test_cycle_through_members_collected(self):
+        before = m.live_counters()
+        a, b = Counter(), Counter()
+        a.set_callback(b)
+        b.set_callback(a)
+        wa = weakref.ref(a)
+        del a, b
+        gc.collect()
+        self.assertIsNone(wa())
+        self.assertEqual(m.live_counters(), before)
+
+    def test_self_cycle_and_python_cycle(self):
+        n = m.Node("a")
+        n.next = n
+        w = weakref.ref(n)
+        del n
+        gc.collect()
+        self.assertIsNone(w())
+
+        class Holder:
+            pass
+
+        h = Holder()
+        n = m.Node("b")
+        n.next = h
+        h.node = n
+        w = weakref.ref(n)
+        del n, h
+        gc.collect()
+        self.assertIsNone(w())
+
+    def test_refcounts_exact(self):
+        c = Counter()
+        cb = object()
+        base_c, base_cb = sys.getrefcount(c), sys.getrefcount(cb)
+        for _ in range(100_000):
+            c.set_callback(cb)
+            c.add(1)
+            c.count
+            m.total(c, c)
+            Counter(1).get()
+        self.assertEqual(sys.getrefcount(c), base_c)
+        self.assertEqual(sys.getrefcount(cb), base_cb + 1)
+        c.set_callback(None)
+        self.assertEqual(sys.getrefcount(cb), base_cb)
+
+
+class Policies(unittest.TestCase):
+    def test_locked_mutations_exact(self):
+        c = Counter()
+        per_thread = 20_000
+
+        def work(_):
+            for _ in range(per_thread):
+                c.add(1)
+
+        run_threads(8, work)
+        self.assertEqual(c.get(), 8 * per_thread)
+
+    def test_locked_setters_and_module_functions_exact(self):
+        c = Counter()
+
+        def work(i):
+            for _ in range(5_000):
+                if i % 2:
+                    m.bump(c)
+                else:
+                    m.locked_add(c, 1)
+
+        run_threads(8, work)
+        self.assertEqual(c.get(), 8 * 5_000)
+
+    def test_const_methods_overlap(self):
+        c = Counter()
+        seen = []
+        run_threads(4, lambda i: seen.append(c.read_slowly(0.2)))
+        self.assertGreaterEqual(max(seen), 2, "shared readers did not overlap")
+
+    def test_mutating_methods_never_overlap(self):
+        c = Counter()
+        seen = []
+        run_threads(4, lambda i: seen.append(c.write_slowly(0.05)))
+        self.assertEqual(max(seen), 1)
+
+    def test_reentrance_raises(self):
+        c = Counter()
+        c.set_callback(lambda arg: c.get())
+        with self.assertRaisesRegex(RuntimeError, r"^Counter\.get\(\): the instance is already in use by this thread"):
+            c.fire(1)
+        c.set_callback(lambda arg: c.add(1))
+        with self.assertRaisesRegex(RuntimeError, r"^Counter\.add\(\)"):
+            c.fire(1)
+        with self.assertRaisesRegex(RuntimeError, r"^Counter\.add\(\)"):
+            c.peek(lambda v: c.add(1))      # shared, then exclusive
+        self.assertEqual(c.peek(lambda v: c.get() + v), 0)   # shared, then shared
+        c.set_callback(lambda arg: arg * 2)
+        self.assertEqual(c.fire(21), 42)
+
+    def test_waiter_while_gc_runs(self):
+        # Thread 0 holds the instance (sleeping detached inside a method), threads 2-3 wait for
+        # it, thread 1 collects garbage meanwhile: everyone finishes (run_threads' watchdog).
+        c = Counter()
+        stop = threading.Event()
+
+        def work(i):
+            if i == 0:
+                try:
+                    for _ in range(20):
+                        c.write_slowly(0.01)
+                finally:
+                    stop.set()
+            elif i == 1:
+                while not stop.is_set():
+                    gc.collect()
+            else:
+                for _ in range(200):
+                    c.add(1)
+
+        run_threads(4, work, timeout=60)
+        self.assertEqual(c.get(), 400)
+
+    def test_unsynchronized_runs_unlocked(self):
+        t = m.Tally()
+
+        def work(_):
+            for _ in range(10_000):
+                t.add(1)
+
+        run_threads(8, work)
+        self.assertEqual(t.n, 80_000)     # its own state is atomic
+
+    def test_frozen_concurrent_reads(self):
+        p = m.Point(1, 2)
+        run_threads(8, lambda i: [p.norm2() for _ in range(10_000)])
+
+
+
+class CounterExample(unittest.TestCase):
+    """examples/counter: the issue's Counter, written with the public API only."""
+
+    def test_counter_example(self):
+        import pyo3cpp_counter as ex
+
+        seen = []
+        c = ex.Counter(step=2)
+        self.assertIsNone(c.on_change)
+        c.on_change = seen.append
+        self.assertEqual(c.add(), 2)
+        self.assertEqual(c.add(5), 7)
+        self.assertEqual((seen, c.value, len(c)), ([2, 7], 7, 7))
+        self.assertEqual(str(inspect.signature(ex.Counter)), "(start=0, step=1)")
+
+        class Loud(ex.Counter):
+            pass
+
+        loud = Loud(1)
+        loud.on_change = loud.add          # a cycle through the Py<> member
+        w = weakref.ref(loud)
+        del loud
+        gc.collect()
+        self.assertIsNone(w())
+
+
+if __name__ == "__main__":
+    unittest.main()
