@@ -42,7 +42,10 @@
 //     empty ends the iteration), __getitem__, __setitem__, __delitem__, __contains__, __eq__,
 //     __ne__, __lt__, __le__, __gt__, __ge__ (a comparison whose first parameter is a bound class
 //     returns NotImplemented for other types), __hash__, __bool__, __call__. Defining __eq__
-//     without __hash__ makes instances unhashable, as in Python.
+//     without __hash__ makes instances unhashable, as in Python. Other dunder names are plain
+//     methods (__getstate__, __enter__, __format__, ...), except those only a slot not bound yet
+//     would reach (__init__ — use def_init —, the number protocol, __getattr__, descriptors,
+//     ...): def() refuses them with std::invalid_argument (ValueError at import).
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
 //     exclusive; the value is converted before the lock is taken.
@@ -66,6 +69,7 @@
 #include <array>
 #include <cstring>
 #include <deque>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -313,6 +317,26 @@ enum SpecialSlot : int {
     kRepr, kStr, kLen, kIter, kNext, kGetItem, kSetItem, kDelItem, kContains, kHash, kBool,
     kCall, kLt, kLe, kEq, kNe, kGt, kGe, kSpecialCount
 };
+// Special methods CPython reaches only through a type slot this layer does not fill yet:
+// defined as plain methods they would be silently ignored by the operators, so def() refuses them.
+inline bool unsupported_special(const char *name)
+{
+    static const char *const names[] = {
+        "__init__", "__new__", "__del__", "__getattr__", "__getattribute__", "__setattr__",
+        "__delattr__", "__get__", "__set__", "__delete__", "__await__", "__aiter__", "__anext__",
+        "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__",
+        "__imul__", "__matmul__", "__rmatmul__", "__imatmul__", "__truediv__", "__rtruediv__",
+        "__itruediv__", "__floordiv__", "__rfloordiv__", "__ifloordiv__", "__mod__", "__rmod__",
+        "__imod__", "__divmod__", "__rdivmod__", "__pow__", "__rpow__", "__ipow__", "__lshift__",
+        "__rlshift__", "__ilshift__", "__rshift__", "__rrshift__", "__irshift__", "__and__",
+        "__rand__", "__iand__", "__or__", "__ror__", "__ior__", "__xor__", "__rxor__", "__ixor__",
+        "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__", "__index__",
+        "__buffer__", "__release_buffer__"};
+    for (const char *n : names)
+        if (std::strcmp(name, n) == 0) return true;
+    return false;
+}
+
 inline int special_slot_of(const std::string &name)
 {
     static const char *const names[kSpecialCount] = {
@@ -571,6 +595,10 @@ public:
         requires(detail::is_arg_spec_v<Specs> && ...)
     ClassDef &def(const char *name, F &&fn, const char *doc, Specs &&...specs)
     {
+        if (detail::unsupported_special(name))
+            throw std::invalid_argument(std::string("pyo3cpp::ClassDef::def(\"") + name +
+                                        "\"): not supported (use def_init for __init__; the number, "
+                                        "attribute and descriptor protocols are not bound yet)");
         if (std::strcmp(name, "__next__") == 0)
             return add_method<true>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);
         return add_method<false>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);

@@ -16,6 +16,11 @@
 //     (...)") instead of deadlocking. Shared access on top of shared access is granted.
 //   - No writer preference: a steady stream of readers can delay a writer (simple and
 //     re-entrance-safe: a reader that re-enters never waits for a queued writer).
+//   - Several instances in one call (self and T& / const T& arguments) are locked one after
+//     another (arguments left to right, then self), not in a global order: two threads that
+//     call a.merge(b) and b.merge(a) at once, both needing exclusive access, can deadlock, as
+//     with any two locks. Take such arguments as Bound<T> and lock them in a fixed order (or
+//     read before you write).
 //   - fork: a lock held by another thread at fork stays held in the child (not reset).
 // Thread: any attached thread; a guard is released on the thread that took it.
 // Cost, uncontended: one compare-and-swap to take, one atomic exchange/decrement and one
