@@ -178,8 +178,11 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .def("__eq__", [](const Point &a, const Point &b) { return a.x == b.x && a.y == b.y; })
         .def("__hash__", [](const Point &p) { return static_cast<long>(p.x * 31 + p.y); });
 
-    m.add_class<Tally>("Tally").def_init<>().def("add", &Tally::add, arg("k")).def_property(
-        "n", [](const Tally &t) { return t.n.load(); });
+    m.add_class<Tally>("Tally")
+        .def_init<>()
+        .def("add", &Tally::add, arg("k"))
+        .def_property("n", [](const Tally &t) { return t.n.load(); })
+        .subclassable();  // not a GC type itself: a Python subclass with __dict__ is one
 
     m.add_class<Countdown>("Countdown")
         .def_init<long>(arg("start"))

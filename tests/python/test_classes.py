@@ -270,6 +270,20 @@ class Subclassing(unittest.TestCase):
         del s
         gc.collect()
 
+    def test_subclass_of_non_gc_class(self):
+        class Mine(m.Tally):
+            pass
+
+        self.assertFalse(gc.is_tracked(m.Tally()))
+        t = Mine()
+        self.assertTrue(gc.is_tracked(t))          # the subclass's __dict__ makes it one
+        t.add(2)
+        t.me = t                                   # a cycle through the subclass's __dict__
+        w = weakref.ref(t)
+        del t
+        gc.collect()
+        self.assertIsNone(w())
+
     def test_weakref_and_dict(self):
         c = Counter()
         r = weakref.ref(c)
