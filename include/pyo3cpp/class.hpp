@@ -22,7 +22,9 @@
 //   - The type is a heap type made at the module's exec (PyType_FromModuleAndSpec), named
 //     "<module>.<Name>" (so __module__, __qualname__, repr and pickling by reference are right),
 //     immutable like a built-in type; T lives inline in the object (class_object.hpp). One type
-//     per C++ type per process: a second exec adds the same type again.
+//     per C++ type per interpreter (kept in a OnceLock): a second exec adds the same type again.
+//     Bind each T once per extension (ClassDef<T> keeps per-T tables); its name is cut to 63
+//     bytes in messages.
 //   - Constructor: def_init<A...>(arg()...) constructs T(A...) in place; def_init(factory,
 //     arg()...) constructs T from factory(...)'s result. Arguments convert exactly as def()'s
 //     (function.hpp), errors name "Counter.__init__()". The class's __text_signature__ is the
@@ -690,9 +692,9 @@ public:
     // For ModuleDef: makes the type (first exec) and adds it to `module`.
     void create(Python py, PyObject *module)
     {
-        PyTypeObject *existing = Binding::type.load(std::memory_order_acquire);
-        if (existing == nullptr) existing = make_type(py, module);
-        check_status(py, PyModule_AddObjectRef(module, name_, reinterpret_cast<PyObject *>(existing)));
+        const Py<PyAny> &type = Binding::type.get_or_init(
+            py, [&] { return Bound<PyAny>::from_owned_ptr(py, make_type(py, module)).unbind(); });
+        check_status(py, PyModule_AddObjectRef(module, name_, type.as_ptr()));
     }
 
 private:
@@ -854,7 +856,7 @@ private:
         return 0;
     }
 
-    PyTypeObject *make_type(Python py, PyObject *module)
+    PyObject *make_type(Python py, PyObject *module)
     {
         // Signatures and docs.
         std::string class_doc = doc_;
@@ -975,9 +977,7 @@ private:
         spec_.slots = slots_.data();
         PyObject *type = PyType_FromModuleAndSpec(module, &spec_, nullptr);
         if (type == nullptr) throw_fetched(py);
-        // One reference kept for the process (the class's typed handles check against it).
-        Binding::type.store(reinterpret_cast<PyTypeObject *>(type), std::memory_order_release);
-        return reinterpret_cast<PyTypeObject *>(type);
+        return type;  // a new reference: the class's OnceLock keeps it
     }
 
     const char *name_;

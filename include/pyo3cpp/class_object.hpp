@@ -27,8 +27,8 @@
 //   - A T returned by value from a bound function is moved into a new instance.
 //   - Before the module that defines the class has run its exec, the class has no type: every
 //     check fails and make_instance raises TypeError.
-// Thread: any attached thread. Cost: a type check is PyObject_TypeCheck against one pointer
-// loaded with acquire; locking costs are in instance_lock.hpp.
+// Thread: any attached thread. Cost: a type check is PyObject_TypeCheck against the type, read
+// from a OnceLock (one acquire load); locking costs are in instance_lock.hpp.
 #pragma once
 
 #include <atomic>
@@ -44,6 +44,7 @@
 #include "pyo3cpp/class_policy.hpp"
 #include "pyo3cpp/function.hpp"
 #include "pyo3cpp/instance_lock.hpp"
+#include "pyo3cpp/once_lock.hpp"
 #include "pyo3cpp/py.hpp"
 #include "pyo3cpp/type_hint.hpp"
 
@@ -73,12 +74,20 @@ template <class T> struct Instance {
 // Per bound class: its Python type (once made) and its name.
 template <class T> struct ClassBinding {
     static_assert(alignof(T) <= 16, "pyo3cpp: a bound class's alignment must not exceed 16");
-    static inline std::atomic<PyTypeObject *> type{nullptr};
+    // The type, made by the first exec of the module that declares the class (one initialiser
+    // even under concurrent imports; emptied at interpreter finalisation, so a re-initialised
+    // interpreter makes it again).
+    static inline OnceLock<Py<PyAny>> type{"bound class type"};
     static inline char name[64] = "?";  // the Python name, for messages (set by add_class)
 
+    static PyTypeObject *type_ptr() noexcept
+    {
+        const Py<PyAny> *t = type.get();
+        return t != nullptr ? reinterpret_cast<PyTypeObject *>(t->as_ptr()) : nullptr;
+    }
     static PyTypeObject *type_or_throw(Python py)
     {
-        PyTypeObject *t = type.load(std::memory_order_acquire);
+        PyTypeObject *t = type_ptr();
         if (t == nullptr) {
             std::string text = std::string("the Python class ") + name +
                                " is not made yet (its module is not imported)";
@@ -88,7 +97,7 @@ template <class T> struct ClassBinding {
     }
     static bool check(PyObject *o) noexcept
     {
-        PyTypeObject *t = type.load(std::memory_order_acquire);
+        PyTypeObject *t = type_ptr();
         return t != nullptr && PyObject_TypeCheck(o, t);
     }
 };
