@@ -598,6 +598,18 @@ PYO3CPP_API struct _object *pyo3cpp_function_signature(struct _object *callable)
  * 0, or -1 with ValueError (NULL arguments, `sig` not prepared) or MemoryError. Attached. */
 PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_signature *sig);
 
+/* A C entry point for one instance method (a METH_FASTCALL | METH_KEYWORDS function for a
+ * type's tp_methods, returned as void *): calling it with the instance as `self` calls
+ * invoke(context, self, args, nargs, kwnames). A method descriptor hands its function only
+ * `self` and the arguments, so each method needs an entry of its own; the runtime holds 4096 for
+ * the whole process (one copy, not one per extension). NULL (no exception) once they are used up,
+ * or for a NULL invoke. Any thread, attached or not; never calls Python. */
+typedef struct _object *(*pyo3cpp_method_invoke)(void *context, struct _object *self,
+                                                 struct _object *const *args, ptrdiff_t nargs,
+                                                 struct _object *kwnames);
+PYO3CPP_API void *pyo3cpp_method_shared_entry(pyo3cpp_method_invoke invoke,
+                                              void *context) PYO3CPP_NOEXCEPT;
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

@@ -75,6 +75,28 @@ template <std::size_t... K> constexpr std::array<FastcallEntry, sizeof...(K)> ma
 constexpr std::array<FastcallEntry, kSharedEntries> g_shared_entries =
     make_entries(std::make_index_sequence<kSharedEntries>());
 
+// Method entries (pyo3cpp_method_shared_entry): the same, passing `self` on.
+constexpr std::size_t kMethodEntries = 4096;
+struct MethodEntrySlot {
+    pyo3cpp_method_invoke invoke;
+    void *context;
+};
+MethodEntrySlot g_method_slots[kMethodEntries];
+std::atomic<std::size_t> g_method_used{0};
+
+template <std::size_t K>
+PyObject *method_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    const MethodEntrySlot &slot = g_method_slots[K];
+    return slot.invoke(slot.context, self, args, nargs, kwnames);
+}
+template <std::size_t... K> constexpr std::array<FastcallEntry, sizeof...(K)> make_method_entries(std::index_sequence<K...>)
+{
+    return {&method_entry<K>...};
+}
+constexpr std::array<FastcallEntry, kMethodEntries> g_method_entries =
+    make_method_entries(std::make_index_sequence<kMethodEntries>());
+
 PlainMutex g_registry_lock;
 std::unordered_map<const PyMethodDef *, const pyo3cpp_signature *> *g_registry = nullptr;
 
@@ -570,6 +592,15 @@ PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_si
         return -1;
     }
     return 0;
+}
+
+PYO3CPP_API void *pyo3cpp_method_shared_entry(pyo3cpp_method_invoke invoke, void *context) noexcept
+{
+    if (invoke == nullptr) return nullptr;
+    const std::size_t k = g_method_used.fetch_add(1, std::memory_order_relaxed);
+    if (k >= kMethodEntries) return nullptr;
+    g_method_slots[k] = MethodEntrySlot{invoke, context};
+    return reinterpret_cast<void *>(g_method_entries[k]);
 }
 
 PYO3CPP_API PyObject *pyo3cpp_function_signature(PyObject *callable)

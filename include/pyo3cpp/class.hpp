@@ -254,34 +254,21 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
 
 using SelfInvoke = PyObject *(*)(const FunctionRecord &, PyObject *, PyObject *const *, Py_ssize_t,
                                  PyObject *);
-struct MethodEntrySlot {
-    const FunctionRecord *record;
-    SelfInvoke invoke;
-};
 // Instance methods need a C entry each (a method descriptor gives its function only self and
-// the arguments): a fixed set per extension, bound to records at definition.
-inline constexpr std::size_t method_entry_count = 1024;
-inline MethodEntrySlot g_method_slots[method_entry_count];
-inline std::atomic<std::size_t> g_method_slots_used{0};
-
-template <std::size_t K>
-PyObject *method_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    const MethodEntrySlot &slot = g_method_slots[K];
-    return slot.invoke(*slot.record, self, args, nargs, kwnames);
-}
-template <std::size_t... K> constexpr auto make_method_entries(std::index_sequence<K...>)
-{
-    return std::array<PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *),
-                      sizeof...(K)>{&method_entry<K>...};
-}
-inline constexpr auto method_entries = make_method_entries(std::make_index_sequence<method_entry_count>());
-
+// the arguments): the runtime holds a set for the process (pyo3cpp_method_shared_entry), each
+// bound to one record at definition.
 template <class Record>
 PyObject *invoke_with_self(const FunctionRecord &record, PyObject *self, PyObject *const *args,
                            Py_ssize_t nargs, PyObject *kwnames)
 {
     return static_cast<const Record &>(record).call(args, nargs, kwnames, self);
+}
+// The same, type-erased for the runtime's method entries (context: the record).
+template <class Record>
+PyObject *invoke_method_record(void *record, PyObject *self, PyObject *const *args, ptrdiff_t nargs,
+                               PyObject *kwnames)
+{
+    return static_cast<const Record *>(record)->call(args, nargs, kwnames, self);
 }
 
 // Calls through (args tuple, kwargs dict), as tp_init and tp_call receive them.
@@ -757,11 +744,10 @@ private:
 
     template <class Record> ClassDef &add_method_record(Record *record)
     {
-        const std::size_t k = detail::g_method_slots_used.fetch_add(1, std::memory_order_relaxed);
-        if (k >= detail::method_entry_count)
-            throw std::length_error("pyo3cpp: more than 1024 class methods in one extension");
-        detail::g_method_slots[k] = {record, &detail::invoke_with_self<Record>};
-        methods_.push_back({record, reinterpret_cast<void *>(detail::method_entries[k])});
+        void *entry = pyo3cpp_method_shared_entry(&detail::invoke_method_record<Record>, record);
+        if (entry == nullptr)
+            throw std::length_error("pyo3cpp: more than 4096 class methods in one process");
+        methods_.push_back({record, entry});
         return *this;
     }
 

@@ -105,6 +105,8 @@ static void not_attached(const char *where)
         TAP_OK(pyo3cpp_function_signature(fake) == NULL, NAMED("pyo3cpp_function_signature: NULL"));
         TAP_OK(pyo3cpp_function_shared_entry(NULL, NULL) == NULL,
                NAMED("pyo3cpp_function_shared_entry(NULL invoke): NULL"));
+        TAP_OK(pyo3cpp_method_shared_entry(NULL, NULL) == NULL,
+               NAMED("pyo3cpp_method_shared_entry(NULL invoke): NULL"));
         TAP_OK(pyo3cpp_method_register(&sig, &sig) == -1, NAMED("pyo3cpp_method_register: -1"));
     }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
