@@ -51,6 +51,7 @@ struct Worker {
 
 struct Shared {  // state shared by the threads of one configuration
     Py<PyAny> object;     // one object for the "one object" rows
+    Py<PyAny> instance;   // one Tally for the class rows
     pyo3cpp::Mutex mutex;  // one mutex for the "shared" rows
 };
 
@@ -214,6 +215,69 @@ struct CriticalWorker : AttachedWorker {
     }
 };
 
+// A locked class (the default policy): const methods share the instance lock, others take it
+// exclusively.
+struct Tally {
+    long n = 0;
+    long get() const { return n; }
+    void bump() { ++n; }
+};
+}  // namespace
+PYO3CPP_CLASS(Tally);
+PYO3CPP_MODULE(bench_scaling_classes, m)
+{
+    m.add_class<Tally>("Tally", "A counter for the scaling rows.")
+        .def_init<>()
+        .def("get", &Tally::get)
+        .def("bump", &Tally::bump);
+}
+namespace {
+
+// The Tally type, made once (attached caller).
+Borrowed<PyAny> tally_type(Python py)
+{
+    static OnceLock<Py<PyAny>> type("bench Tally type");
+    return type.get_or_init(py, [&] {
+        auto def = reinterpret_cast<PyModuleDef *>(PyInit_bench_scaling_classes());
+        auto machinery = Bound<PyAny>::from_owned_ptr(py, PyImport_ImportModule("importlib.machinery"));
+        auto spec = machinery.getattr("ModuleSpec").call("bench_scaling_classes", py.none());
+        auto module = Bound<PyAny>::from_owned_ptr(py, PyModule_FromDefAndSpec(def, spec.as_ptr()));
+        check_status(py, PyModule_ExecDef(module.as_ptr(), def));
+        return module.getattr("Tally").unbind();
+    }).bind_borrowed(py);
+}
+
+// Calls a Tally method through its method descriptor, as `instance.get()` does after lookup.
+struct ClassCallWorker : AttachedWorker {
+    Shared *shared;
+    const char *method;
+    Py<PyAny> own, descriptor;
+    ClassCallWorker(Shared *one, const char *name) : shared(one), method(name) {}
+    void prepare(long n) override
+    {
+        AttachedWorker::prepare(n);
+        auto type = tally_type(py());
+        descriptor = type.getattr(method).unbind();
+        if (shared == nullptr) own = type.call().unbind();
+    }
+    void run(long n) override
+    {
+        PyObject *instance = (shared ? shared->instance : own).as_ptr();
+        PyObject *callable = descriptor.as_ptr();
+        for (long i = 0; i < n; ++i) {
+            PyObject *result = PyObject_Vectorcall(callable, &instance, 1, nullptr);
+            if (result == nullptr) std::abort();
+            Py_DECREF(result);
+        }
+    }
+    void finish() override
+    {
+        own = Py<PyAny>();
+        descriptor = Py<PyAny>();
+        AttachedWorker::finish();
+    }
+};
+
 std::vector<Operation> operations()
 {
     return {
@@ -237,6 +301,12 @@ std::vector<Operation> operations()
          [](Shared &) { return std::make_unique<ExclusiveWorker>(nullptr); }},
         {"exclusive_one", "exclusive_section, one object for all threads",
          [](Shared &s) { return std::make_unique<ExclusiveWorker>(&s); }},
+        {"class_const_distinct", "locked-class const method (shared lock), one instance per thread",
+         [](Shared &) { return std::make_unique<ClassCallWorker>(nullptr, "get"); }},
+        {"class_const_one", "locked-class const method (shared lock), one instance for all threads",
+         [](Shared &s) { return std::make_unique<ClassCallWorker>(&s, "get"); }},
+        {"class_mutating_one", "locked-class mutating method (exclusive), one instance for all threads",
+         [](Shared &s) { return std::make_unique<ClassCallWorker>(&s, "bump"); }},
     };
 }
 
@@ -247,6 +317,7 @@ double run_once(const Operation &op, int threads, long iterations)
     {
         auto g = attach();
         shared.object = Bound<PyAny>::from_owned_ptr(g.py(), PyDict_New()).unbind();
+        shared.instance = tally_type(g.py()).call().unbind();
     }
     std::atomic<int> ready{0};
     std::atomic<int> go{0};
@@ -273,6 +344,7 @@ double run_once(const Operation &op, int threads, long iterations)
     {
         auto g = attach();
         shared.object = Py<PyAny>();
+        shared.instance = Py<PyAny>();
     }
     return std::chrono::duration<double>(*std::max_element(ends.begin(), ends.end()) - start)
         .count();
