@@ -456,6 +456,21 @@ class Policies(unittest.TestCase):
 class CounterExample(unittest.TestCase):
     """examples/counter: the issue's Counter, written with the public API only."""
 
+    def test_readme_shows_the_source_verbatim(self):
+        # The README's class example is this file, byte for byte, and behaves as shown there.
+        import pathlib
+        import re
+        import pyo3cpp_counter as ex
+        root = pathlib.Path(__file__).resolve().parents[2]
+        readme = (root / "README.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "counter" / "pyo3cpp_counter.cpp").read_text(encoding="utf-8")
+        self.assertIn(source, re.findall(r"^```cpp\n(.*?)^```$", readme, re.S | re.M))
+        c = ex.Counter(10, step=5)
+        self.assertEqual((c.add(), c.add(2), c.value, len(c)), (15, 17, 17, 17))
+        with self.assertRaises(TypeError) as cm:
+            c.add("x")
+        self.assertEqual(str(cm.exception), "add() argument 'n' must be int or None, not str")
+
     def test_counter_example(self):
         import pyo3cpp_counter as ex
 
