@@ -48,6 +48,16 @@
 //     methods (__getstate__, __enter__, __format__, ...), except those only a slot not bound yet
 //     would reach (__init__ — use def_init —, the number protocol, __getattr__, descriptors,
 //     ...): def() refuses them with std::invalid_argument (ValueError at import).
+//   - construct_in_new(): T() is built by __new__ instead, so every instance holds a T (what
+//     CPython's own types such as _random.Random do; a Python subclass whose __init__ never
+//     calls the base's still works); def("__init__", [](T &, ...) {...}) is then an ordinary
+//     method that may run again. Exclusive with def_init.
+//   - extends<B>(): single inheritance between bound classes. T's type derives from B's; B's
+//     methods, properties and slots apply to T instances, T instances convert to B&, const B&,
+//     Bound<B> (upcasts), B's traversal is inherited. B must be subclassable(), made first, a
+//     non-virtual base at offset 0 of T, with T's policy, and without dict()/weakref().
+//     B.__init__ on a T instance raises TypeError (it would build a B where a T belongs).
+//   - def_classmethod(name, fn(Bound<PyType> cls, ...), ...): a classmethod ("($cls, ...)").
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
 //     exclusive; the value is converted before the lock is taken.
@@ -145,8 +155,9 @@ template <class U> struct next_value<std::optional<U>, true> {
 template <class T, class S> struct self_kind {
     static constexpr bool handle = std::is_same_v<std::remove_cvref_t<S>, Bound<T>> ||
                                    std::is_same_v<std::remove_cvref_t<S>, Borrowed<T>>;
+    // T itself, or a base of T bound by extends<> (a member function of the base).
     static constexpr bool value_ref =
-        std::is_reference_v<S> && std::is_same_v<std::remove_cvref_t<S>, T>;
+        std::is_reference_v<S> && std::is_base_of_v<std::remove_cvref_t<S>, T>;
     static constexpr bool exclusive = value_ref && !std::is_const_v<std::remove_reference_t<S>>;
     static_assert(handle || value_ref,
                   "pyo3cpp::ClassDef::def: a method's first parameter must be T&, const T&, "
@@ -174,6 +185,7 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
     {
         Python py = Python::assume_attached();
         if constexpr (kind::handle) {
+            if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();
             auto view = Borrowed<PyAny>::from_ptr(py, self.self).template cast_unchecked<T>();
             return finish(py, [&]() -> decltype(auto) {
                 if constexpr (std::is_same_v<std::remove_cvref_t<S>, Bound<T>>)
@@ -183,6 +195,8 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
             });
         } else {
             Access<T, kind::exclusive> access(py, self.self, name);
+            // self was the last lock of the call's scope (function.hpp): the body starts.
+            if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();
             return finish(py, [&]() -> decltype(auto) {
                 return std::invoke(fn, access.get(), std::forward<A>(args)...);
             });
@@ -207,10 +221,19 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
     }
 };
 
+[[noreturn, gnu::cold]] inline void raise_derived_init(Python py, const char *method, PyObject *object)
+{
+    std::string text = std::string(method) + "() cannot initialise a " + Py_TYPE(object)->tp_name +
+                       " instance (a subclass bound from C++ constructs its own value)";
+    throw PyErr::new_err(py, PyExc_TypeError, text);
+}
+
 // Constructing T in place on an empty instance (__init__, __setstate__); `method` is the
 // qualified name ("Counter.__init__").
 template <class T, class Build> void construct_in(Python py, PyObject *object, const char *method, Build &&build)
 {
+    if (ClassBinding<T>::derived_count != 0 && ClassBinding<T>::holds_derived(object)) [[unlikely]]
+        raise_derived_init(py, method, object);
     Instance<T> *inst = Instance<T>::of(object);
     std::uint8_t expected = kEmpty;
     if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel)) {
@@ -226,10 +249,34 @@ template <class T, class Build> void construct_in(Python py, PyObject *object, c
     inst->state.store(kReady, std::memory_order_release);
 }
 
+// A classmethod: the first parameter is the class (Bound<PyType> or Borrowed<PyType>, the class
+// it was called on, a subclass included).
+template <class F, class Args = typename callable_traits<F>::args> struct ClassMethodCall;
+template <class F, class C, class... A> struct ClassMethodCall<F, type_list<C, A...>> {
+    using R = typename callable_traits<F>::result;
+    using Out = std::conditional_t<std::is_void_v<R>, void, std::remove_cvref_t<R>>;
+    static_assert(std::is_same_v<std::remove_cvref_t<C>, Bound<PyType>> ||
+                      std::is_same_v<std::remove_cvref_t<C>, Borrowed<PyType>>,
+                  "pyo3cpp::ClassDef::def_classmethod: the first parameter is the class: "
+                  "Bound<PyType> or Borrowed<PyType>");
+    F fn;
+    Out operator()(MethodSelf cls, A... args) const
+    {
+        if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
+        Python py = Python::assume_attached();
+        auto view = Borrowed<PyAny>::from_ptr(py, cls.self).template cast_unchecked<PyType>();
+        if constexpr (std::is_same_v<std::remove_cvref_t<C>, Bound<PyType>>)
+            return Out(std::invoke(fn, view.to_owned(), std::forward<A>(args)...));
+        else
+            return Out(std::invoke(fn, view, std::forward<A>(args)...));
+    }
+};
+
 template <class T, class... A> struct InitArgs {
     const char *name;
     void operator()(MethodSelf self, A... args) const
     {
+        if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
         static_assert(std::is_constructible_v<T, A &&...>,
                       "pyo3cpp::ClassDef::def_init<A...>: T is not constructible from A...");
         construct_in<T>(Python::assume_attached(), self.self, name,
@@ -242,6 +289,7 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
     const char *name;
     void operator()(MethodSelf self, A... args) const
     {
+        if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
         static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
                       "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
         construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
@@ -249,6 +297,15 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         });
     }
 };
+
+// B's subobject starts where T does (what extends<B> relies on). The pointer is converted on
+// storage holding no object, which the vptr sanitizer would flag for polymorphic types.
+template <class B, class T> __attribute__((no_sanitize("vptr"))) bool base_at_offset_zero() noexcept
+{
+    alignas(T) static unsigned char probe[sizeof(T)];
+    T *derived = reinterpret_cast<T *>(probe);
+    return static_cast<void *>(static_cast<B *>(derived)) == static_cast<void *>(derived);
+}
 
 // ------------------------------------------------------------------------ method entries
 
@@ -304,7 +361,9 @@ inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke
 
 enum SpecialSlot : int {
     kRepr, kStr, kLen, kIter, kNext, kGetItem, kSetItem, kDelItem, kContains, kHash, kBool,
-    kCall, kLt, kLe, kEq, kNe, kGt, kGe, kSpecialCount
+    kCall, kLt, kLe, kEq, kNe, kGt, kGe,
+    kInit,  // __init__ as a method, for classes constructed in __new__ (construct_in_new)
+    kSpecialCount
 };
 // Special methods CPython reaches only through a type slot this layer does not fill yet:
 // defined as plain methods they would be silently ignored by the operators, so def() refuses them.
@@ -331,7 +390,7 @@ inline int special_slot_of(const std::string &name)
     static const char *const names[kSpecialCount] = {
         "__repr__", "__str__", "__len__", "__iter__", "__next__", "__getitem__",
         "__setitem__", "__delitem__", "__contains__", "__hash__", "__bool__", "__call__",
-        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__"};
+        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__init__"};
     for (int i = 0; i < kSpecialCount; ++i)
         if (name == names[i]) return i;
     return -1;
@@ -408,6 +467,13 @@ template <class T> struct Specials {
     static PyObject *call_slot(PyObject *self, PyObject *args, PyObject *kwargs)
     {
         return call_with_tuple(*record[kCall], invoke[kCall], self, args, kwargs);
+    }
+    static int init_slot(PyObject *self, PyObject *args, PyObject *kwargs)
+    {
+        PyObject *result = call_with_tuple(*record[kInit], invoke[kInit], self, args, kwargs);
+        if (result == nullptr) return -1;
+        Py_DECREF(result);
+        return 0;
     }
     static PyObject *richcompare(PyObject *self, PyObject *other, int op)
     {
@@ -523,6 +589,21 @@ struct NoSetter {};
 template <class T> struct GcHooks {
     static inline void (*visit)(const T &, Visit &) = nullptr;
     static inline void (*clear)(T &) = nullptr;
+    // A bound base's references (extends<B>()): visited and cleared before T's own.
+    static inline void (*base_visit)(const T &, Visit &) = nullptr;
+    static inline void (*base_clear)(T &) = nullptr;
+
+    static bool any() noexcept { return visit != nullptr || base_visit != nullptr; }
+    static void visit_all(const T &value, Visit &v)
+    {
+        if (base_visit != nullptr) base_visit(value, v);
+        if (visit != nullptr) visit(value, v);
+    }
+    static void clear_all(T &value)
+    {
+        if (base_clear != nullptr) base_clear(value);
+        if (clear != nullptr) clear(value);
+    }
 };
 
 template <class T, auto... Members> struct MemberGc {
@@ -584,13 +665,81 @@ public:
         requires(detail::is_arg_spec_v<Specs> && ...)
     ClassDef &def(const char *name, F &&fn, const char *doc, Specs &&...specs)
     {
+        if (std::strcmp(name, "__init__") == 0)  // an ordinary method of a construct_in_new class
+            return add_method<false>(init_name(), std::forward<F>(fn), doc, detail::kInit,
+                                     std::forward<Specs>(specs)...);
         if (detail::unsupported_special(name))
             throw std::invalid_argument(std::string("pyo3cpp::ClassDef::def(\"") + name +
                                         "\"): not supported (use def_init for __init__; the number, "
                                         "attribute and descriptor protocols are not bound yet)");
+        const int special = detail::special_slot_of(name);
         if (std::strcmp(name, "__next__") == 0)
-            return add_method<true>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);
-        return add_method<false>(name, std::forward<F>(fn), doc, std::forward<Specs>(specs)...);
+            return add_method<true>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
+        return add_method<false>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
+    }
+
+    // A classmethod: fn(Bound<PyType> cls, args...) (or Borrowed<PyType>); cls is the class it
+    // was called on or through (a subclass included). Arguments convert exactly as def()'s.
+    template <class F, class... Specs>
+        requires(detail::is_arg_spec_v<Specs> && ...)
+    ClassDef &def_classmethod(const char *name, F &&fn, const char *doc = nullptr, Specs &&...specs)
+    {
+        using Call = detail::ClassMethodCall<std::decay_t<F>>;
+        using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
+        auto *record = keep_record<Record>(name, Call{std::decay_t<F>(std::forward<F>(fn))},
+                                           std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
+        record->doc = doc != nullptr ? doc : "";
+        return add_method_record<Record>(record, METH_CLASS);
+    }
+
+    // T is default-constructed by __new__, so every instance holds a T from the start (a Python
+    // subclass whose __init__ never calls the base's still gets a working instance, as with
+    // CPython's own types such as _random.Random). __init__, if any, is then an ordinary method:
+    // def("__init__", [](T &self, ...) {...}) (exclusive, may run again). Without __init__,
+    // Name(args) raises TypeError "Name() takes no arguments". Exclusive with def_init.
+    template <class U = T> ClassDef &construct_in_new()
+    {
+        static_assert(std::is_default_constructible_v<U>,
+                      "pyo3cpp::ClassDef::construct_in_new: T must be default-constructible");
+        construct_in_new_ = true;
+        return *this;
+    }
+
+    // Single inheritance between bound classes: T's Python type derives from B's (which must be
+    // subclassable() and made first: added earlier to this module, or its module imported), so
+    // B's methods, properties and special methods apply to T instances, and a T instance is
+    // accepted wherever a B&, const B&, Bound<B> is (upcast). Requirements: B is a public,
+    // non-virtual base of T at offset 0 (single inheritance; checked here), with the same policy;
+    // B has no dict()/weakref() (declare them on T). B's traversal (traverse/gc) is inherited.
+    template <BoundClass B> ClassDef &extends()
+    {
+        static_assert(std::is_base_of_v<B, T> && !std::is_same_v<B, T>,
+                      "pyo3cpp::ClassDef::extends<B>: B must be a base class of T");
+        static_assert(requires(B *b) { static_cast<T *>(b); },
+                      "pyo3cpp::ClassDef::extends<B>: B must be a non-virtual, unambiguous base of T");
+        static_assert(std::is_same_v<policy_of<B>, policy_of<T>>,
+                      "pyo3cpp::ClassDef::extends<B>: T and B must have the same policy (they share "
+                      "the instance and its lock)");
+        if (!detail::base_at_offset_zero<B, T>())
+            throw std::invalid_argument(std::string("pyo3cpp::ClassDef::extends: the base ") +
+                                        detail::ClassBinding<B>::name + " is not at offset 0 of " + name_ +
+                                        " (only single, non-virtual inheritance where the base comes "
+                                        "first is supported; a polymorphic class over a "
+                                        "non-polymorphic base is not)");
+        using BaseBinding = detail::ClassBinding<B>;
+        bool known = false;
+        for (int i = 0; i < BaseBinding::derived_count; ++i)
+            known = known || BaseBinding::derived_check[i] == &Binding::check;
+        if (!known) {
+            if (BaseBinding::derived_count == BaseBinding::kMaxDerived)
+                throw std::length_error("pyo3cpp::ClassDef::extends: more than 16 bound subclasses of one class");
+            BaseBinding::derived_check[BaseBinding::derived_count++] = &Binding::check;
+        }
+        detail::GcHooks<T>::base_visit = [](const T &value, Visit &v) { detail::GcHooks<B>::visit_all(value, v); };
+        detail::GcHooks<T>::base_clear = [](T &value) { detail::GcHooks<B>::clear_all(value); };
+        base_type_ = &BaseBinding::type_ptr;
+        base_name_ = BaseBinding::name;
+        return *this;
     }
 
     // A staticmethod: any callable, converted exactly as ModuleDef::def's.
@@ -688,6 +837,7 @@ private:
     struct MethodEntry {
         detail::FunctionRecord *record;
         void *entry;
+        int extra_flags;  // METH_CLASS for classmethods
     };
 
     const char *init_name()
@@ -715,14 +865,13 @@ private:
     }
 
     template <bool Next, class F, class... Specs>
-    ClassDef &add_method(const char *name, F &&fn, const char *doc, Specs &&...specs)
+    ClassDef &add_method(const char *name, F &&fn, const char *doc, int special, Specs &&...specs)
     {
         using Call = detail::MethodCall<T, std::decay_t<F>, Next>;
         using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
         auto *record = keep_record<Record>(name, Call{std::decay_t<F>(std::forward<F>(fn)), keep(name)},
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         record->doc = doc != nullptr ? doc : "";
-        const int special = detail::special_slot_of(name);
         if (special >= 0) {
             Specials::record[special] = record;
             Specials::invoke[special] = &detail::invoke_with_self<Record>;
@@ -742,12 +891,12 @@ private:
         using type = P;
     };
 
-    template <class Record> ClassDef &add_method_record(Record *record)
+    template <class Record> ClassDef &add_method_record(Record *record, int extra_flags = 0)
     {
         void *entry = pyo3cpp_method_shared_entry(&detail::invoke_method_record<Record>, record);
         if (entry == nullptr)
             throw std::length_error("pyo3cpp: more than 4096 class methods in one process");
-        methods_.push_back({record, entry});
+        methods_.push_back({record, entry, extra_flags});
         return *this;
     }
 
@@ -773,14 +922,15 @@ private:
         return *this;
     }
 
-    // "name(a, b)\n--\n\n..." -> "name($self, a, b)\n--\n\n..." (a method's text signature).
-    static std::string with_self(const char *doc, const std::string &name)
+    // "name(a, b)\n--\n\n..." -> "name($self, a, b)\n--\n\n..." (a method's text signature;
+    // "$cls" for a classmethod).
+    static std::string with_self(const char *doc, const std::string &name, const char *self = "$self")
     {
         std::string text = doc != nullptr ? doc : "";
         if (text.compare(0, name.size() + 1, name + "(") != 0) return text;
         const std::size_t at = name.size() + 1;
         const bool empty = text.size() > at && text[at] == ')';
-        text.insert(at, empty ? "$self" : "$self, ");
+        text.insert(at, empty ? self : std::string(self) + ", ");
         return text;
     }
 
@@ -788,6 +938,28 @@ private:
     static PyObject *tp_new(PyTypeObject *type, PyObject *, PyObject *)
     {
         return type->tp_alloc(type, 0);  // zeroed: no T, lock free
+    }
+    // construct_in_new(): T() in place. Arguments belong to __init__; with no __init__ anywhere
+    // in the class's line, they are an error (as object.__new__ words it).
+    static PyObject *tp_new_constructing(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+    {
+        if (type->tp_init == PyBaseObject_Type.tp_init &&
+            (PyTuple_GET_SIZE(args) != 0 || (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0))) {
+            PyErr_Format(PyExc_TypeError, "%s() takes no arguments", type->tp_name);
+            return nullptr;
+        }
+        PyObject *self = type->tp_alloc(type, 0);
+        if (self == nullptr) return nullptr;
+        Python py = Python::assume_attached();
+        try {
+            if constexpr (std::is_default_constructible_v<T>)
+                detail::construct_in<T>(py, self, Binding::name, [](void *where) { new (where) T(); });
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            Py_DECREF(self);
+            return nullptr;
+        }
+        return self;
     }
     static inline const detail::FunctionRecord *s_init = nullptr;
     static inline detail::SelfInvoke s_init_invoke = nullptr;
@@ -825,11 +997,11 @@ private:
         Py_VISIT(reinterpret_cast<PyObject *>(Py_TYPE(self)));
         if (s_dict_offset != 0) Py_VISIT(*dict_slot(self));
         Instance *inst = Instance::of(self);
-        if (detail::GcHooks<T>::visit != nullptr && inst->ready()) {
+        if (detail::GcHooks<T>::any() && inst->ready()) {
             if constexpr (is_locked_v<T>)
                 if (inst->lock.held_exclusive()) return 0;  // being changed: treated as reachable
             Visit visitor(visit, arg);
-            detail::GcHooks<T>::visit(*inst->value(), visitor);
+            detail::GcHooks<T>::visit_all(*inst->value(), visitor);
             return visitor.result();
         }
         return 0;
@@ -837,7 +1009,7 @@ private:
     static int tp_clear(PyObject *self)
     {
         Instance *inst = Instance::of(self);
-        if (detail::GcHooks<T>::clear != nullptr && inst->ready()) detail::GcHooks<T>::clear(*inst->value());
+        if (inst->ready()) detail::GcHooks<T>::clear_all(*inst->value());
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         return 0;
     }
@@ -845,11 +1017,19 @@ private:
     PyObject *make_type(Python py, PyObject *module)
     {
         // Signatures and docs.
+        detail::FunctionRecord *init_method = const_cast<detail::FunctionRecord *>(Specials::record[detail::kInit]);
+        if (init_method != nullptr && !construct_in_new_)
+            throw std::invalid_argument(std::string("pyo3cpp::ClassDef<") + name_ +
+                                        ">: def(\"__init__\") is for classes constructed in __new__ "
+                                        "(construct_in_new()); use def_init to construct T in __init__");
+        if (construct_in_new_ && init_ != nullptr)
+            throw std::invalid_argument(std::string("pyo3cpp::ClassDef<") + name_ +
+                                        ">: construct_in_new() and def_init are exclusive");
         std::string class_doc = doc_;
-        if (init_ != nullptr) {
-            init_->prepare(py);
+        if (detail::FunctionRecord *init_doc = init_ != nullptr ? init_ : init_method) {
+            init_doc->prepare(py);
             // "Counter.__init__(start=0)\n--\n\n" -> "Counter(start=0)\n--\n\n" + the class doc.
-            std::string text = init_->method.ml_doc != nullptr ? init_->method.ml_doc : "";
+            std::string text = init_doc->method.ml_doc != nullptr ? init_doc->method.ml_doc : "";
             const std::string prefix = std::string(name_) + ".__init__(";
             if (text.compare(0, prefix.size(), prefix) == 0)
                 class_doc = std::string(name_) + "(" + text.substr(prefix.size()) + doc_;
@@ -860,9 +1040,11 @@ private:
             PyMethodDef def{};
             def.ml_name = m.record->name.c_str();
             def.ml_meth = reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(m.entry));
-            def.ml_flags = METH_FASTCALL | METH_KEYWORDS;
-            def.ml_doc = m.record->show_signature ? keep(with_self(m.record->method.ml_doc, m.record->name))
-                                                  : m.record->method.ml_doc;
+            def.ml_flags = METH_FASTCALL | METH_KEYWORDS | m.extra_flags;
+            const char *self_name = (m.extra_flags & METH_CLASS) != 0 ? "$cls" : "$self";
+            def.ml_doc = m.record->show_signature
+                             ? keep(with_self(m.record->method.ml_doc, m.record->name, self_name))
+                             : m.record->method.ml_doc;
             method_defs_.push_back(def);
         }
         for (detail::FunctionRecord *record : statics_) {
@@ -906,14 +1088,35 @@ private:
         }
         member_defs_.push_back(PyMemberDef{nullptr, 0, 0, 0, nullptr});
 
+        // The bound base, if any: made already, open to subclassing, no layout of its own past T.
+        PyTypeObject *base = nullptr;
+        if (base_type_ != nullptr) {
+            base = base_type_();
+            auto refuse = [&](const std::string &why) {
+                std::string text = std::string("pyo3cpp: ") + name_ + " cannot extend " + base_name_ + ": " + why;
+                throw PyErr::new_err(py, PyExc_TypeError, text);
+            };
+            if (base == nullptr)
+                refuse("the base class is not made yet (add it to the module first, or import its module)");
+            if ((base->tp_flags & Py_TPFLAGS_BASETYPE) == 0)
+                refuse("the base class is not subclassable() (declare it so)");
+            if (base->tp_dictoffset != 0 || base->tp_weaklistoffset != 0)
+                refuse("the base class has dict() or weakref(); declare them on the subclass instead");
+        }
+
         s_init = init_;
         s_init_invoke = init_invoke_;
-        const bool gc = gc_ || dict_;
+        const bool gc = gc_ || dict_ || (base != nullptr && PyType_IS_GC(base));
         std::vector<PyType_Slot> slots;
         slots.push_back({Py_tp_dealloc, reinterpret_cast<void *>(&ClassDef::tp_dealloc)});
         if (init_ != nullptr) {
             slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new)});
             slots.push_back({Py_tp_init, reinterpret_cast<void *>(&ClassDef::tp_init)});
+        }
+        if (construct_in_new_) {
+            slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new_constructing)});
+            if (init_method != nullptr)
+                slots.push_back({Py_tp_init, reinterpret_cast<void *>(&Specials::init_slot)});
         }
         if (!class_doc.empty()) slots.push_back({Py_tp_doc, const_cast<char *>(keep(class_doc))});
         slots.push_back({Py_tp_methods, method_defs_.data()});
@@ -954,14 +1157,14 @@ private:
         unsigned int flags = Py_TPFLAGS_DEFAULT;
 #if PY_VERSION_HEX >= 0x030A0000
         flags |= Py_TPFLAGS_IMMUTABLETYPE;
-        if (init_ == nullptr) flags |= Py_TPFLAGS_DISALLOW_INSTANTIATION;
+        if (init_ == nullptr && !construct_in_new_) flags |= Py_TPFLAGS_DISALLOW_INSTANTIATION;
 #endif
         if (gc) flags |= Py_TPFLAGS_HAVE_GC;
         if (subclassable_) flags |= Py_TPFLAGS_BASETYPE;
         spec_ = PyType_Spec{qualified_.c_str(), static_cast<int>(size), 0, flags, nullptr};
         slots_ = std::move(slots);
         spec_.slots = slots_.data();
-        PyObject *type = PyType_FromModuleAndSpec(module, &spec_, nullptr);
+        PyObject *type = PyType_FromModuleAndSpec(module, &spec_, reinterpret_cast<PyObject *>(base));
         if (type == nullptr) throw_fetched(py);
         return type;  // a new reference: the class's OnceLock keeps it
     }
@@ -986,6 +1189,9 @@ private:
     bool subclassable_ = false;
     bool dict_ = false;
     bool weakref_ = false;
+    bool construct_in_new_ = false;
+    PyTypeObject *(*base_type_)() noexcept = nullptr;  // extends<B>(): B's type, once made
+    const char *base_name_ = nullptr;
 };
 
 template <class T> ClassDef<T> &ModuleDef::add_class(const char *name, const char *doc)

@@ -6,6 +6,7 @@
 //   Bound<Counter> c = make_instance<Counter>(py, 5);         // Counter(5), constructed in place
 //   c.lock(py)->add(1);                                       // exclusive access (locked policy)
 //   long n = c.read(py)->count;                               // shared access
+//   Bound<PyType> cls = type_object<Counter>(py);             // the Python class
 //   Bound<Counter> same = any.cast<Counter>();                // TypeError unless a Counter (or
 //                                                             // a Python subclass of it)
 //   m.def("total", [](const Counter &a, Counter &b) { ... });  // parameters: checked, locked
@@ -13,8 +14,10 @@
 //
 // Contract:
 //   - Layout: PyObject header, the instance lock (8 bytes, used by `locked` classes), a state
-//     byte (empty / being constructed / constructed), then T. T's alignment must not exceed 16.
-//     ~T runs once, in tp_dealloc, only if T was constructed.
+//     byte (empty / being constructed / constructed), then T at a 16-byte boundary: the same
+//     offset for every bound class, so a bound subclass's object is also its base's (the base
+//     subobject sits at offset 0 of the derived T; class.hpp checks it). T's alignment must not
+//     exceed 16. ~T runs once, in tp_dealloc, only if T was constructed.
 //   - An instance whose T is not constructed (a Python subclass whose __init__ did not call
 //     the base's, or a failed constructor) is never handed to C++: conversions and methods raise
 //     TypeError "<Class>.<method>(): the instance is not initialised ...".
@@ -59,7 +62,7 @@ template <class T> struct Instance {
     PyObject ob_base;
     InstanceLock lock;
     std::atomic<std::uint8_t> state;
-    alignas(T) unsigned char storage[sizeof(T)];
+    alignas(16) unsigned char storage[sizeof(T)];  // one offset for all T (bound inheritance)
 
     T *value() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
     bool ready() const noexcept { return state.load(std::memory_order_acquire) == kReady; }
@@ -79,6 +82,11 @@ template <class T> struct ClassBinding {
     // interpreter makes it again).
     static inline OnceLock<Py<PyAny>> type{"bound class type"};
     static inline char name[64] = "?";  // the Python name, for messages (set by add_class)
+    // Bound C++ subclasses (ClassDef<D>::extends<T>): their checks. An instance of one of them
+    // holds a D, so T's constructor must never run on it (construct_in refuses).
+    static constexpr int kMaxDerived = 16;
+    static inline bool (*derived_check[kMaxDerived])(PyObject *) = {};
+    static inline int derived_count = 0;
 
     static PyTypeObject *type_ptr() noexcept
     {
@@ -99,6 +107,13 @@ template <class T> struct ClassBinding {
     {
         PyTypeObject *t = type_ptr();
         return t != nullptr && PyObject_TypeCheck(o, t);
+    }
+    // o is an instance of a bound C++ subclass of T (so its storage holds more than a T).
+    static bool holds_derived(PyObject *o) noexcept
+    {
+        for (int i = 0; i < derived_count; ++i)
+            if (derived_check[i](o)) return true;
+        return false;
     }
 };
 
@@ -202,6 +217,13 @@ template <class Self, BoundClass T> struct Methods<Self, T> : AnyMethods<Self> {
     }
 };
 
+// The Python class of T (TypeError if its module has not made it yet).
+template <BoundClass T> Bound<PyType> type_object(Python py)
+{
+    PyObject *type = reinterpret_cast<PyObject *>(detail::ClassBinding<T>::type_or_throw(py));
+    return Borrowed<PyAny>::from_ptr(py, type).template cast_unchecked<PyType>().to_owned();
+}
+
 // A new instance of T's class holding T(args...), constructed in place.
 template <BoundClass T, class... A> Bound<T> make_instance(Python py, A &&...args)
 {
@@ -236,6 +258,7 @@ struct param_decay<Q &&> {
 
 template <class Q> struct param<ClassRef<Q>> {
     using T = std::remove_const_t<Q>;
+    static constexpr bool locks_instance = is_locked_v<T>;
     static constexpr bool optional = false;
     static constexpr bool variadic = false;
     static constexpr const char *expected = nullptr;  // checked_instance words it
@@ -246,6 +269,7 @@ template <class Q> struct param<ClassRef<Q>> {
     }
 };
 template <BoundClass T> struct param<T> {
+    static constexpr bool locks_instance = is_locked_v<T>;
     static constexpr bool optional = false;
     static constexpr bool variadic = false;
     static constexpr const char *expected = nullptr;  // checked_instance words it

@@ -57,6 +57,7 @@
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/exception_translation.hpp"
 #include "pyo3cpp/forced_unwind.hpp"
+#include "pyo3cpp/instance_lock.hpp"
 #include "pyo3cpp/type_hint.hpp"
 
 namespace pyo3cpp::detail {
@@ -88,6 +89,11 @@ template <class P> struct param {
         return FromPython<P>::extract(Borrowed<PyAny>::from_ptr(py, object));
     }
 };
+// The parameter takes an instance lock while the call converts (class_object.hpp: T& / const T&
+// / T of a locked class).
+template <class P>
+concept locks_instance = requires { requires param<P>::locks_instance; };
+
 template <class T> struct param<Borrowed<T>> {
     static constexpr bool optional = false;
     static constexpr bool variadic = false;
@@ -580,8 +586,12 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                                [[maybe_unused]] PyObject *self) const
     {
         (void)slots;  // unused when the function takes no arguments
+        // Instance locks taken by the conversions (and self's, in a method) are ordered by
+        // address if one must wait (instance_lock.hpp): the scope ends when the body starts.
+        [[maybe_unused]] CallLocks<(locks_instance<std::tuple_element_t<I, values_tuple>> || ...)> call_locks;
         // Braced initialisation converts left to right, like CPython.
         values_tuple values{convert_one<I, MaybeMissing>(py, slots)...};
+        if constexpr (!split::takes_self) call_locks.close();
         auto &callable = const_cast<F &>(fn);
         if constexpr (split::takes_self && split::takes_token)
             return call_and_convert(py, callable, MethodSelf{self}, py, std::get<I>(std::move(values))...);

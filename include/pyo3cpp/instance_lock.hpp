@@ -14,13 +14,16 @@
 //     instance this thread holds exclusively, or for exclusive access to one it reads, throws
 //     PyErr(RuntimeError: "<Class>.<method>(): the instance is already in use by this thread
 //     (...)") instead of deadlocking. Shared access on top of shared access is granted.
-//   - No writer preference: a steady stream of readers can delay a writer (simple and
-//     re-entrance-safe: a reader that re-enters never waits for a queued writer).
-//   - Several instances in one call (self and T& / const T& arguments) are locked one after
-//     another (arguments left to right, then self), not in a global order: two threads that
-//     call a.merge(b) and b.merge(a) at once, both needing exclusive access, can deadlock, as
-//     with any two locks. Take such arguments as Bound<T> and lock them in a fixed order (or
-//     read before you write).
+//   - Writers first: once a writer waits, new readers queue behind it, so a steady stream of
+//     readers cannot starve a writer. A thread that already reads the instance may read it
+//     again without queueing (it would otherwise wait for a writer that waits for it).
+//   - Several instances in one call (T& / const T& arguments, then self) are taken as the
+//     arguments convert, each with one try. When one is busy, the call gives back the locks it
+//     took so far (nothing has touched their T yet) and takes them all, waiting, in address
+//     order (CallLockScope): a.merge(b) racing b.merge(a) cannot deadlock. Locks held by an
+//     enclosing call whose body is running (a method that calls back into Python, which calls
+//     another) are never given back: such nesting orders itself by the call stack, and
+//     opposite nesting on two threads can still deadlock, as with any two locks.
 //   - fork: a lock held by another thread at fork stays held in the child (not reset).
 // Thread: any attached thread; a guard is released on the thread that took it.
 // Cost, uncontended: one compare-and-swap to take, one atomic exchange/decrement and one
@@ -28,9 +31,12 @@
 // wait while detached.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "pyo3cpp/attach.hpp"
 #include "pyo3cpp/error.hpp"
@@ -71,6 +77,39 @@ inline void replace_held(HeldLock *from, HeldLock *to) noexcept
         }
 }
 
+// The locks of one binder call that is still converting its arguments (function.hpp opens it
+// for calls with T& / const T& arguments of a locked class; it closes when the body starts).
+struct CallLockScope {
+    HeldLock *base;         // this thread's newest held lock when the call began
+    CallLockScope *outer;   // the scope that was open before (its call is converting too)
+};
+inline thread_local CallLockScope *t_call_scope = nullptr;
+
+// Opens a scope for its lifetime, unless closed earlier (close(), or leave_call_scope() from the
+// method once self is locked).
+template <bool Enabled> class CallLocks {
+public:
+    CallLocks() noexcept : scope_{t_held_locks, t_call_scope} { t_call_scope = &scope_; }
+    CallLocks(const CallLocks &) = delete;
+    ~CallLocks() { close(); }
+    void close() noexcept
+    {
+        if (t_call_scope == &scope_) t_call_scope = scope_.outer;
+    }
+
+private:
+    CallLockScope scope_;
+};
+template <> class CallLocks<false> {
+public:
+    void close() noexcept {}
+};
+// The body of the current call starts: its locks are in use from here on.
+inline void leave_call_scope() noexcept
+{
+    if (CallLockScope *scope = t_call_scope) t_call_scope = scope->outer;
+}
+
 [[noreturn, gnu::cold]] inline void raise_reentered(Python py, const char *cls, const char *method,
                                                     bool held_exclusive)
 {
@@ -86,31 +125,41 @@ inline void replace_held(HeldLock *from, HeldLock *to) noexcept
 
 class InstanceLock {
 public:
+    // state_: the writer bit, the number of writers waiting, the number of read holds.
     static constexpr std::uint32_t kWriter = 0x80000000u;
+    static constexpr std::uint32_t kWaitingWriter = 1u << 21;
+    static constexpr std::uint32_t kWaitingMask = 0x3ffu << 21;  // up to 1,023 waiting writers
+    static constexpr std::uint32_t kReaderMask = kWaitingWriter - 1;
 
     bool try_exclusive() noexcept
     {
-        std::uint32_t expected = 0;
-        return state_.compare_exchange_strong(expected, kWriter, std::memory_order_acquire,
-                                              std::memory_order_relaxed);
-    }
-    bool try_shared() noexcept
-    {
         std::uint32_t s = state_.load(std::memory_order_relaxed);
-        while ((s & kWriter) == 0)
-            if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire,
-                                             std::memory_order_relaxed))
+        while ((s & ~kWaitingMask) == 0)
+            if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed))
                 return true;
         return false;
     }
+    // A new read hold: refused while a writer holds the lock or waits for it (writers are not
+    // starved by a stream of readers).
+    bool try_shared() noexcept
+    {
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        while ((s & (kWriter | kWaitingMask)) == 0)
+            if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed))
+                return true;
+        return false;
+    }
+    // One more read hold by a thread that already has one: never waits for a queued writer
+    // (which waits for this thread), and no writer can hold the lock meanwhile.
+    void lock_shared_again() noexcept { state_.fetch_add(1, std::memory_order_acquire); }
     void unlock_exclusive() noexcept
     {
-        state_.store(0, std::memory_order_seq_cst);
+        state_.fetch_and(~kWriter, std::memory_order_seq_cst);
         if (waiters_.load(std::memory_order_seq_cst) != 0) state_.notify_all();
     }
     void unlock_shared() noexcept
     {
-        if (state_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        if ((state_.fetch_sub(1, std::memory_order_seq_cst) & kReaderMask) == 1 &&
             waiters_.load(std::memory_order_seq_cst) != 0)
             state_.notify_all();
     }
@@ -120,17 +169,43 @@ public:
         return (state_.load(std::memory_order_acquire) & kWriter) != 0;
     }
 
-    // Blocks detached until acquired; the re-entrance check is the caller's.
+    bool try_lock(bool exclusive) noexcept { return exclusive ? try_exclusive() : try_shared(); }
+    void unlock(bool exclusive) noexcept
+    {
+        if (exclusive)
+            unlock_exclusive();
+        else
+            unlock_shared();
+    }
+    void lock_waiting(bool exclusive)
+    {
+        if (try_lock(exclusive)) return;
+        if (exclusive)
+            wait_and_lock<true>();
+        else
+            wait_and_lock<false>();
+    }
+
+    // Blocks detached until acquired; the re-entrance check is the caller's. A writer announces
+    // itself first, so new readers queue behind it.
     template <bool Exclusive> [[gnu::noinline]] void wait_and_lock()
     {
         run_detached(
             [this] {
+                if (Exclusive) state_.fetch_add(kWaitingWriter, std::memory_order_seq_cst);
                 for (;;) {
-                    if (Exclusive ? try_exclusive() : try_shared()) return;
+                    std::uint32_t s = state_.load(std::memory_order_seq_cst);
+                    const bool busy = Exclusive ? (s & (kWriter | kReaderMask)) != 0
+                                                : (s & (kWriter | kWaitingMask)) != 0;
+                    if (!busy) {
+                        const std::uint32_t next = Exclusive ? (s - kWaitingWriter) | kWriter : s + 1;
+                        if (state_.compare_exchange_strong(s, next, std::memory_order_acquire,
+                                                           std::memory_order_relaxed))
+                            return;
+                        continue;
+                    }
                     waiters_.fetch_add(1, std::memory_order_seq_cst);
-                    const std::uint32_t seen = state_.load(std::memory_order_seq_cst);
-                    const bool busy = Exclusive ? seen != 0 : (seen & kWriter) != 0;
-                    if (busy) state_.wait(seen, std::memory_order_seq_cst);
+                    if (state_.load(std::memory_order_seq_cst) == s) state_.wait(s, std::memory_order_seq_cst);
                     waiters_.fetch_sub(1, std::memory_order_relaxed);
                 }
             },
@@ -138,10 +213,42 @@ public:
     }
 
 private:
-    std::atomic<std::uint32_t> state_{0};    // kWriter, or the number of readers
+    std::atomic<std::uint32_t> state_{0};
     std::atomic<std::uint32_t> waiters_{0};  // threads asleep (or about to sleep) on state_
 };
 static_assert(sizeof(InstanceLock) == 8);
+
+// `wanted` is busy and this call holds other instance locks (those newer than `base`): gives
+// them back, then takes them and `wanted` in address order, waiting as needed. Every thread that
+// waits while holding locks of its call does so in this order, so two calls cannot wait on each
+// other. The held records stay on the list (their guards own them); only the locks move.
+[[gnu::noinline, gnu::cold]] inline void relock_in_address_order(InstanceLock &wanted, bool exclusive,
+                                                                 HeldLock *base)
+{
+    struct Want {
+        InstanceLock *lock;
+        bool exclusive;
+    };
+    std::vector<Want> wants;
+    for (HeldLock *h = t_held_locks; h != base && h != nullptr; h = h->older) {
+        auto *lock = const_cast<InstanceLock *>(h->lock);
+        lock->unlock(h->exclusive);
+        wants.push_back({lock, h->exclusive});
+    }
+    wants.push_back({&wanted, exclusive});
+    std::sort(wants.begin(), wants.end(), [](const Want &a, const Want &b) {
+        return std::less<const InstanceLock *>()(a.lock, b.lock);
+    });
+    for (const Want &w : wants) {
+        bool held_outside = false;  // read by an enclosing call: never wait for a queued writer
+        for (const HeldLock *h = base; h != nullptr && !held_outside; h = h->older)
+            held_outside = h->lock == w.lock;
+        if (!w.exclusive && held_outside)
+            w.lock->lock_shared_again();
+        else
+            w.lock->lock_waiting(w.exclusive);
+    }
+}
 
 // Holds an instance lock, shared or exclusive, and records it on this thread's list. Movable
 // (the record follows it), not copyable.
@@ -155,9 +262,12 @@ public:
         if (!got) {
             if (const HeldLock *mine = find_held(&lock)) {
                 if (mine->exclusive || Exclusive) raise_reentered(py, cls, method, mine->exclusive);
+                lock.lock_shared_again();  // refused only because a writer queued behind us
+            } else if (CallLockScope *scope = t_call_scope; scope != nullptr && t_held_locks != scope->base) {
+                relock_in_address_order(lock, Exclusive, scope->base);
+            } else {
+                lock.template wait_and_lock<Exclusive>();
             }
-            // Shared on top of our own shared hold never reaches here (no writer can be in).
-            lock.template wait_and_lock<Exclusive>();
         }
         node_.lock = &lock;
         node_.exclusive = Exclusive;

@@ -118,8 +118,53 @@ struct Node {
     explicit Node(std::string n) : name(std::move(n)) {}
 };
 
+// Single inheritance between bound classes: Shape is the base, Circle and Square extend it.
+std::atomic<long> g_live_shapes{0};
+struct Shape {
+    std::string label;
+    Py<PyAny> tag;  // a reference the base declares (traversal is inherited)
+    explicit Shape(std::string l) : label(std::move(l)) { ++g_live_shapes; }
+    Shape(const Shape &other) : label(other.label) { ++g_live_shapes; }
+    ~Shape() { --g_live_shapes; }
+    std::string describe() const { return label + " with area " + std::to_string(area_hint); }
+    void rename(std::string l) { label = std::move(l); }
+    double area_hint = 0;
+};
+struct Circle : Shape {
+    double r;
+    Circle(std::string l, double r_) : Shape(std::move(l)), r(r_) { area_hint = 3.0 * r * r; }
+    void grow(double by) { r += by; area_hint = 3.0 * r * r; }
+};
+struct Square : Shape {
+    double side;
+    Py<PyAny> extra;
+    Square(double s) : Shape("square"), side(s) { area_hint = s * s; }
+};
+// Circle extended once more (three levels).
+struct Ring : Circle {
+    double inner;
+    Ring(double r_, double in) : Circle("ring", r_), inner(in) {}
+};
+
+// Constructed in __new__ (construct_in_new), seeded again by __init__: the shape of
+// CPython's _random.Random, whose Python subclass never calls the base __init__.
+struct Seeded {
+    long seed = 7;
+    long draws = 0;
+    long next() { return seed * 31 + ++draws; }
+};
+struct Plain {
+    long value = 42;
+};
+
 }  // namespace
 
+PYO3CPP_CLASS(Shape);
+PYO3CPP_CLASS(Circle);
+PYO3CPP_CLASS(Square);
+PYO3CPP_CLASS(Ring);
+PYO3CPP_CLASS(Seeded);
+PYO3CPP_CLASS(Plain);
 PYO3CPP_CLASS(Counter);
 PYO3CPP_CLASS(Point, pyo3cpp::frozen);
 PYO3CPP_CLASS(Tally, pyo3cpp::unsynchronized);
@@ -147,6 +192,11 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .def("write_slowly", [](Counter &self, Python py, double s) { return Counter::write_slowly(py, self, s); },
              arg("seconds"))
         .def("same", [](Bound<Counter> self, Bound<PyAny> other) { return self.is(other); }, arg("other"))
+        .def("merge", [](Counter &self, const Counter &other) { self.count += other.count; return self.count; },
+             arg("other"))
+        .def_classmethod("with_start", [](Bound<PyType> cls, long start) { return cls.call(start); },
+                         "A new instance of cls starting at start.", arg("start"))
+        .def_classmethod("class_name", [](Borrowed<PyType> cls) { return cls.name().to_string(); })
         .def_static("from_text", [](const std::string &text) { return Counter(std::stol(text), 1); },
                     "A Counter starting at int(text).", arg("text"))
         .def_readwrite("count", &Counter::count, "The current count.")
@@ -215,9 +265,59 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .traverse<&Node::next>()
         .weakref();
 
+    m.add_class<Shape>("Shape", "A base class bound from C++.")
+        .def_init<std::string>(arg("label"))
+        .def("describe", &Shape::describe)
+        .def("rename", &Shape::rename, arg("label"))
+        .def_readwrite("label", &Shape::label)
+        .def_property("tag", [](const Shape &s) -> Bound<PyAny> {
+            Python py = Python::assume_attached();
+            return s.tag.as_ptr() == nullptr ? py.none().into_any() : s.tag.bind(py);
+        }, [](Shape &s, Py<PyAny> v) { s.tag = std::move(v); })
+        .def("__repr__", [](const Shape &s) { return "<shape " + s.label + ">"; })
+        .def("__eq__", [](const Shape &a, const Shape &b) { return a.label == b.label; })
+        .def("__hash__", [](const Shape &s) { return static_cast<long>(s.label.size()); })
+        .traverse<&Shape::tag>()
+        .subclassable();
+    m.add_class<Circle>("Circle")
+        .extends<Shape>()
+        .def_init<std::string, double>(arg("label"), arg("r"))
+        .def("grow", &Circle::grow, arg("by"))
+        .def("base_describe", &Shape::describe)  // a base member function on the derived class
+        .def_readonly("r", &Circle::r)
+        .subclassable();
+    m.add_class<Square>("Square")
+        .extends<Shape>()
+        .def_init<double>(arg("side"))
+        .def_readonly("side", &Square::side)
+        .def_property("extra", [](const Square &s) -> Bound<PyAny> {
+            Python py = Python::assume_attached();
+            return s.extra.as_ptr() == nullptr ? py.none().into_any() : s.extra.bind(py);
+        }, [](Square &s, Py<PyAny> v) { s.extra = std::move(v); })
+        .traverse<&Square::extra>()
+        .weakref();
+    m.add_class<Ring>("Ring").extends<Circle>().def_init<double, double>(arg("r"), arg("inner"))
+        .def_readonly("inner", &Ring::inner);
+    m.def("shape_label", [](const Shape &s) { return s.label; }, arg("s"));
+    m.def("rename_shape", [](Shape &s, std::string l) { s.label = std::move(l); }, arg("s"), arg("label"));
+    m.def("circle_r", [](Bound<Circle> c) { return c.read(c.py())->r; }, arg("c"));
+    m.def("shape_copy", [](Shape s) { return s.label; }, arg("s"));
+    m.def("make_circle", [](double r) { return Circle("made", r); }, arg("r"));
+    m.def("live_shapes", [] { return g_live_shapes.load(); });
+
+    m.add_class<Seeded>("Seeded", "Constructed in __new__; __init__ reseeds.")
+        .construct_in_new()
+        .def("__init__", [](Seeded &s, long seed) { s.seed = seed; s.draws = 0; }, arg("seed") = 7)
+        .def("next", &Seeded::next)
+        .def_readonly("seed", &Seeded::seed)
+        .subclassable();
+    m.add_class<Plain>("Plain").construct_in_new().def_readonly("value", &Plain::value);
+
     // Typed handles in module functions.
     m.def("total", [](const Counter &a, const Counter &b) { return a.count + b.count; }, arg("a"), arg("b"));
     m.def("bump", [](Counter &c) { c.count += 1; }, arg("c"));
+    m.def("transfer", [](Counter &from, Counter &to, long n) { from.count -= n; to.count += n; },
+          arg("from_"), arg("to"), arg("n"));
     m.def("bump_both", [](Counter &a, Counter &b) { a.count += 1; b.count += 1; }, arg("a"), arg("b"));
     m.def("make_counter", [](long start) { return Counter(start, 1); }, arg("start"));
     m.def("copy_count", [](Counter c) { return c.count; }, arg("c"));
