@@ -1,5 +1,5 @@
-"""One benchmark workload on one implementation: CPython's own _heapq/_bisect ("cpython") or the
-pyo3cpp ports ("pyo3cpp"). Run by ./scripts/bench-ports, under callgrind and on the wall clock.
+"""One benchmark workload on one implementation: CPython's own _heapq/_bisect/_random ("cpython")
+or the pyo3cpp ports ("pyo3cpp"). Run by ./scripts/bench-ports, under callgrind and on the wall clock.
 
     python driver.py IMPL WORKLOAD [--setup-only] [--time REPEATS]
 
@@ -18,7 +18,16 @@ SIZE = 20_000          # heap / probe count
 SORTED_SIZE = 100_000  # the sorted list bisect searches
 
 
-def load(impl):
+RANDOM_WORKLOADS = ("random", "getrandbits", "getrandbits_wide", "seed", "state")
+
+
+def load(impl, workload):
+    if workload in RANDOM_WORKLOADS:
+        if impl == "cpython":
+            import _random
+            return _random, None
+        import pyo3cpp_random
+        return pyo3cpp_random, None
     if impl == "cpython":
         import _bisect
         import _heapq
@@ -26,6 +35,25 @@ def load(impl):
     import pyo3cpp_bisect
     import pyo3cpp_heapq
     return pyo3cpp_heapq, pyo3cpp_bisect
+
+
+def prepare_random(workload, module, drain):
+    """_random.Random and its port: the same C-level loops over bound methods."""
+    gen = module.Random(12345)
+    if workload == "random":            # random() x SIZE
+        return lambda: drain(itertools.starmap(gen.random, itertools.repeat((), SIZE)))
+    if workload == "getrandbits":       # getrandbits(32) x SIZE
+        return lambda: drain(map(gen.getrandbits, itertools.repeat(32, SIZE)))
+    if workload == "getrandbits_wide":  # getrandbits(1000) x SIZE/10
+        return lambda: drain(map(gen.getrandbits, itertools.repeat(1000, SIZE // 10)))
+    if workload == "seed":              # seed(int) x SIZE/10, ints of 1 to 4 words
+        seeds = [(i * 0x9E3779B97F4A7C15) >> (i % 4 * 32) for i in range(SIZE // 10)]
+        return lambda: drain(map(gen.seed, seeds))
+    state = gen.getstate()              # "state": getstate() + setstate() x SIZE/100
+    def run():
+        drain(itertools.starmap(gen.getstate, itertools.repeat((), SIZE // 100)))
+        drain(map(gen.setstate, itertools.repeat(state, SIZE // 100)))
+    return run
 
 
 def prepare(workload, heapq, bisect, setup_only=False):
@@ -36,6 +64,8 @@ def prepare(workload, heapq, bisect, setup_only=False):
     drain = collections.deque(maxlen=0).extend
     if setup_only:
         drain = lambda iterable: None  # noqa: E731 - the map objects are built, never iterated
+    if workload in RANDOM_WORKLOADS:
+        return prepare_random(workload, heapq, drain)
     if workload == "heapify":
         def run():
             heap = list(data)
@@ -69,7 +99,7 @@ def prepare(workload, heapq, bisect, setup_only=False):
 
 def main(argv):
     impl, workload = argv[1], argv[2]
-    heapq, bisect = load(impl)
+    heapq, bisect = load(impl, workload)
     run = prepare(workload, heapq, bisect, setup_only="--setup-only" in argv)
     if "--time" in argv:
         repeats = int(argv[argv.index("--time") + 1])
