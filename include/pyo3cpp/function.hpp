@@ -208,6 +208,13 @@ template <class R> PyObject *result_to_python(Python py, R &&result)
         return result.as_ptr();
     } else if constexpr (moves_into_python<T>::value) {
         return moves_into_python<T>::convert(py, std::forward<R>(result));
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        // IntoPython's conversion without the throw on NULL: the caller returns NULL with the
+        // error set either way, and the call can be the function's last (a tail call).
+        if constexpr (std::is_signed_v<T>)
+            return PyLong_FromLongLong(result);
+        else
+            return PyLong_FromUnsignedLongLong(result);
     } else {
         return into_py(py, result).into_ptr();
     }
