@@ -230,16 +230,19 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
 
 // Constructing T in place on an empty instance (__init__, __setstate__); `method` is the
 // qualified name ("Counter.__init__").
+[[noreturn, gnu::cold]] inline void raise_already_initialised(Python py, const char *method)
+{
+    std::string text = std::string(method) + "(): the instance is already initialised";
+    throw PyErr::new_err(py, PyExc_TypeError, text);
+}
 template <class T, class Build> void construct_in(Python py, PyObject *object, const char *method, Build &&build)
 {
     if (ClassBinding<T>::derived_count != 0 && ClassBinding<T>::holds_derived(object)) [[unlikely]]
         raise_derived_init(py, method, object);
     Instance<T> *inst = Instance<T>::of(object);
     std::uint8_t expected = kEmpty;
-    if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel)) {
-        std::string text = std::string(method) + "(): the instance is already initialised";
-        throw PyErr::new_err(py, PyExc_TypeError, text);
-    }
+    if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel))
+        [[unlikely]] raise_already_initialised(py, method);
     try {
         build(static_cast<void *>(inst->storage));
     } catch (...) {
@@ -340,14 +343,12 @@ template <class Record> struct DirectMethod {
     }
 };
 
-// Calls through (args tuple, kwargs dict), as tp_init and tp_call receive them.
-inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke, PyObject *self,
-                                 PyObject *args, PyObject *kwargs)
+// call_with_tuple's path for a non-empty kwargs dict: its items become vectorcall keywords.
+[[gnu::noinline]] inline PyObject *call_with_dict(const FunctionRecord &record, SelfInvoke invoke,
+                                                  PyObject *self, PyObject *args, PyObject *kwargs)
 {
     auto *tuple = reinterpret_cast<PyTupleObject *>(args);
     const Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-    if (kwargs == nullptr || PyDict_GET_SIZE(kwargs) == 0)
-        return invoke(record, self, tuple->ob_item, nargs, nullptr);
     PyObject *kwnames = PyTuple_New(PyDict_GET_SIZE(kwargs));
     if (kwnames == nullptr) return nullptr;
     std::vector<PyObject *> values;
@@ -367,6 +368,18 @@ inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke
     PyObject *result = invoke(record, self, values.data(), nargs, kwnames);
     Py_DECREF(kwnames);
     return result;
+}
+
+// Calls through (args tuple, kwargs dict), as tp_init and tp_call receive them. Without
+// keywords: the tuple's items are the vectorcall arguments (inline; the dict path is apart so
+// this one needs no stack frame).
+inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke, PyObject *self,
+                                 PyObject *args, PyObject *kwargs)
+{
+    if (kwargs == nullptr || PyDict_GET_SIZE(kwargs) == 0) [[likely]]
+        return invoke(record, self, reinterpret_cast<PyTupleObject *>(args)->ob_item,
+                      PyTuple_GET_SIZE(args), nullptr);
+    return call_with_dict(record, invoke, self, args, kwargs);
 }
 
 // ------------------------------------------------------------------------- special methods
@@ -873,6 +886,7 @@ private:
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         init_ = record;
         init_invoke_ = &detail::invoke_with_self<Record>;
+        init_slot_ = reinterpret_cast<void *>(&ClassDef::tp_init<Record>);
         return *this;
     }
 
@@ -985,9 +999,15 @@ private:
     static inline Py_ssize_t s_dict_offset = 0;
     static inline Py_ssize_t s_weaklist_offset = 0;
 
-    static int tp_init(PyObject *self, PyObject *args, PyObject *kwargs)
+    // Record: s_init's type (set_init's), so the call without keywords is direct and inline.
+    template <class Record> static int tp_init(PyObject *self, PyObject *args, PyObject *kwargs)
     {
-        PyObject *result = detail::call_with_tuple(*s_init, s_init_invoke, self, args, kwargs);
+        const auto &record = static_cast<const Record &>(*s_init);
+        PyObject *result =
+            kwargs == nullptr || PyDict_GET_SIZE(kwargs) == 0
+                ? record.call(reinterpret_cast<PyTupleObject *>(args)->ob_item, PyTuple_GET_SIZE(args),
+                              nullptr, self)
+                : detail::call_with_dict(record, s_init_invoke, self, args, kwargs);
         if (result == nullptr) return -1;
         Py_DECREF(result);
         return 0;
@@ -1001,10 +1021,12 @@ private:
         PyTypeObject *type = Py_TYPE(self);
         if (PyType_IS_GC(type)) PyObject_GC_UnTrack(self);
         if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
-        Instance *inst = Instance::of(self);
-        if (inst->state.load(std::memory_order_acquire) == detail::kReady) {
-            inst->state.store(detail::kEmpty, std::memory_order_relaxed);
-            inst->value()->~T();
+        if constexpr (!std::is_trivially_destructible_v<T>) {  // else nothing to run or mark
+            Instance *inst = Instance::of(self);
+            if (inst->state.load(std::memory_order_acquire) == detail::kReady) {
+                inst->state.store(detail::kEmpty, std::memory_order_relaxed);
+                inst->value()->~T();
+            }
         }
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         type->tp_free(self);
@@ -1130,7 +1152,7 @@ private:
         slots.push_back({Py_tp_dealloc, reinterpret_cast<void *>(&ClassDef::tp_dealloc)});
         if (init_ != nullptr) {
             slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new)});
-            slots.push_back({Py_tp_init, reinterpret_cast<void *>(&ClassDef::tp_init)});
+            slots.push_back({Py_tp_init, init_slot_});
         }
         if (construct_in_new_) {
             slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new_constructing)});
@@ -1194,6 +1216,7 @@ private:
     std::vector<std::shared_ptr<void>> records_;
     detail::FunctionRecord *init_ = nullptr;
     detail::SelfInvoke init_invoke_ = nullptr;
+    void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
     std::vector<MethodEntry> methods_;
     std::vector<detail::FunctionRecord *> statics_;
     std::vector<PyGetSetDef> getsets_;
