@@ -31,9 +31,10 @@ EXEMPT = {
 # Bound-class operations measured once per class policy: BM_<op>_<policy>/pyo3cpp is compared
 # with BM_<op>/capi (the one hand-written C type), so its row borrows that capi column.
 POLICY_SUFFIX = re.compile(r"_(frozen|unsync|locked)$")
-# A `locked` class pays for its instance lock, which the plain C type has none of; its siblings
-# `_frozen` and `_unsync` (no lock) are held to the bound.
-for _op in ("class_method0", "class_method1", "class_property", "class_construct"):
+# A `locked` class pays for its instance lock on every method and property access, which the
+# plain C type has none of; its siblings `_frozen` and `_unsync` (no lock) are held to the bound.
+# (Construction takes no lock: class_construct_locked is held to the bound.)
+for _op in ("class_method0", "class_method1", "class_property"):
     EXEMPT[_op + "_locked"] = (
         "the `locked` policy's per-call reader/writer lock (instance_lock.hpp), which the plain C "
         "type has no counterpart for; the same operation without the lock is " + _op + "_unsync "
