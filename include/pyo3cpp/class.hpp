@@ -72,8 +72,10 @@
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 // Thread: definition at import (pure C++, no Python); calls on any attached thread under the
-// class's policy. Cost per method call: the method descriptor's call, one indexed load and an
-// indirect call to reach the record, the lock (instance_lock.hpp), then def()'s path.
+// class's policy. Cost per method call: the method descriptor's call, the record's own C entry
+// (the first method of each signature; others: one indexed load and an indirect call more), the
+// lock (instance_lock.hpp), then def()'s path. bench/bench_classes.cpp measures it against a
+// hand-written C type (docs/classes.md).
 #pragma once
 
 #include <structmember.h>
