@@ -84,6 +84,7 @@ struct Point {
     double x, y;
     Point(double x_, double y_) : x(x_), y(y_) {}
     double norm2() const { return x * x + y * y; }
+    double sum() const { return x + y; }  // norm2's type: the second such method, a shared entry
 };
 
 struct Tally {
@@ -220,6 +221,7 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
     m.add_class<Point>("Point", "An immutable point.")
         .def_init<double, double>(arg("x"), arg("y"))
         .def("norm2", &Point::norm2)
+        .def("sum", &Point::sum)
         .def_readonly("x", &Point::x)
         .def_readonly("y", &Point::y)
         .def("__repr__", [](const Point &p) {

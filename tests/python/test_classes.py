@@ -177,6 +177,8 @@ class SpecialMethods(unittest.TestCase):
     def test_frozen_point(self):
         p = m.Point(3, 4)
         self.assertEqual(p.norm2(), 25.0)
+        # Two methods of one type: the first has a C entry of its own, the second a shared one.
+        self.assertEqual((p.sum(), p.norm2(), m.Point(1, 2).sum()), (7.0, 25.0, 3.0))
         self.assertEqual((p.x, p.y), (3.0, 4.0))
         self.assertEqual(p, m.Point(3, 4))
         self.assertEqual(len({m.Point(1, 2), m.Point(1, 2)}), 1)
