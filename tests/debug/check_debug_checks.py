@@ -27,6 +27,11 @@ FIRES = {
     "traverse_refcount": ["refcount operation during a GC traversal", "in from_borrowed_ptr"],
     "traverse_attach": ["attach during a GC traversal", "in pyo3cpp::attach"],
     "traverse_py_release": ["Py<T> released during a GC traversal", "in Py<T>::~Py"],
+    # a class bound with ClassDef::gc(visit, clear): its tp_traverse runs the visit function
+    # under the TraverseGuard (class.hpp), so the same misuses abort there
+    "class_traverse_clone_ref": ["refcount operation during a GC traversal", "in clone_ref"],
+    "class_traverse_bind": ["refcount operation during a GC traversal", "in bind"],
+    "class_traverse_attach": ["attach during a GC traversal", "in pyo3cpp::attach"],
 }
 # misuses that are harmless enough to run to completion when the checks are compiled out
 BENIGN = ["refcount_detached", "token_detached", "live_py_at_exit"]
@@ -53,6 +58,15 @@ def main():
            and "live Py<T> after clean scenario: 0" in clean.stdout,
            "checked probe: correct use runs clean (no false positive, live Py<T> back to 0)",
            clean.stdout + clean.stderr)
+
+    # The bound class with its visit function behaving: gc.collect() traverses it and frees it.
+    for binary, which in ((CHECKED, "checked"), (UNCHECKED, "unchecked")):
+        proc = run(binary, "class_clean")
+        report(proc.returncode == 0 and "pyo3cpp debug check" not in proc.stderr
+               and "Holders destroyed: 1" in proc.stdout
+               and "Holder visits: 0," not in proc.stdout and "Holder visits:" in proc.stdout,
+               f"{which} probe: a bound GC class whose visit only visits is collected cleanly",
+               f"rc={proc.returncode}\n{proc.stdout}{proc.stderr}")
 
     for scenario, needles in FIRES.items():
         proc = run(CHECKED, scenario)

@@ -2,6 +2,10 @@
 // check_debug_checks.py can show each debug check firing (the process aborts with the check's
 // message) and, built a second time without the checks, that they are compiled out.
 //
+// The traversal scenarios come twice: a hand-written GC type that opens its own TraverseGuard,
+// and a class bound with ClassDef<T>::gc(visit, clear) (class.hpp), whose tp_traverse opens the
+// guard for the user's visit function (the class_* scenarios; they fail if that guard is gone).
+//
 // Built twice by tests/meson.build: with -DPYO3CPP_DEBUG_CHECKS=1 (overriding config.hpp for
 // this translation unit only; the inline checks use ABI functions every library build exports)
 // and with -DPYO3CPP_DEBUG_CHECKS=0. Usage: debug_probe SCENARIO; exit 0 = ran to completion.
@@ -13,6 +17,56 @@
 #include <thread>
 
 using namespace pyo3cpp;
+
+// --- a bound class whose visit function misbehaves when asked ------------------------------
+// A Holder holds one Python reference; hold(self) closes a cycle only the collector can free.
+enum class ClassMisuse { none, clone_ref, bind, attach };
+static ClassMisuse g_class_misuse = ClassMisuse::none;
+static int g_holder_visits = 0;
+static int g_holders_destroyed = 0;
+
+struct Holder {
+    Py<PyAny> held;
+    Holder() = default;
+    Holder(const Holder &) = delete;
+    ~Holder() { ++g_holders_destroyed; }
+};
+PYO3CPP_CLASS(Holder);
+
+static void holder_visit(const Holder &h, Visit &visit)
+{
+    ++g_holder_visits;
+    switch (g_class_misuse) {
+    case ClassMisuse::none:
+        break;
+    case ClassMisuse::clone_ref: {  // a new strong reference: an incref, forbidden here
+        Py<PyAny> copy = h.held.clone_ref(Python::assume_attached());
+        break;
+    }
+    case ClassMisuse::bind: {  // a Bound made from the member: an incref too
+        Bound<PyAny> bound = h.held.bind(Python::assume_attached());
+        break;
+    }
+    case ClassMisuse::attach: {  // forbidden here
+        auto again = attach();
+        break;
+    }
+    }
+    visit(h.held);
+}
+
+static void holder_clear(Holder &h)
+{
+    Py<PyAny> gone = std::move(h.held);
+}
+
+PYO3CPP_MODULE(debug_probe_classes, m)
+{
+    m.add_class<Holder>("Holder")
+        .def_init<>()
+        .def("hold", [](Holder &h, Py<PyAny> o) { h.held = std::move(o); }, arg("o"))
+        .gc(&holder_visit, &holder_clear);
+}
 
 namespace {
 
@@ -90,6 +144,23 @@ void collect_with_probe(TraverseMisuse misuse)
     g_misuse = TraverseMisuse::none;
     if (g_traversals == 0) std::fprintf(stderr, "debug_probe: tp_traverse never ran\n");
     Py_CLEAR(g_held);
+}
+
+// A Holder in a cycle, dropped, then gc.collect() from Python: the collector traverses it (the
+// visit function misbehaves as `misuse` says) and, if nothing aborted, frees it.
+void collect_bound_class(ClassMisuse misuse)
+{
+    auto guard = attach();
+    g_class_misuse = misuse;
+    const int rc = PyRun_SimpleString(
+        "import gc, debug_probe_classes\n"
+        "h = debug_probe_classes.Holder()\n"
+        "h.hold(h)\n"
+        "del h\n"
+        "gc.collect()\n");
+    g_class_misuse = ClassMisuse::none;
+    if (rc != 0) std::fprintf(stderr, "debug_probe: the Python part of the scenario failed\n");
+    std::printf("Holder visits: %d, Holders destroyed: %d\n", g_holder_visits, g_holders_destroyed);
 }
 
 // --- scenarios ---------------------------------------------------------------------------------
@@ -178,6 +249,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const std::string scenario = argv[1];
+    if (PyImport_AppendInittab("debug_probe_classes", &PyInit_debug_probe_classes) < 0) return 2;
     Py_InitializeEx(0);
     PyThreadState *main_state = PyEval_SaveThread();  // like the test suites: start detached
     if (scenario == "clean") scenario_clean();
@@ -189,6 +261,10 @@ int main(int argc, char **argv)
     else if (scenario == "traverse_refcount") collect_with_probe(TraverseMisuse::refcount);
     else if (scenario == "traverse_attach") collect_with_probe(TraverseMisuse::attach);
     else if (scenario == "traverse_py_release") collect_with_probe(TraverseMisuse::py_release);
+    else if (scenario == "class_clean") collect_bound_class(ClassMisuse::none);
+    else if (scenario == "class_traverse_clone_ref") collect_bound_class(ClassMisuse::clone_ref);
+    else if (scenario == "class_traverse_bind") collect_bound_class(ClassMisuse::bind);
+    else if (scenario == "class_traverse_attach") collect_bound_class(ClassMisuse::attach);
     else {
         std::fprintf(stderr, "debug_probe: unknown scenario %s\n", scenario.c_str());
         return 2;
