@@ -610,6 +610,29 @@ typedef struct _object *(*pyo3cpp_method_invoke)(void *context, struct _object *
 PYO3CPP_API void *pyo3cpp_method_shared_entry(pyo3cpp_method_invoke invoke,
                                               void *context) PYO3CPP_NOEXCEPT;
 
+/* ------------------------------------------------------- class member signatures (1.4) */
+
+/* For stub generators: the typed signatures of a bound class's members that are not method
+ * descriptors (so pyo3cpp_function_signature cannot find them from the object): "__init__",
+ * special methods reached through type slots ("__len__", "__eq__", ...) and properties. A
+ * property is described as a signature whose return annotation is the getter's type and whose
+ * one parameter, when there is a setter, has the setter's value type: "(value: int, /) -> int"
+ * read-write, "() -> int" read-only.
+ *
+ * pyo3cpp_class_member_register remembers `sig` (prepared) for member `name` (copied) of the
+ * class whose tp_methods table is `methods` (the PyMethodDef array given as Py_tp_methods,
+ * living for the process: every type made from it, in any interpreter, answers). Registering a
+ * name again replaces it. 0, or -1 with ValueError (a NULL argument, `sig` not prepared) or
+ * MemoryError. Attached.
+ *
+ * pyo3cpp_class_member_signature: the signature text registered for member `name` of the class
+ * `type` itself (not its bases), e.g. "(start: int = 0) -> None" for "__init__", as a new str;
+ * None (a new reference) when there is none, or `type` is not a class; NULL with ValueError for
+ * a NULL argument. Attached. */
+PYO3CPP_API int pyo3cpp_class_member_register(const void *methods, const char *name,
+                                              const pyo3cpp_signature *sig);
+PYO3CPP_API struct _object *pyo3cpp_class_member_signature(struct _object *type, const char *name);
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

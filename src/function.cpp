@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -99,6 +100,9 @@ constexpr std::array<FastcallEntry, kMethodEntries> g_method_entries =
 
 PlainMutex g_registry_lock;
 std::unordered_map<const PyMethodDef *, const pyo3cpp_signature *> *g_registry = nullptr;
+// Class members that are not method descriptors (__init__, slots, properties): keyed by the
+// class's tp_methods table and the member's name. Under g_registry_lock.
+std::map<std::pair<const void *, std::string>, const pyo3cpp_signature *> *g_members = nullptr;
 
 const char *annotation_of(const char *text) { return text != nullptr ? text : "object"; }
 
@@ -592,6 +596,54 @@ PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_si
         return -1;
     }
     return 0;
+}
+
+PYO3CPP_API int pyo3cpp_class_member_register(const void *methods, const char *name,
+                                              const pyo3cpp_signature *sig)
+{
+    if (!thread_is_attached()) return -1;
+    if (methods == nullptr || name == nullptr || sig == nullptr || sig->prepared == nullptr) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_class_member_register: needs a tp_methods table, a name and a "
+                        "prepared signature");
+        return -1;
+    }
+    try {
+        std::pair<const void *, std::string> key(methods, name);
+        PlainLock lock(g_registry_lock);
+        if (g_members == nullptr)
+            g_members = new std::map<std::pair<const void *, std::string>, const pyo3cpp_signature *>();
+        (*g_members)[std::move(key)] = sig;
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+PYO3CPP_API PyObject *pyo3cpp_class_member_signature(PyObject *type, const char *name)
+{
+    if (!thread_is_attached()) return nullptr;
+    if (type == nullptr || name == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_class_member_signature: type or name is NULL");
+        return nullptr;
+    }
+    if (!PyType_Check(type)) Py_RETURN_NONE;
+    const void *methods = reinterpret_cast<PyTypeObject *>(type)->tp_methods;
+    if (methods == nullptr) Py_RETURN_NONE;
+    const pyo3cpp_signature *sig = nullptr;
+    try {
+        std::pair<const void *, std::string> key(methods, name);
+        PlainLock lock(g_registry_lock);
+        if (g_members != nullptr) {
+            auto found = g_members->find(key);
+            if (found != g_members->end()) sig = found->second;
+        }
+    } catch (const std::bad_alloc &) {
+        return PyErr_NoMemory();
+    }
+    if (sig == nullptr) Py_RETURN_NONE;
+    return PyUnicode_FromString(prepared(sig).typed.c_str());
 }
 
 PYO3CPP_API void *pyo3cpp_method_shared_entry(pyo3cpp_method_invoke invoke, void *context) noexcept

@@ -412,14 +412,19 @@ inline bool unsupported_special(const char *name)
     return false;
 }
 
-inline int special_slot_of(const std::string &name)
+inline const char *special_name(int slot)
 {
     static const char *const names[kSpecialCount] = {
         "__repr__", "__str__", "__len__", "__iter__", "__next__", "__getitem__",
         "__setitem__", "__delitem__", "__contains__", "__hash__", "__bool__", "__call__",
         "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__init__"};
+    return names[slot];
+}
+
+inline int special_slot_of(const std::string &name)
+{
     for (int i = 0; i < kSpecialCount; ++i)
-        if (name == names[i]) return i;
+        if (name == special_name(i)) return i;
     return -1;
 }
 
@@ -517,6 +522,26 @@ template <class T> struct Specials {
 struct PropertyRecord {
     std::string name;
     std::string doc;
+    // For stubs (pyo3cpp_class_member_register): "() -> <getter type>", or with a setter
+    // "(value: <setter type>, /) -> <getter type>". Filled at the first exec (the hints of bound
+    // classes need their names, which later add_class calls may set).
+    pyo3cpp_signature signature{};
+    pyo3cpp_parameter value{};
+    std::string get_hint, set_hint;
+    virtual void describe() = 0;
+    void prepare(Python py)
+    {
+        if (signature.prepared != nullptr) return;
+        describe();
+        signature.name = name.c_str();
+        signature.return_annotation = get_hint.c_str();
+        if (!set_hint.empty()) {
+            value = pyo3cpp_parameter{"value", nullptr, set_hint.c_str(), PYO3CPP_PARAM_POSITIONAL_ONLY, 1};
+            signature.params = &value;
+            signature.count = 1;
+        }
+        if (pyo3cpp_signature_prepare(&signature, nullptr) == nullptr) throw_fetched(py);
+    }
     virtual ~PropertyRecord() = default;
 };
 
@@ -535,10 +560,31 @@ template <class T> [[noreturn]] void raise_setter_error(Python py, const PyErr &
     throw err;
 }
 
+// A stand-in for "no setter".
+struct NoSetter {};
+
 template <class T, class Get, class Set> struct TypedProperty final : PropertyRecord {
     Get get_fn;
     Set set_fn;
     TypedProperty(Get g, Set s) : get_fn(std::move(g)), set_fn(std::move(s)) {}
+
+    void describe() override
+    {
+        if constexpr (std::is_member_object_pointer_v<Get>) {
+            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+            get_hint = type_hint<M>();
+            if constexpr (owner_kind<M>::py || owner_kind<M>::bound)  // unset: None
+                if (get_hint != "object" && get_hint != "Any") get_hint += " | None";
+        } else {
+            get_hint = result_hint<std::invoke_result_t<const Get &, const T &>>();
+        }
+        if constexpr (std::is_member_object_pointer_v<Set>) {
+            using M = std::remove_cvref_t<decltype(std::declval<T &>().*std::declval<Set>())>;
+            set_hint = type_hint<M>();
+        } else if constexpr (!std::is_same_v<Set, NoSetter>) {
+            set_hint = type_hint<typename first_of<typename method_shape<Set>::rest>::type>();
+        }
+    }
 
     static PyObject *getter(PyObject *self, void *closure)
     {
@@ -607,9 +653,6 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
         using type = V;
     };
 };
-
-// A stand-in for "no setter".
-struct NoSetter {};
 
 // -------------------------------------------------------------------------------- the GC
 
@@ -1107,6 +1150,19 @@ private:
         for (std::size_t i = 0; i < statics_.size(); ++i)
             if (pyo3cpp_method_register(&method_defs_[methods_.size() + i], &statics_[i]->signature) < 0)
                 throw_fetched(py);
+        // And those of the members that are not method descriptors, by name under this table.
+        const void *table = method_defs_.data();
+        if (init_ != nullptr && pyo3cpp_class_member_register(table, "__init__", &init_->signature) < 0)
+            throw_fetched(py);
+        for (int i = 0; i < detail::kSpecialCount; ++i)
+            if (Specials::record[i] != nullptr &&
+                pyo3cpp_class_member_register(table, detail::special_name(i), &Specials::record[i]->signature) < 0)
+                throw_fetched(py);
+        for (const auto &prop : properties_) {
+            prop->prepare(py);
+            if (pyo3cpp_class_member_register(table, prop->name.c_str(), &prop->signature) < 0)
+                throw_fetched(py);
+        }
         getset_defs_ = getsets_;
         if (dict_)
             getset_defs_.push_back(PyGetSetDef{const_cast<char *>("__dict__"), &PyObject_GenericGetDict,

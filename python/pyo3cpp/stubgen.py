@@ -13,6 +13,13 @@ What the stubs say:
     defaults and the type hints of the C++ conversions (list[str], int | None, enum names...);
   - any other built-in function: its __text_signature__ with untyped parameters, or
     (*args: Any, **kwargs: Any) -> Any when it has none;
+  - classes bound with ClassDef (class.hpp): `class Name(Base):` (Base when __base__ is another
+    class), __init__, methods, @staticmethod and @classmethod functions, @property with the
+    getter's type (and a setter for read-write ones), the special methods the class defines
+    (__len__, __iter__, __getitem__, __eq__, __hash__, ...), all typed as the runtime reports
+    them (pyo3cpp_function_signature, pyo3cpp_class_member_signature); __hash__ = None (an
+    __eq__ without __hash__) as `__hash__: ClassVar[None]`. Other classes: their public
+    callables, from their text signatures;
   - enum.Enum / enum.IntEnum subclasses with their members; exception classes with their base;
   - constants: the type of the value (NAME: int);
   - submodules as `from . import sub as sub`.
@@ -34,7 +41,7 @@ import os
 import sys
 import types
 
-__all__ = ["generate", "main", "typed_signature"]
+__all__ = ["generate", "main", "member_signature", "typed_signature"]
 
 _LINE = 99   # longer definitions are written one parameter per line
 
@@ -45,12 +52,24 @@ _HINT_WORDS = {
     "sequence": ("collections.abc", "Sequence", 1),
     "mapping": ("collections.abc", "Mapping", 2),
 }
+# Special methods reached through type slots: their runtime signatures are positional-only.
+# Unnamed parameters (arg0, arg1) get the names Python's own documentation uses; `kind` fixes
+# what the slot itself returns, whatever the C++ function's result converts from.
+_SLOT_PARAMS = {
+    "__getitem__": ["key"], "__setitem__": ["key", "value"], "__delitem__": ["key"],
+    "__contains__": ["item"],
+    **{op: ["other"] for op in ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")},
+}
+_SLOT_RETURNS = {"__len__": "int", "__hash__": "int", "__bool__": "bool", "__contains__": "bool",
+                 "__setitem__": "None", "__delitem__": "None"}
+_TPFLAGS_BASETYPE = 1 << 10   # Py_TPFLAGS_BASETYPE: the class can be subclassed
 _BUILTIN_TYPES = {name for name, value in vars(builtins).items() if isinstance(value, type)}
 
 
 # --- the runtime's typed signatures ---------------------------------------------------------
 
 _signature_fn = False   # not looked up yet
+_member_fn = False
 
 
 def _runtime_library():
@@ -69,33 +88,51 @@ def _runtime_library():
     return None
 
 
+def _runtime_function(name, argtypes):
+    """The loaded runtime's function `name` returning an object, or None (no runtime loaded,
+    or an older one without it)."""
+    path = _runtime_library()
+    if path is None:
+        return None
+    # PyDLL: the call keeps the GIL (the functions need an attached thread).
+    mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_NOW", 0)
+    try:
+        fn = getattr(ctypes.PyDLL(path, mode=mode), name)
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.py_object
+    fn.argtypes = argtypes
+    return fn
+
+
 def _signature_function():
     global _signature_fn
     if _signature_fn is False:
-        _signature_fn = None
-        path = _runtime_library()
-        if path is not None:
-            # PyDLL: the call keeps the GIL (the function needs an attached thread).
-            mode = getattr(os, "RTLD_NOLOAD", 0) | getattr(os, "RTLD_NOW", 0)
-            try:
-                lib = ctypes.PyDLL(path, mode=mode)
-                fn = lib.pyo3cpp_function_signature
-            except (OSError, AttributeError):   # an older runtime, or not loaded after all
-                fn = None
-            if fn is not None:
-                fn.restype = ctypes.py_object
-                fn.argtypes = [ctypes.py_object]
-                _signature_fn = fn
+        _signature_fn = _runtime_function("pyo3cpp_function_signature", [ctypes.py_object])
     return _signature_fn
 
 
 def typed_signature(func):
-    """The runtime's typed signature text of a pyo3cpp function, e.g. "(a: int, /) -> int", or
-    None for any other callable."""
-    if not isinstance(func, types.BuiltinFunctionType):
+    """The runtime's typed signature text of a pyo3cpp function or method (a built-in function
+    or a method descriptor), e.g. "(a: int, /) -> int" (a method's without self), or None for any
+    other callable."""
+    if not isinstance(func, (types.BuiltinFunctionType, types.MethodDescriptorType)):
         return None
     fn = _signature_function()
     return None if fn is None else fn(func)
+
+
+def member_signature(cls, name):
+    """The runtime's typed signature text of member `name` of the bound class `cls` when it is
+    not a method descriptor: "__init__", a special method ("() -> int" for "__len__"), or a
+    property ("() -> int" read-only, "(value: int, /) -> int" read-write); None otherwise."""
+    global _member_fn
+    if _member_fn is False:
+        _member_fn = _runtime_function("pyo3cpp_class_member_signature",
+                                       [ctypes.py_object, ctypes.c_char_p])
+    if _member_fn is None or not isinstance(cls, type):
+        return None
+    return _member_fn(cls, name.encode())
 
 
 # --- one module -----------------------------------------------------------------------------
@@ -236,10 +273,28 @@ class _ModuleStub:
             return [one_line]
         return [f"def {name}("] + [f"    {p}," for p in params] + [f") -> {returns}: ..."]
 
-    def _typed_params(self, text):
-        """Parameters and return of a runtime signature text, rewritten for the stub."""
+    def _typed_params(self, text, first=None, slot=None):
+        """Parameters and return of a runtime signature text, rewritten for the stub. `first`:
+        a leading parameter to add (self, cls); `slot`: the special method's name when the
+        runtime reaches it through a type slot (its parameters are positional-only)."""
         tree = ast.parse(f"def f{text}: ...").body[0]
         a = tree.args
+        if slot is not None and slot not in ("__init__", "__call__"):
+            a.posonlyargs, a.args = a.posonlyargs + a.args, []
+            for arg, better in zip(a.posonlyargs, _SLOT_PARAMS.get(slot, [])):
+                if arg.arg.startswith("arg") and arg.arg[3:].isdigit():
+                    arg.arg = better
+            if slot in ("__eq__", "__ne__"):   # any object compares (NotImplemented: identity)
+                for arg in a.posonlyargs:
+                    arg.annotation = ast.Name("object")
+            if slot in _SLOT_RETURNS:
+                kind = _SLOT_RETURNS[slot]
+                tree.returns = ast.Constant(None) if kind == "None" else ast.Name(kind)
+        if first is not None:
+            if a.posonlyargs:
+                a.posonlyargs.insert(0, ast.arg(first))
+            else:
+                a.args.insert(0, ast.arg(first))
 
         def one(arg, default=None, prefix=""):
             out = prefix + arg.arg
@@ -322,16 +377,72 @@ class _ModuleStub:
         bases = ", ".join(self._qualified(b) for b in cls.__bases__)
         return [f"class {name}({bases}): ..."]
 
+    def _method(self, name, text, first, slot=None):
+        params, returns = self._typed_params(text, first, slot)
+        return self._render_def(name, params, returns)
+
     def other_class(self, name, cls):
         bases = [b for b in cls.__bases__ if b is not object]
         head = f"class {name}({', '.join(self._qualified(b) for b in bases)})" if bases else \
             f"class {name}"
-        body = []
-        for attr, value in vars(cls).items():
-            if attr.startswith("_") or not callable(value):
+        own = vars(cls)
+        init, methods, properties, specials = [], [], [], []
+        text = member_signature(cls, "__init__")
+        if text is not None:
+            params, returns = self._typed_params(text, "self", "__init__")
+            if params == ["self"]:
+                # The slot's runtime signature is (self, /, *args, **kwargs), which stubtest wants
+                # a stub to match: arguments typed Never say "none accepted" to a type checker.
+                never = self._from("typing" if sys.version_info >= (3, 11)
+                                   else "typing_extensions", "Never").id
+                params += [f"*args: {never}", f"**kwargs: {never}"]
+            init = self._render_def("__init__", params, returns)
+        for attr, value in own.items():
+            special = attr.startswith("__") and attr.endswith("__")
+            if attr == "__init__" or (attr.startswith("_") and not special):
                 continue
-            body += ["    " + line for line in self.function(attr, value)]
-        return [head + ":"] + body if body else [head + ": ..."]
+            if isinstance(value, types.WrapperDescriptorType):       # a type slot
+                text = member_signature(cls, attr)
+                if text is not None:
+                    specials += self._method(attr, text, "self", attr)
+            elif isinstance(value, types.GetSetDescriptorType):      # a property
+                text = member_signature(cls, attr)
+                if text is not None:
+                    properties += self._property(attr, text)
+            elif isinstance(value, staticmethod):
+                text = typed_signature(value.__func__)
+                if text is not None:
+                    methods += ["@staticmethod"] + self._method(attr, text, None)
+                elif not special:
+                    methods += ["@staticmethod"] + self.function(attr, value.__func__)
+            elif isinstance(value, (classmethod, types.ClassMethodDescriptorType)):
+                bound = getattr(cls, attr)   # a method bound to the class: the runtime knows it
+                text = typed_signature(bound)
+                if text is not None:
+                    methods += ["@classmethod"] + self._method(attr, text, "cls")
+                elif not special:
+                    methods += ["@classmethod"] + self.function(attr, bound)
+            elif attr == "__hash__" and value is None:
+                specials.append(f"__hash__: {self._from('typing', 'ClassVar').id}[None]"
+                                "  # type: ignore[assignment]")
+            elif callable(value):
+                text = typed_signature(value)
+                if text is not None:
+                    (specials if special else methods).extend(self._method(attr, text, "self"))
+                elif not special:
+                    methods += self.function(attr, value)
+        body = ["    " + line for line in init + methods + properties + specials]
+        final = []
+        if not cls.__flags__ & _TPFLAGS_BASETYPE:   # cannot be subclassed
+            final = ["@" + self._from("typing", "final").id]
+        return final + [head + ":"] + body if body else final + [head + ": ..."]
+
+    def _property(self, name, text):
+        params, returns = self._typed_params(text)
+        lines = ["@property", f"def {name}(self) -> {returns}: ..."]
+        if params:   # "value: T", "/"
+            lines += [f"@{name}.setter", f"def {name}(self, {params[0]}) -> None: ..."]
+        return lines
 
     # constants -------------------------------------------------------------------------------
     def constant(self, name, value):

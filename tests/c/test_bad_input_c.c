@@ -108,6 +108,10 @@ static void not_attached(const char *where)
         TAP_OK(pyo3cpp_method_shared_entry(NULL, NULL) == NULL,
                NAMED("pyo3cpp_method_shared_entry(NULL invoke): NULL"));
         TAP_OK(pyo3cpp_method_register(&sig, &sig) == -1, NAMED("pyo3cpp_method_register: -1"));
+        TAP_OK(pyo3cpp_class_member_register(&sig, "f", &sig) == -1,
+               NAMED("pyo3cpp_class_member_register: -1"));
+        TAP_OK(pyo3cpp_class_member_signature(fake, "f") == NULL,
+               NAMED("pyo3cpp_class_member_signature: NULL"));
     }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
     pending = pyo3cpp_pool_pending();
@@ -294,6 +298,26 @@ static void attached_nulls(void)
         TAP_OK(pyo3cpp_method_register(&def, &unprepared) == -1 &&
                    raised(PyExc_ValueError, "prepared"),
                "pyo3cpp_method_register(unprepared signature): ValueError");
+        TAP_OK(pyo3cpp_class_member_register(NULL, "f", &unprepared) == -1 &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_class_member_register(NULL table): ValueError");
+        TAP_OK(pyo3cpp_class_member_register(&def, NULL, &unprepared) == -1 &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_class_member_register(NULL name): ValueError");
+        TAP_OK(pyo3cpp_class_member_register(&def, "f", &unprepared) == -1 &&
+                   raised(PyExc_ValueError, "prepared"),
+               "pyo3cpp_class_member_register(unprepared signature): ValueError");
+        TAP_OK(pyo3cpp_class_member_signature(NULL, "f") == NULL && raised(PyExc_ValueError, NULL),
+               "pyo3cpp_class_member_signature(NULL type): ValueError");
+        TAP_OK(pyo3cpp_class_member_signature((PyObject *)&PyLong_Type, NULL) == NULL &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_class_member_signature(NULL name): ValueError");
+        out = pyo3cpp_class_member_signature(obj, "__init__");
+        TAP_OK(out == Py_None && no_error(), "pyo3cpp_class_member_signature(not a class): None");
+        Py_XDECREF(out);
+        out = pyo3cpp_class_member_signature((PyObject *)&PyLong_Type, "__init__");
+        TAP_OK(out == Py_None && no_error(), "pyo3cpp_class_member_signature(not ours): None");
+        Py_XDECREF(out);
     }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");

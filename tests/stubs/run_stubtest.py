@@ -5,6 +5,11 @@ Usage: run_stubtest.py --stubgen STUBGEN.py --config MYPY.ini [--stubs DIR] MODU
 Without --stubs (sanitizer builds) the stubs are generated here first. mypy is Debian's
 python3-mypy, a package for the system CPython 3.11: on any other interpreter the test is a
 TAP skip; on the system 3.11 a missing mypy is a failure (scripts/prereqs installs it).
+
+Besides stubtest (the stubs agree with the runtime), mypy type-checks a short program against the
+class stubs of pyo3cpp_test_classes: correct uses pass, and the misuses a class stub must catch
+(a read-only property assigned, arguments to a constructor taking none, subclassing a class that
+cannot be subclassed, a wrong argument type) are reported on their lines and nowhere else.
 """
 import argparse
 import os
@@ -48,7 +53,34 @@ except ImportError:
     report(False, "mypy.stubtest importable: install python3-mypy (scripts/prereqs)")
     sys.exit(1)
 
-print("1..4")
+# Uses of the class stubs; "# error: TEXT" marks the lines mypy must report (with TEXT).
+CLASS_USES = """\
+import pyo3cpp_test_classes as m
+c = m.Counter(1, step=2)
+n: int = c.add() + c.add(3) + len(c) + c.count + c.doubled + hash(c) + c(4)
+c.count = 5
+c.doubled = 6
+p = m.Point(1.0, 2.0)
+x: float = p.x + p.norm2()
+for k in m.Countdown(3):
+    y: int = k
+b = m.Bag()
+b["a"] = 1
+del b["a"]
+z: int = b["a"] + len(b)
+c2: m.Counter = m.Counter.from_text("3")
+ok: bool = "a" in b and c == c2 and c < c2 and c == 1 and bool(c)
+t: int = m.total(c, m.make_counter(2)) + m.Tally().n
+s: str = m.make_token("x").label + repr(c) + str(c)
+class Sub(m.Counter): ...
+c.step = 3  # error: is read-only
+m.Tally(1)  # error: Argument 1 to "Tally" has incompatible type "int"
+class SubPoint(m.Point): ...  # error: Cannot inherit from final class "Point"
+c.add("x")  # error: incompatible type "str"
+m.total(c, p)  # error: incompatible type "Point"
+"""
+
+print("1..5" if "pyo3cpp_test_classes" in args.modules else "1..4")
 print(f"# mypy {mypy.version.__version__}, {sys.executable}", flush=True)
 work = tempfile.mkdtemp(prefix="pyo3cpp-stubtest-")
 try:
@@ -88,5 +120,25 @@ try:
     run = stubtest(broken, ["pyo3cpp_stubs_probe"])
     report(run.returncode != 0 and "pyo3cpp_stubs_probe.join" in run.stdout,
            "stubtest reports a renamed parameter", "" if run.returncode else run.stdout)
+
+    if "pyo3cpp_test_classes" in args.modules:
+        program = os.path.join(work, "uses.py")
+        with open(program, "w") as f:
+            f.write(CLASS_USES)
+        run = subprocess.run([sys.executable, "-m", "mypy", "--config-file", args.config,
+                              "--no-error-summary", "--hide-error-context", program],
+                             capture_output=True, text=True, env=dict(os.environ, MYPYPATH=stubs),
+                             cwd=work)
+        wanted = {i: line.split("# error: ")[1]
+                  for i, line in enumerate(CLASS_USES.splitlines(), 1) if "# error: " in line}
+        got = {}
+        for line in run.stdout.splitlines():
+            parts = line.split(":", 3)   # uses.py:LINE: error: TEXT
+            if len(parts) == 4 and parts[1].isdigit() and "error" in parts[2]:
+                got.setdefault(int(parts[1]), []).append(parts[3])
+        ok = set(got) == set(wanted) and all(
+            any(wanted[i] in text for text in got[i]) for i in wanted)
+        report(ok, "mypy with the class stubs: correct uses pass, each misuse is reported",
+               "" if ok else run.stdout + run.stderr)
 finally:
     shutil.rmtree(work, ignore_errors=True)
