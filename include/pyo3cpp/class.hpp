@@ -71,6 +71,9 @@
 //     copy.copy and copy.deepcopy then work).
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
+//   - Stubs: the typed signatures of methods, static methods, __init__, special methods and
+//     properties are registered with the runtime at the first exec (pyo3cpp_method_register,
+//     pyo3cpp_class_member_register), for pyo3cpp.stubgen (docs/stubs.md).
 // Thread: definition at import (pure C++, no Python); calls on any attached thread under the
 // class's policy. Cost per method call: the method descriptor's call, the record's own C entry
 // (the first method of each signature; others: one indexed load and an indirect call more), the
