@@ -342,19 +342,21 @@ class _ModuleStub:
             params.append("/")
         return params
 
-    def function(self, name, func):
+    def function(self, name, func, first=None):
+        """`first`: a leading parameter the signature does not show (cls of a classmethod)."""
         text = typed_signature(func)
         if text is not None:
-            params, returns = self._typed_params(text)
+            params, returns = self._typed_params(text, first)
             return self._render_def(name, params, returns)
         try:
             sig = inspect.signature(func) if getattr(func, "__text_signature__", None) else None
         except (ValueError, TypeError):
             sig = None
         self._any()
+        lead = [first] if first is not None else []
         if sig is None:
-            return self._render_def(name, ["*args: Any", "**kwargs: Any"], "Any")
-        return self._render_def(name, self._untyped_params(sig), "Any")
+            return self._render_def(name, lead + ["*args: Any", "**kwargs: Any"], "Any")
+        return self._render_def(name, lead + self._untyped_params(sig), "Any")
 
     # classes ---------------------------------------------------------------------------------
     def enum_class(self, name, cls):
@@ -410,18 +412,12 @@ class _ModuleStub:
                 if text is not None:
                     properties += self._property(attr, text)
             elif isinstance(value, staticmethod):
-                text = typed_signature(value.__func__)
-                if text is not None:
-                    methods += ["@staticmethod"] + self._method(attr, text, None)
-                elif not special:
+                if not special or typed_signature(value.__func__) is not None:
                     methods += ["@staticmethod"] + self.function(attr, value.__func__)
             elif isinstance(value, (classmethod, types.ClassMethodDescriptorType)):
                 bound = getattr(cls, attr)   # a method bound to the class: the runtime knows it
-                text = typed_signature(bound)
-                if text is not None:
-                    methods += ["@classmethod"] + self._method(attr, text, "cls")
-                elif not special:
-                    methods += ["@classmethod"] + self.function(attr, bound)
+                if not special or typed_signature(bound) is not None:
+                    methods += ["@classmethod"] + self.function(attr, bound, "cls")
             elif attr == "__hash__" and value is None:
                 specials.append(f"__hash__: {self._from('typing', 'ClassVar').id}[None]"
                                 "  # type: ignore[assignment]")
