@@ -202,6 +202,11 @@ class ClassStubs(unittest.TestCase):
             "def read_slowly(self, seconds: float) -> int: ...",
             "def write_slowly(self, seconds: float) -> int: ...",
             "def same(self, other: object) -> bool: ...",
+            "def merge(self, other: Counter) -> int: ...",
+            "@classmethod",
+            "def with_start(cls, start: int) -> object: ...",
+            "@classmethod",
+            "def class_name(cls) -> str: ...",
             "@staticmethod",
             "def from_text(text: str) -> Counter: ...",
             "@property",
@@ -229,6 +234,19 @@ class ClassStubs(unittest.TestCase):
         self.assertIn("class Counter:", self.lines)
         self.assertEqual(self.lines[self.lines.index("class Counter:") - 1], "")
         self.assertNotIn("__le__", self.text)
+
+    def test_bound_inheritance_and_constructed_in_new(self):
+        self.assertIn("class Circle(Shape):", self.lines)
+        self.assertIn("class Ring(Circle):", self.lines)
+        self.assertEqual(self.lines[self.lines.index("class Ring(Circle):") - 1], "@final")
+        self.assertEqual(self.lines[self.lines.index("class Shape:") - 1], "")   # subclassable
+        self.assertEqual(self.body["Circle"][:3], [
+            "def __init__(self, label: str, r: float) -> None: ...",
+            "def grow(self, by: float) -> None: ...",
+            "def base_describe(self) -> str: ...",
+        ])
+        self.assertEqual(self.body["Seeded"][0], "def __init__(self, seed: int = 7) -> None: ...")
+        self.assertIn("def shape_label(s: Shape) -> str: ...", self.lines)
 
     def test_final_and_protocols(self):
         for name in ("Point", "Countdown", "Bag", "Token", "Node"):
