@@ -1,0 +1,161 @@
+// class_property.hpp — a bound class's properties (def_readonly, def_readwrite, def_property):
+// the getset records and their getter/setter functions.
+//
+// Getters take the instance shared, setters exclusive; a setter converts the value before it
+// takes the lock (no Python code runs under it) and words a bad value as
+// "Counter.count must be int, not str". Deleting a property raises AttributeError. An unset
+// Py<> member reads as None.
+// Thread: any attached thread. Cost: the lock and one conversion per access.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+#include <optional>
+
+#include "pyo3cpp/class_method.hpp"
+
+namespace pyo3cpp::detail {
+
+// ------------------------------------------------------------------------------ properties
+
+struct PropertyRecord {
+    std::string name;
+    std::string doc;
+    // For stubs (pyo3cpp_class_member_register): "() -> <getter type>", or with a setter
+    // "(value: <setter type>, /) -> <getter type>". Filled at the first exec (the hints of bound
+    // classes need their names, which later add_class calls may set).
+    pyo3cpp_signature signature{};
+    pyo3cpp_parameter value{};
+    std::string get_hint, set_hint;
+    virtual void describe() = 0;
+    void prepare(Python py)
+    {
+        if (signature.prepared != nullptr) return;
+        describe();
+        signature.name = name.c_str();
+        signature.return_annotation = get_hint.c_str();
+        if (!set_hint.empty()) {
+            value = pyo3cpp_parameter{"value", nullptr, set_hint.c_str(), PYO3CPP_PARAM_POSITIONAL_ONLY, 1};
+            signature.params = &value;
+            signature.count = 1;
+        }
+        if (pyo3cpp_signature_prepare(&signature, nullptr) == nullptr) throw_fetched(py);
+    }
+    virtual ~PropertyRecord() = default;
+};
+
+template <class T> [[noreturn]] void raise_setter_error(Python py, const PyErr &err, const char *attr)
+{
+    // "Counter.count must be int, not str" (the conversion's clause, prefixed like def()'s).
+    Bound<PyAny> value = err.value(py);
+    auto text = Bound<PyAny>::from_owned_ptr(py, PyObject_Str(value.as_ptr()));
+    const char *clause = PyUnicode_AsUTF8(text.as_ptr());
+    if (clause == nullptr) throw_fetched(py);
+    const bool whole = std::strncmp(clause, "must be ", 8) == 0;
+    std::string message = std::string(ClassBinding<T>::name) + "." + attr + (whole ? " " : ": ") + clause;
+    PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(value.as_ptr()));
+    if (type == PyExc_TypeError || type == PyExc_ValueError || type == PyExc_OverflowError)
+        throw PyErr::new_err(py, type, message);
+    throw err;
+}
+
+// A stand-in for "no setter".
+struct NoSetter {};
+
+template <class T, class Get, class Set> struct TypedProperty final : PropertyRecord {
+    Get get_fn;
+    Set set_fn;
+    TypedProperty(Get g, Set s) : get_fn(std::move(g)), set_fn(std::move(s)) {}
+
+    void describe() override
+    {
+        if constexpr (std::is_member_object_pointer_v<Get>) {
+            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+            get_hint = type_hint<M>();
+            if constexpr (owner_kind<M>::py || owner_kind<M>::bound)  // unset: None
+                if (get_hint != "object" && get_hint != "Any") get_hint += " | None";
+        } else {
+            get_hint = result_hint<std::invoke_result_t<const Get &, const T &>>();
+        }
+        if constexpr (std::is_member_object_pointer_v<Set>) {
+            using M = std::remove_cvref_t<decltype(std::declval<T &>().*std::declval<Set>())>;
+            set_hint = type_hint<M>();
+        } else if constexpr (!std::is_same_v<Set, NoSetter>) {
+            set_hint = type_hint<typename first_of<typename method_shape<Set>::rest>::type>();
+        }
+    }
+
+    static PyObject *getter(PyObject *self, void *closure)
+    {
+        const auto &rec = *static_cast<const TypedProperty *>(closure);
+        Python py = Python::assume_attached();
+        try {
+            Access<T, false> access(py, self, rec.name.c_str());
+            if constexpr (std::is_member_object_pointer_v<Get>) {
+                const auto &value = access.get().*rec.get_fn;
+                using M = std::remove_cvref_t<decltype(value)>;
+                if constexpr (owner_kind<M>::py || owner_kind<M>::bound)
+                    if (value.is_null()) Py_RETURN_NONE;  // an unset Py<> member reads as None
+                return result_to_python(py, value);
+            }
+            else
+                return result_to_python(py, std::invoke(rec.get_fn, access.get()));
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return nullptr;
+        }
+    }
+
+    template <class V> static void assign(Python py, const TypedProperty &rec, PyObject *self, PyObject *value)
+    {
+        using P = param_decay_t<V>;
+        std::optional<P> converted;
+        try {
+            converted.emplace(param<P>::convert(py, value));
+        } catch (const PyErr &err) {
+            raise_setter_error<T>(py, err, rec.name.c_str());
+        }
+        Access<T, true> access(py, self, rec.name.c_str());
+        if constexpr (std::is_member_object_pointer_v<Set>)
+            access.get().*rec.set_fn = std::move(*converted);
+        else
+            std::invoke(rec.set_fn, access.get(), std::move(*converted));
+    }
+
+    static int setter(PyObject *self, PyObject *value, void *closure)
+    {
+        const auto &rec = *static_cast<const TypedProperty *>(closure);
+        Python py = Python::assume_attached();
+        if (value == nullptr) {
+            PyErr_Format(PyExc_AttributeError, "cannot delete attribute '%s' of '%s' objects",
+                         rec.name.c_str(), ClassBinding<T>::name);
+            return -1;
+        }
+        try {
+            if constexpr (std::is_member_object_pointer_v<Set>) {
+                using M = std::remove_cvref_t<decltype(std::declval<T &>().*std::declval<Set>())>;
+                assign<M>(py, rec, self, value);
+            } else {
+                using V = typename method_shape<Set>::rest;
+                static_assert(V::size == 1, "pyo3cpp: a property setter takes (T&, value)");
+                assign<typename first_of<V>::type>(py, rec, self, value);
+            }
+            return 0;
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            return -1;
+        }
+    }
+
+    template <class L> struct first_of;
+    template <class V> struct first_of<type_list<V>> {
+        using type = V;
+    };
+};
+}  // namespace pyo3cpp::detail

@@ -1,0 +1,158 @@
+// class_special.hpp — a bound class's special methods (__repr__, __len__, __getitem__, the
+// comparisons, __hash__, __call__, ... and __init__ of a class built in __new__) as type slots:
+// which dunder names map to which slot, which ones are refused because no slot is bound for them,
+// and the slot functions that call the method records.
+//
+// Used by class.hpp (ClassDef<T>::def registers a record under its slot; make_type fills the
+// slots that have one). Slot functions follow CPython's slot contracts: -1/NULL with an
+// exception set, __len__ results checked >= 0, comparisons NotImplemented for other types.
+// Thread: any attached thread. Cost: one indexed load and an indirect call to the record.
+#pragma once
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "pyo3cpp/class_method.hpp"
+
+namespace pyo3cpp::detail {
+
+// ------------------------------------------------------------------------- special methods
+
+enum SpecialSlot : int {
+    kRepr, kStr, kLen, kIter, kNext, kGetItem, kSetItem, kDelItem, kContains, kHash, kBool,
+    kCall, kLt, kLe, kEq, kNe, kGt, kGe,
+    kInit,  // __init__ as a method, for classes constructed in __new__ (construct_in_new)
+    kSpecialCount
+};
+// Special methods CPython reaches only through a type slot this layer does not fill yet:
+// defined as plain methods they would be silently ignored by the operators, so def() refuses them.
+inline bool unsupported_special(const char *name)
+{
+    static const char *const names[] = {
+        "__init__", "__new__", "__del__", "__getattr__", "__getattribute__", "__setattr__",
+        "__delattr__", "__get__", "__set__", "__delete__", "__await__", "__aiter__", "__anext__",
+        "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__",
+        "__imul__", "__matmul__", "__rmatmul__", "__imatmul__", "__truediv__", "__rtruediv__",
+        "__itruediv__", "__floordiv__", "__rfloordiv__", "__ifloordiv__", "__mod__", "__rmod__",
+        "__imod__", "__divmod__", "__rdivmod__", "__pow__", "__rpow__", "__ipow__", "__lshift__",
+        "__rlshift__", "__ilshift__", "__rshift__", "__rrshift__", "__irshift__", "__and__",
+        "__rand__", "__iand__", "__or__", "__ror__", "__ior__", "__xor__", "__rxor__", "__ixor__",
+        "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__", "__index__",
+        "__buffer__", "__release_buffer__"};
+    for (const char *n : names)
+        if (std::strcmp(name, n) == 0) return true;
+    return false;
+}
+
+inline const char *special_name(int slot)
+{
+    static const char *const names[kSpecialCount] = {
+        "__repr__", "__str__", "__len__", "__iter__", "__next__", "__getitem__",
+        "__setitem__", "__delitem__", "__contains__", "__hash__", "__bool__", "__call__",
+        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__init__"};
+    return names[slot];
+}
+
+inline int special_slot_of(const std::string &name)
+{
+    for (int i = 0; i < kSpecialCount; ++i)
+        if (name == special_name(i)) return i;
+    return -1;
+}
+
+template <class T> struct Specials {
+    static inline const FunctionRecord *record[kSpecialCount] = {};
+    static inline SelfInvoke invoke[kSpecialCount] = {};
+    static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
+
+    static PyObject *call(int slot, PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+    {
+        return invoke[slot](*record[slot], self, args, nargs, nullptr);
+    }
+    static PyObject *unary(PyObject *self, int slot) { return call(slot, self, nullptr, 0); }
+    static PyObject *repr(PyObject *self) { return unary(self, kRepr); }
+    static PyObject *str(PyObject *self) { return unary(self, kStr); }
+    static PyObject *iter(PyObject *self) { return unary(self, kIter); }
+    static PyObject *next(PyObject *self) { return unary(self, kNext); }
+    static Py_ssize_t ssize_result(PyObject *result, const char *what)
+    {
+        if (result == nullptr) return -1;
+        Py_ssize_t n = PyLong_AsSsize_t(result);
+        Py_DECREF(result);
+        if (n == -1 && PyErr_Occurred()) return -1;
+        if (n < 0 && std::strcmp(what, "__len__") == 0) {
+            PyErr_SetString(PyExc_ValueError, "__len__() should return >= 0");
+            return -1;
+        }
+        return n;
+    }
+    static Py_ssize_t len(PyObject *self) { return ssize_result(unary(self, kLen), "__len__"); }
+    static Py_hash_t hash(PyObject *self)
+    {
+        PyObject *result = unary(self, kHash);
+        if (result == nullptr) return -1;
+        Py_hash_t h = PyObject_Hash(result);  // an int hashes to itself (mod), like CPython's slot
+        Py_DECREF(result);
+        return h;
+    }
+    static int truth(PyObject *result)
+    {
+        if (result == nullptr) return -1;
+        int t = PyObject_IsTrue(result);
+        Py_DECREF(result);
+        return t;
+    }
+    static int boolean(PyObject *self) { return truth(unary(self, kBool)); }
+    static PyObject *getitem(PyObject *self, PyObject *key) { return call(kGetItem, self, &key, 1); }
+    static int setitem(PyObject *self, PyObject *key, PyObject *value)
+    {
+        PyObject *result;
+        if (value == nullptr) {
+            if (record[kDelItem] == nullptr) {
+                PyErr_Format(PyExc_TypeError, "'%.200s' object doesn't support item deletion",
+                             Py_TYPE(self)->tp_name);
+                return -1;
+            }
+            result = call(kDelItem, self, &key, 1);
+        } else {
+            if (record[kSetItem] == nullptr) {
+                PyErr_Format(PyExc_TypeError, "'%.200s' object does not support item assignment",
+                             Py_TYPE(self)->tp_name);
+                return -1;
+            }
+            PyObject *args[2] = {key, value};
+            result = call(kSetItem, self, args, 2);
+        }
+        if (result == nullptr) return -1;
+        Py_DECREF(result);
+        return 0;
+    }
+    static int contains(PyObject *self, PyObject *item) { return truth(call(kContains, self, &item, 1)); }
+    static PyObject *call_slot(PyObject *self, PyObject *args, PyObject *kwargs)
+    {
+        return call_with_tuple(*record[kCall], invoke[kCall], self, args, kwargs);
+    }
+    static int init_slot(PyObject *self, PyObject *args, PyObject *kwargs)
+    {
+        PyObject *result = call_with_tuple(*record[kInit], invoke[kInit], self, args, kwargs);
+        if (result == nullptr) return -1;
+        Py_DECREF(result);
+        return 0;
+    }
+    static PyObject *richcompare(PyObject *self, PyObject *other, int op)
+    {
+        static constexpr int slot_of_op[6] = {kLt, kLe, kEq, kNe, kGt, kGe};  // Py_LT .. Py_GE
+        const int slot = slot_of_op[op];
+        if (record[slot] == nullptr || (accepts[slot] != nullptr && !accepts[slot](other)))
+            Py_RETURN_NOTIMPLEMENTED;
+        return call(slot, self, &other, 1);
+    }
+};
+
+}  // namespace pyo3cpp::detail
