@@ -17,7 +17,7 @@
 // disjoint pieces of one sequence. CPython 3.13's own type takes a critical section per call;
 // on GIL builds it relies on the GIL, which pyo3cpp's lock costs one compare-and-swap over.
 // Seeding computes the key (which may call back into Python: hash(), int.__abs__) before
-// taking the lock, so no Python code ever runs while the generator is held.
+// taking the lock, so no user Python code ever runs while the generator is held.
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,38 +201,39 @@ double draw_float(Random &self)
     return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
 }
 
-Bound<PyAny> draw_bits(Bound<Random> self, Python py, long long k)
+// getrandbits(k): the words from the least significant; the top one keeps its high bits. Runs
+// with the generator held (the binder's exclusive access for the call); building the int runs
+// no Python code of the user's.
+Bound<PyAny> draw_bits(Random &self, Python py, long long k)
 {
     if (k < 0) throw PyErr::new_err(py, PyExc_ValueError, "number of bits must be non-negative");
+    if (k <= 32) {
+        const std::uint32_t value = k == 0 ? 0 : self.mt.next32() >> (32 - k);
+        return Bound<PyAny>::from_owned_ptr(py, PyLong_FromUnsignedLong(value));
+    }
     if (k <= 64) {
-        std::uint64_t value = 0;
-        if (k > 0) {
-            auto held = self.lock(py);
-            if (k <= 32) {
-                value = held->mt.next32() >> (32 - k);
-            } else {
-                const std::uint64_t low = held->mt.next32();
-                value = low | static_cast<std::uint64_t>(held->mt.next32() >> (64 - k)) << 32;
-            }
-        }
-        return Bound<PyAny>::from_owned_ptr(py, PyLong_FromUnsignedLongLong(value));
+        const std::uint64_t low = self.mt.next32();
+        const std::uint64_t high = self.mt.next32() >> (64 - k);
+        return Bound<PyAny>::from_owned_ptr(py, PyLong_FromUnsignedLongLong(low | high << 32));
     }
     const unsigned long long words = (static_cast<unsigned long long>(k) - 1) / 32 + 1;
     if (words > static_cast<unsigned long long>(PY_SSIZE_T_MAX) / 4) throw PyErr::new_err(py, PyExc_MemoryError, "");
-    Bound<PyAny> bytes = Bound<PyAny>::from_owned_ptr(
-        py, PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(words * 4)));
-    auto *out = reinterpret_cast<unsigned char *>(PyBytes_AS_STRING(bytes.as_ptr()));
-    {
-        auto held = self.lock(py);
-        for (unsigned long long i = 0; i < words; ++i, k -= 32) {
-            std::uint32_t r = held->mt.next32();
-            if (k < 32) r >>= 32 - k;  // the top word keeps its most significant bits
-            for (int b = 0; b < 4; ++b) out[4 * i + b] = static_cast<unsigned char>(r >> (8 * b));
-        }
+    std::vector<unsigned char> bytes(static_cast<std::size_t>(words) * 4);
+    for (unsigned long long i = 0; i < words; ++i, k -= 32) {
+        std::uint32_t r = self.mt.next32();
+        if (k < 32) r >>= 32 - k;
+        for (int b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<unsigned char>(r >> (8 * b));
     }
-    PyObject *args[] = {reinterpret_cast<PyObject *>(&PyLong_Type), bytes.as_ptr(), intern<"little">(py).as_ptr()};
+#if PY_VERSION_HEX >= 0x030D0000
+    return Bound<PyAny>::from_owned_ptr(
+        py, PyLong_FromUnsignedNativeBytes(bytes.data(), bytes.size(), Py_ASNATIVEBYTES_LITTLE_ENDIAN));
+#else
+    auto raw = Bound<PyAny>::from_owned_ptr(
+        py, PyBytes_FromStringAndSize(reinterpret_cast<const char *>(bytes.data()), static_cast<Py_ssize_t>(bytes.size())));
+    PyObject *args[] = {reinterpret_cast<PyObject *>(&PyLong_Type), raw.as_ptr(), intern<"little">(py).as_ptr()};
     return Bound<PyAny>::from_owned_ptr(
         py, PyObject_VectorcallMethod(intern<"from_bytes">(py).as_ptr(), args, 3, nullptr));
+#endif
 }
 
 // ------------------------------------------------------------------------------ state
