@@ -269,12 +269,15 @@ public:
                 lock.template wait_and_lock<Exclusive>();
             }
         }
+        // This thread's list, kept for the release: in an extension module every thread-local
+        // access is a __tls_get_addr call, and the release happens on this thread.
+        list_ = &t_held_locks;
         node_.lock = &lock;
         node_.exclusive = Exclusive;
-        node_.older = t_held_locks;
-        t_held_locks = &node_;
+        node_.older = *list_;
+        *list_ = &node_;
     }
-    InstanceGuard(InstanceGuard &&other) noexcept : node_(other.node_)
+    InstanceGuard(InstanceGuard &&other) noexcept : node_(other.node_), list_(other.list_)
     {
         if (other.node_.lock != nullptr) {
             replace_held(&other.node_, &node_);
@@ -288,7 +291,10 @@ public:
     void release() noexcept
     {
         if (node_.lock == nullptr) return;
-        unlink_held(&node_);
+        if (*list_ == &node_) [[likely]]  // the newest hold is released first
+            *list_ = node_.older;
+        else
+            unlink_held(&node_);
         auto *lock = const_cast<InstanceLock *>(node_.lock);
         node_.lock = nullptr;
         if (Exclusive)
@@ -299,6 +305,7 @@ public:
 
 private:
     HeldLock node_{};
+    HeldLock **list_ = nullptr;  // &t_held_locks of the thread that holds it
 };
 
 }  // namespace pyo3cpp::detail
