@@ -223,6 +223,7 @@ public:
         detail::GcHooks<T>::base_clear = [](T &value) { detail::GcHooks<B>::clear_all(value); };
         base_type_ = &BaseBinding::type_ptr;
         base_name_ = BaseBinding::name;
+        base_constructs_in_init_ = &BaseBinding::constructs_in_init;
         return *this;
     }
 
@@ -618,6 +619,7 @@ private:
         }
 
         s_init = init_;
+        Binding::constructs_in_init = init_ != nullptr;
         s_init_invoke = init_invoke_;
         const bool gc = gc_ || dict_ || (base != nullptr && PyType_IS_GC(base));
         std::vector<PyType_Slot> slots;
@@ -630,6 +632,8 @@ private:
             slots.push_back({Py_tp_new, reinterpret_cast<void *>(&ClassDef::tp_new_constructing)});
             if (init_method != nullptr)
                 slots.push_back({Py_tp_init, reinterpret_cast<void *>(&Specials::init_slot)});
+            else if (base_constructs_in_init_ != nullptr && *base_constructs_in_init_)
+                slots.push_back({Py_tp_init, reinterpret_cast<void *>(PyBaseObject_Type.tp_init)});
         }
         if (!class_doc.empty()) slots.push_back({Py_tp_doc, const_cast<char *>(keep(class_doc))});
         slots.push_back({Py_tp_methods, method_defs_.data()});
@@ -706,6 +710,7 @@ private:
     bool construct_in_new_ = false;
     PyTypeObject *(*base_type_)() noexcept = nullptr;  // extends<B>(): B's type, once made
     const char *base_name_ = nullptr;
+    const bool *base_constructs_in_init_ = nullptr;
 };
 
 template <class T> ClassDef<T> &ModuleDef::add_class(const char *name, const char *doc)

@@ -87,6 +87,8 @@ template <class T> struct ClassBinding {
     static constexpr int kMaxDerived = 16;
     static inline bool (*derived_check[kMaxDerived])(PyObject *) = {};
     static inline int derived_count = 0;
+    // Its __init__ constructs T (def_init): a bound subclass built in __new__ must not inherit it.
+    static inline bool constructs_in_init = false;
 
     static PyTypeObject *type_ptr() noexcept
     {

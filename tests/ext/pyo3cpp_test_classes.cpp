@@ -147,6 +147,11 @@ struct Ring : Circle {
     Ring(double r_, double in) : Circle("ring", r_), inner(in) {}
 };
 
+// Built in __new__ on top of a base built in __init__.
+struct Label : Shape {
+    Label() : Shape("label") {}
+};
+
 // Constructed in __new__ (construct_in_new), seeded again by __init__: the shape of
 // CPython's _random.Random, whose Python subclass never calls the base __init__.
 struct Seeded {
@@ -164,6 +169,7 @@ PYO3CPP_CLASS(Shape);
 PYO3CPP_CLASS(Circle);
 PYO3CPP_CLASS(Square);
 PYO3CPP_CLASS(Ring);
+PYO3CPP_CLASS(Label);
 PYO3CPP_CLASS(Seeded);
 PYO3CPP_CLASS(Plain);
 PYO3CPP_CLASS(Counter);
@@ -300,6 +306,7 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .weakref();
     m.add_class<Ring>("Ring").extends<Circle>().def_init<double, double>(arg("r"), arg("inner"))
         .def_readonly("inner", &Ring::inner);
+    m.add_class<Label>("Label").extends<Shape>().construct_in_new();
     m.def("shape_label", [](const Shape &s) { return s.label; }, arg("s"));
     m.def("rename_shape", [](Shape &s, std::string l) { s.label = std::move(l); }, arg("s"), arg("label"));
     m.def("circle_r", [](Bound<Circle> c) { return c.read(c.py())->r; }, arg("c"));

@@ -343,6 +343,14 @@ class BoundInheritance(unittest.TestCase):
         empty.__init__("late", 1.0)
         self.assertEqual(empty.describe(), "late with area 3.000000")
 
+    def test_built_in_new_over_a_base_built_in_init(self):
+        # Label (construct_in_new) must not inherit Shape's constructing __init__.
+        label = m.Label()
+        self.assertEqual((label.describe(), m.shape_label(label)), ("label with area 0.000000", "label"))
+        self.assertIsInstance(label, m.Shape)
+        with self.assertRaisesRegex(TypeError, r"Label\(\) takes no arguments"):
+            m.Label("x")
+
     def test_python_subclass_of_a_derived_class(self):
         class Big(m.Circle):
             def area(self):
