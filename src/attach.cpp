@@ -1,6 +1,8 @@
 // attach.cpp — attaching threads to the interpreter and detaching them around blocking work.
 // Every path that (re-)attaches drains the deferred-decref pool.
 #include <cxxabi.h>
+#include <sched.h>
+#include <time.h>
 
 #include "runtime_state.h"
 
@@ -46,22 +48,38 @@ GateShard g_gate_shards[kGateShards];
 std::atomic<unsigned> g_gate_next_slot{0};
 // The library's per-thread attach state, in one trivially destructible thread-local (so every
 // access is a plain TLS address, no guard; a function touches it through one lookup):
-//   gate_slot  this thread's gate shard + 1 (0: not yet given one);
+//   gate       this thread's gate shard's counter (null: not yet given one);
 //   tstate     the thread state a foreign thread keeps (see "foreign thread states" below);
 //   generation the interpreter generation (lifecycle word) it was made in.
 struct ThreadAttachState {
     PyThreadState *tstate;
     std::uint64_t generation;
-    unsigned gate_slot;
+    std::atomic<int> *gate;
 };
-thread_local ThreadAttachState t_attach = {nullptr, 0, 0};
+thread_local ThreadAttachState t_attach = {nullptr, 0, nullptr};
+
+// t_attach's address, computed once per call. Through a TLS descriptor each access is a call
+// that the compiler recomputes after an atomic read-modify-write rather than keep its result;
+// hiding the value behind an empty asm makes it keep the address in a register instead.
+inline ThreadAttachState &this_thread_attach() noexcept
+{
+    ThreadAttachState *mine = &t_attach;
+    asm("" : "+r"(mine));
+    return *mine;
+}
+
+// A thread's first pass through the gate gives it a shard (out of line: once per thread).
+[[gnu::noinline, gnu::cold]] std::atomic<int> *assign_gate_shard(ThreadAttachState &mine) noexcept
+{
+    unsigned slot = g_gate_next_slot.fetch_add(1, std::memory_order_relaxed) % kGateShards;
+    return mine.gate = &g_gate_shards[slot].in_flight;
+}
 
 std::atomic<int> &gate_counter(ThreadAttachState &mine) noexcept
 {
-    unsigned slot = mine.gate_slot;
-    if (__builtin_expect(slot == 0, 0))
-        mine.gate_slot = slot = g_gate_next_slot.fetch_add(1, std::memory_order_relaxed) % kGateShards + 1;
-    return g_gate_shards[slot - 1].in_flight;
+    std::atomic<int> *counter = mine.gate;
+    if (__builtin_expect(counter == nullptr, 0)) counter = assign_gate_shard(mine);
+    return *counter;
 }
 
 // 0: no atexit callback for the running interpreter, 1: being registered, 2: registered.
@@ -75,16 +93,17 @@ std::atomic<int> &enter_gate(ThreadAttachState &mine = t_attach) noexcept
     return counter;
 }
 
+// One decrement: the closer polls the shards (close_attach_gate), so a leaver never has to
+// look at the gate word or wake anyone.
 void leave_gate(std::atomic<int> &counter) noexcept
 {
-    if (counter.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-        g_gate.load(std::memory_order_seq_cst) == kGateClosed)
-        counter.notify_all();
+    counter.fetch_sub(1, std::memory_order_release);
 }
 
 // Leaves the gate when it goes out of scope, including when CPython ends the thread with a
 // forced unwind inside the attach (a daemon thread meeting finalisation): a count left raised
-// would make the next close wait forever.
+// would make the next close wait forever. GatePass can also leave early; GateHold (the attach
+// fast path) leaves exactly at the end of its scope, so it keeps no flag.
 struct GatePass {
     std::atomic<int> &counter;
     bool inside = true;
@@ -100,6 +119,13 @@ struct GatePass {
     }
     ~GatePass() { leave(); }
 };
+struct GateHold {
+    std::atomic<int> &counter;
+    explicit GateHold(std::atomic<int> &entered) noexcept : counter(entered) {}
+    GateHold(const GateHold &) = delete;
+    GateHold &operator=(const GateHold &) = delete;
+    ~GateHold() { leave_gate(counter); }
+};
 
 PyObject *close_attach_gate(PyObject *, PyObject *)
 {
@@ -114,11 +140,20 @@ PyObject *close_attach_gate(PyObject *, PyObject *)
         // The attaches in flight may be waiting for the GIL this thread holds: detach. A shard
         // seen at zero after the close can only rise and fall again (a late attacher sees the
         // gate closed and leaves), so one pass that waits for each shard to reach zero suffices.
+        // It polls (yielding, then sleeping 50 us between looks) rather than sleep on a futex:
+        // then leaving the gate is a single decrement on every attach, and only a finalisation
+        // that meets attaches in flight pays for the wait. Each such attach is between two
+        // instructions of the attach path or waiting for the GIL, so the wait is short.
         Py_BEGIN_ALLOW_THREADS
         for (GateShard &shard : g_gate_shards)
-            for (int n = shard.in_flight.load(std::memory_order_seq_cst); n != 0;
-                 n = shard.in_flight.load(std::memory_order_seq_cst))
-                shard.in_flight.wait(n, std::memory_order_seq_cst);
+            for (unsigned looks = 0; shard.in_flight.load(std::memory_order_seq_cst) != 0; ++looks) {
+                if (looks < 64) {
+                    sched_yield();
+                } else {
+                    struct timespec pause = {0, 50 * 1000};
+                    nanosleep(&pause, nullptr);
+                }
+            }
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;
@@ -343,12 +378,21 @@ void attach_fork_child() noexcept
 
 namespace {
 
+// state->gilstate when state->reserved holds a thread state (the re-attach path): which one it
+// is, so the release needs no thread-local lookup to tell. kOwnState: the thread's own (a thread
+// Python created, or one bound by someone else's PyGILState_Ensure), detached again on release;
+// kKeptState: the one the library keeps for this foreign thread (see "foreign thread states"),
+// released through the gate.
+enum : int32_t { kOwnState = 0, kKeptState = 1 };
+
 // A fresh attach while the gate is not known open (first attach of an interpreter, before
 // initialisation, during and after finalisation). Entered with the gate's in-flight count
 // taken; leaves it.
 [[gnu::noinline]] int attach_slow(pyo3cpp_attach_state *state, std::atomic<int> &entered)
 {
     GatePass pass(entered);
+    state->gilstate = 0;
+    state->reserved = nullptr;
     // PyGILState_Ensure before initialisation crashes and during finalisation never returns:
     // refuse instead. The gate closes the window between this check and the attach.
     if (g_gate.load(std::memory_order_seq_cst) == kGateClosed || !Py_IsInitialized() ||
@@ -362,6 +406,99 @@ namespace {
     arm_runtime_slow();
     pool_drain_if_pending();
     return 0;
+}
+
+// The gate is open and the thread has no thread state at all: a foreign thread's first attach
+// (or its first in a re-initialised interpreter). Makes the state it keeps, or falls back to
+// PyGILState_Ensure when none can be made. Entered with the gate's count taken; leaves it.
+[[gnu::noinline]] int attach_new_foreign(pyo3cpp_attach_state *state, std::atomic<int> &entered)
+{
+    GatePass pass(entered);
+    if (PyThreadState *kept = make_foreign_thread_state()) {
+        PyEval_RestoreThread(kept);
+        state->gilstate = kKeptState;
+        state->reserved = kept;
+    } else {
+        state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
+        state->reserved = nullptr;
+    }
+    pass.leave();
+    state->kind = kAttachedNow;
+    pool_drain_if_pending();
+    return 0;
+}
+
+// A thread that is not attached (pyo3cpp_attach's main path).
+//
+// Where the instructions go, with the gate open (per attach + release on 3.11, the main thread):
+// the thread-state lookup and PyEval_RestoreThread/SaveThread are what PyGILState_Ensure/Release
+// do; the gate adds its shard's increment, decrement and two loads of the gate word (about ten
+// instructions: the price of "finalisation never meets an attach half done"); the pool check is
+// one relaxed load, like the hand-written pool's. The release knows from the state which thread
+// state it gives back, so it asks CPython for nothing but "still attached with it?".
+[[gnu::always_inline]] inline int attach_fresh(pyo3cpp_attach_state *state)
+{
+    ThreadAttachState &mine = this_thread_attach();
+    std::atomic<int> &entered = enter_gate(mine);
+    if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
+        return attach_slow(state, entered);
+    // Open: initialised, not finalising, hooks registered (see the gate above). A thread that
+    // has a thread state of its own (any thread Python created, the main thread, a foreign
+    // thread that attached before) re-attaches it directly: what PyGILState_Ensure does for it,
+    // less the gilstate counter (and likewise on release). A foreign thread's later attaches find
+    // the state it keeps in t_attach without asking CPython; one from an earlier interpreter
+    // generation is never used.
+    // (The state is filled in before the re-attach: nothing is kept in registers across it.)
+    PyThreadState *own = mine.tstate;
+    if (own != nullptr && mine.generation == lifecycle_now()) {
+        state->gilstate = kKeptState;
+    } else {
+        own = PyGILState_GetThisThreadState();
+        if (__builtin_expect(own == nullptr, 0)) return attach_new_foreign(state, entered);
+        state->gilstate = kOwnState;
+    }
+    state->reserved = own;
+    {
+        GateHold hold(entered);
+        PyEval_RestoreThread(own);
+    }
+    state->kind = kAttachedNow;
+    pool_drain_if_pending();
+    return 0;
+}
+
+// True when the thread is still attached with `own`, the thread state its guard re-attached.
+// False only for a guard destroyed while CPython ends the thread (a re-attach during
+// finalisation unwinds with the thread no longer attached).
+inline bool still_attached_with(PyThreadState *own) noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    (void)own;
+    return thread_is_attached();  // one thread-local read
+#else
+    // 3.11 keeps the GIL holder's state in a global: this thread holds it iff it is `own`
+    // (thread_is_attached() would ask PyGILState for `own` again).
+    return _PyThreadState_UncheckedGet() == own;
+#endif
+}
+
+// The release of an attach that went through PyGILState_Ensure (out of line: the common paths
+// keep no registers for it).
+[[gnu::noinline]] void release_gilstate(int32_t gilstate)
+{
+    if (!thread_is_attached()) return;  // CPython is ending the thread: nothing to give back
+    PyGILState_Release(static_cast<PyGILState_STATE>(gilstate));
+}
+
+// The release of an attach that re-attached the state the library keeps for this thread.
+[[gnu::noinline]] void release_kept_state(PyThreadState *kept)
+{
+    if (!still_attached_with(kept)) return;  // CPython is ending the thread: nothing to give back
+    ThreadAttachState &mine = t_attach;
+    if (__builtin_expect(mine.tstate == kept, 1))
+        release_foreign_thread_state(mine);
+    else
+        (void)PyEval_SaveThread();  // not the state it keeps now: only detach
 }
 
 }  // namespace
@@ -381,38 +518,11 @@ PYO3CPP_API int pyo3cpp_attach(pyo3cpp_attach_state *state)
     if (debug_in_traverse())
         debug_fail("attach during a GC traversal (tp_traverse)", "pyo3cpp_attach");
 #endif
+    if (!thread_is_attached()) return attach_fresh(state);
+    state->kind = kAlreadyAttached;
     state->gilstate = 0;
     state->reserved = nullptr;
-    if (thread_is_attached()) {
-        state->kind = kAlreadyAttached;
-        arm_runtime();  // a nested attach may be the runtime's first use in this interpreter
-        pool_drain_if_pending();
-        return 0;
-    }
-    ThreadAttachState &mine = t_attach;
-    std::atomic<int> &entered = enter_gate(mine);
-    if (__builtin_expect(g_gate.load(std::memory_order_seq_cst) != kGateOpen, 0))
-        return attach_slow(state, entered);
-    GatePass pass(entered);
-    // Open: initialised, not finalising, hooks registered (see the gate above). A thread that
-    // has a thread state of its own (any thread Python created, the main thread, a foreign
-    // thread that attached before) re-attaches it directly: what PyGILState_Ensure does for it,
-    // less a second TLS lookup and the gilstate counter (and likewise on release). A foreign
-    // thread's first attach makes it the thread state it keeps (see "foreign thread states");
-    // its later attaches find it in t_attach without asking CPython.
-    PyThreadState *own = mine.tstate;
-    if (own == nullptr || mine.generation != lifecycle_now()) {
-        own = PyGILState_GetThisThreadState();
-        if (own == nullptr) own = make_foreign_thread_state();
-    }
-    if (own != nullptr) {
-        PyEval_RestoreThread(own);
-        state->reserved = own;
-    } else {
-        state->gilstate = static_cast<int32_t>(PyGILState_Ensure());
-    }
-    pass.leave();
-    state->kind = kAttachedNow;
+    arm_runtime();  // a nested attach may be the runtime's first use in this interpreter
     pool_drain_if_pending();
     return 0;
 }
@@ -423,21 +533,16 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
 {
     if (state == nullptr || state->kind != kAttachedNow) return;
     state->kind = kNotAttached;
-    // A guard destroyed while CPython ends its thread (a re-attach during finalisation unwinds
-    // the stack with the thread no longer attached): there is nothing to give back.
-    if (!thread_is_attached()) return;
-    if (state->reserved != nullptr) {  // re-attached the thread's own state: detach it again
-        ThreadAttachState &mine = t_attach;
-        if (state->reserved == mine.tstate) {
-            state->reserved = nullptr;
-            release_foreign_thread_state(mine);
-            return;
-        }
-        state->reserved = nullptr;
+    // (reserved is left as it is: with kind reset, a second release is a no-op all the same.)
+    auto *own = static_cast<PyThreadState *>(state->reserved);
+    if (__builtin_expect(own == nullptr, 0)) {
+        release_gilstate(state->gilstate);
+    } else if (state->gilstate == kKeptState) {
+        release_kept_state(own);
+    } else if (still_attached_with(own)) {
+        // Re-attached directly: detach it again (unless CPython is ending the thread).
         (void)PyEval_SaveThread();
-        return;
     }
-    PyGILState_Release(static_cast<PyGILState_STATE>(state->gilstate));
 }
 
 PYO3CPP_API void *pyo3cpp_detach_begin(void) noexcept
