@@ -240,6 +240,37 @@ bool merge_requested(PyThreadState *tstate) noexcept
 
 #endif
 
+// True when the thread is still attached with `own`, the thread state its guard re-attached.
+// False only for a guard destroyed while CPython ends the thread (a re-attach during
+// finalisation unwinds with the thread no longer attached).
+inline bool still_attached_with(PyThreadState *own) noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    (void)own;
+    return thread_is_attached();
+#else
+    // 3.11 keeps the GIL holder's state in a global: this thread holds it iff it is `own`
+    // (thread_is_attached() would ask PyGILState for `own` again).
+    return _PyThreadState_UncheckedGet() == own;
+#endif
+}
+
+// The end of a guard that re-attached `own`: detaches the thread, unless CPython is ending it
+// (see still_attached_with). Returns the thread state it detached, or null.
+inline PyThreadState *detach_if_attached(PyThreadState *own) noexcept
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    // 3.13+: PyThreadState_Swap(NULL) is PyEval_SaveThread that may be called detached ("the
+    // GIL does not need to be held"): the check and the detach read CPython's thread-local
+    // once, instead of once in PyThreadState_GetUnchecked (~20 instructions with its
+    // __tls_get_addr) and again in PyEval_SaveThread.
+    (void)own;
+    return PyThreadState_Swap(nullptr);
+#else
+    return still_attached_with(own) ? PyEval_SaveThread() : nullptr;
+#endif
+}
+
 // Attached, on the thread that owns mine.tstate: clears it (merging), deletes it, detaches.
 void retire_foreign_thread_state(ThreadAttachState &mine)
 {
@@ -254,17 +285,26 @@ void retire_foreign_thread_state(ThreadAttachState &mine)
 // detaching while finalisation sweeps would race with that deletion. The detach therefore
 // passes the gate: while the gate is open the closer waits for it; once the gate is closed the
 // thread deletes its own thread state instead (what PyGILState_Release does).
+// Any time: a thread that CPython is ending (not attached) leaves its state alone.
 void release_foreign_thread_state(ThreadAttachState &mine)
 {
     GatePass pass(enter_gate(mine));
-    bool retire = g_gate.load(std::memory_order_seq_cst) != kGateOpen;
+    if (g_gate.load(std::memory_order_seq_cst) != kGateOpen) {
+        if (still_attached_with(mine.tstate)) retire_foreign_thread_state(mine);
+        return;
+    }
+    // Open: finalisation waits for this pass, so the thread state stays alive throughout.
+    PyThreadState *detached = detach_if_attached(mine.tstate);
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
-    retire = retire || merge_requested(mine.tstate);
-#endif
-    if (retire)
+    // Merges queued for it: attach again to retire it (rare; checked once detached, so the
+    // common path reads the thread-local once).
+    if (detached != nullptr && merge_requested(detached)) {
+        PyEval_RestoreThread(detached);
         retire_foreign_thread_state(mine);
-    else
-        (void)PyEval_SaveThread();
+    }
+#else
+    (void)detached;
+#endif
 }
 
 ForeignThreadExit::~ForeignThreadExit()
@@ -467,21 +507,6 @@ enum : int32_t { kOwnState = 0, kKeptState = 1 };
     return 0;
 }
 
-// True when the thread is still attached with `own`, the thread state its guard re-attached.
-// False only for a guard destroyed while CPython ends the thread (a re-attach during
-// finalisation unwinds with the thread no longer attached).
-inline bool still_attached_with(PyThreadState *own) noexcept
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    (void)own;
-    return thread_is_attached();  // one thread-local read
-#else
-    // 3.11 keeps the GIL holder's state in a global: this thread holds it iff it is `own`
-    // (thread_is_attached() would ask PyGILState for `own` again).
-    return _PyThreadState_UncheckedGet() == own;
-#endif
-}
-
 // The release of an attach that went through PyGILState_Ensure (out of line: the common paths
 // keep no registers for it).
 [[gnu::noinline]] void release_gilstate(int32_t gilstate)
@@ -493,12 +518,11 @@ inline bool still_attached_with(PyThreadState *own) noexcept
 // The release of an attach that re-attached the state the library keeps for this thread.
 [[gnu::noinline]] void release_kept_state(PyThreadState *kept)
 {
-    if (!still_attached_with(kept)) return;  // CPython is ending the thread: nothing to give back
     ThreadAttachState &mine = t_attach;
     if (__builtin_expect(mine.tstate == kept, 1))
         release_foreign_thread_state(mine);
     else
-        (void)PyEval_SaveThread();  // not the state it keeps now: only detach
+        (void)detach_if_attached(kept);  // not the state it keeps now: only detach
 }
 
 }  // namespace
@@ -539,9 +563,8 @@ PYO3CPP_API void pyo3cpp_release_attach(pyo3cpp_attach_state *state)
         release_gilstate(state->gilstate);
     } else if (state->gilstate == kKeptState) {
         release_kept_state(own);
-    } else if (still_attached_with(own)) {
-        // Re-attached directly: detach it again (unless CPython is ending the thread).
-        (void)PyEval_SaveThread();
+    } else {
+        (void)detach_if_attached(own);  // re-attached directly: detach it again
     }
 }
 
