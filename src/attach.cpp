@@ -297,8 +297,9 @@ void release_foreign_thread_state(ThreadAttachState &mine)
     PyThreadState *detached = detach_if_attached(mine.tstate);
 #if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030D0000
     // Merges queued for it: attach again to retire it (rare; checked once detached, so the
-    // common path reads the thread-local once).
-    if (detached != nullptr && merge_requested(detached)) {
+    // common path reads the thread-local once). Only the state it keeps: a thread state that
+    // someone else swapped in is only detached.
+    if (detached == mine.tstate && detached != nullptr && merge_requested(detached)) {
         PyEval_RestoreThread(detached);
         retire_foreign_thread_state(mine);
     }
