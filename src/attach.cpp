@@ -299,7 +299,7 @@ void release_foreign_thread_state(ThreadAttachState &mine)
     // Merges queued for it: attach again to retire it (rare; checked once detached, so the
     // common path reads the thread-local once). Only the state it keeps: a thread state that
     // someone else swapped in is only detached.
-    if (detached == mine.tstate && detached != nullptr && merge_requested(detached)) {
+    if (detached != nullptr && merge_requested(detached) && detached == mine.tstate) {
         PyEval_RestoreThread(detached);
         retire_foreign_thread_state(mine);
     }
