@@ -19,6 +19,7 @@
 // Thread: every function requires an attached thread. Prepared signatures are immutable once
 // published; the registry behind pyo3cpp_function_signature has its own lock.
 #include <array>
+#include <type_traits>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -51,52 +52,49 @@ const Prepared &prepared(const pyo3cpp_signature *sig) noexcept
     return *static_cast<const Prepared *>(sig->prepared);
 }
 
-// Shared C entries (pyo3cpp_function_shared_entry): a fixed set of METH_FASTCALL | METH_KEYWORDS
-// functions, each bound once to an (invoke, context) pair. They live here, once per process,
-// rather than in every extension.
-constexpr std::size_t kSharedEntries = 1024;
-struct SharedEntrySlot {
-    pyo3cpp_fastcall_invoke invoke;
-    void *context;
+// Shared C entries (pyo3cpp_function_shared_entry, pyo3cpp_method_shared_entry): a fixed set of
+// METH_FASTCALL | METH_KEYWORDS functions, each bound once to an (invoke, context) pair. They
+// live here, once per process, rather than in every extension. A method's invoke also gets
+// `self`; a function's does not.
+template <class Invoke, std::size_t N> class EntryTable {
+public:
+    using Entry = PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+
+    // The entry bound to (invoke, context), or nullptr when all N are taken.
+    static void *bind(Invoke invoke, void *context) noexcept
+    {
+        const std::size_t k = used_.fetch_add(1, std::memory_order_relaxed);
+        if (k >= N) return nullptr;
+        // Published to the interpreter with the function object (module exec), after this store.
+        slots_[k] = Slot{invoke, context};
+        return reinterpret_cast<void *>(entries_[k]);
+    }
+
+private:
+    struct Slot {
+        Invoke invoke;
+        void *context;
+    };
+    static inline Slot slots_[N];
+    static inline std::atomic<std::size_t> used_{0};
+
+    template <std::size_t K>
+    static PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+    {
+        const Slot &slot = slots_[K];
+        if constexpr (std::is_same_v<Invoke, pyo3cpp_method_invoke>)
+            return slot.invoke(slot.context, self, args, nargs, kwnames);
+        else
+            return slot.invoke(slot.context, args, nargs, kwnames);
+    }
+    template <std::size_t... K> static constexpr std::array<Entry, N> make(std::index_sequence<K...>)
+    {
+        return {&entry<K>...};
+    }
+    static constexpr std::array<Entry, N> entries_ = make(std::make_index_sequence<N>());
 };
-SharedEntrySlot g_shared_slots[kSharedEntries];
-std::atomic<std::size_t> g_shared_used{0};
-
-template <std::size_t K>
-PyObject *shared_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    const SharedEntrySlot &slot = g_shared_slots[K];
-    return slot.invoke(slot.context, args, nargs, kwnames);
-}
-using FastcallEntry = PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
-template <std::size_t... K> constexpr std::array<FastcallEntry, sizeof...(K)> make_entries(std::index_sequence<K...>)
-{
-    return {&shared_entry<K>...};
-}
-constexpr std::array<FastcallEntry, kSharedEntries> g_shared_entries =
-    make_entries(std::make_index_sequence<kSharedEntries>());
-
-// Method entries (pyo3cpp_method_shared_entry): the same, passing `self` on.
-constexpr std::size_t kMethodEntries = 4096;
-struct MethodEntrySlot {
-    pyo3cpp_method_invoke invoke;
-    void *context;
-};
-MethodEntrySlot g_method_slots[kMethodEntries];
-std::atomic<std::size_t> g_method_used{0};
-
-template <std::size_t K>
-PyObject *method_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    const MethodEntrySlot &slot = g_method_slots[K];
-    return slot.invoke(slot.context, self, args, nargs, kwnames);
-}
-template <std::size_t... K> constexpr std::array<FastcallEntry, sizeof...(K)> make_method_entries(std::index_sequence<K...>)
-{
-    return {&method_entry<K>...};
-}
-constexpr std::array<FastcallEntry, kMethodEntries> g_method_entries =
-    make_method_entries(std::make_index_sequence<kMethodEntries>());
+using FunctionEntries = EntryTable<pyo3cpp_fastcall_invoke, 1024>;
+using MethodEntries = EntryTable<pyo3cpp_method_invoke, 4096>;
 
 PlainMutex g_registry_lock;
 std::unordered_map<const PyMethodDef *, const pyo3cpp_signature *> *g_registry = nullptr;
@@ -571,12 +569,7 @@ PYO3CPP_API PyObject *pyo3cpp_function_new(void *method_def, void *vectorcall,
 PYO3CPP_API void *pyo3cpp_function_shared_entry(pyo3cpp_fastcall_invoke invoke,
                                                 void *context) noexcept
 {
-    if (invoke == nullptr) return nullptr;
-    const std::size_t k = g_shared_used.fetch_add(1, std::memory_order_relaxed);
-    if (k >= kSharedEntries) return nullptr;
-    // Published to the interpreter with the function object (module exec), after this store.
-    g_shared_slots[k] = SharedEntrySlot{invoke, context};
-    return reinterpret_cast<void *>(g_shared_entries[k]);
+    return invoke != nullptr ? FunctionEntries::bind(invoke, context) : nullptr;
 }
 
 PYO3CPP_API int pyo3cpp_method_register(const void *method_def, const pyo3cpp_signature *sig)
@@ -648,11 +641,7 @@ PYO3CPP_API PyObject *pyo3cpp_class_member_signature(PyObject *type, const char 
 
 PYO3CPP_API void *pyo3cpp_method_shared_entry(pyo3cpp_method_invoke invoke, void *context) noexcept
 {
-    if (invoke == nullptr) return nullptr;
-    const std::size_t k = g_method_used.fetch_add(1, std::memory_order_relaxed);
-    if (k >= kMethodEntries) return nullptr;
-    g_method_slots[k] = MethodEntrySlot{invoke, context};
-    return reinterpret_cast<void *>(g_method_entries[k]);
+    return invoke != nullptr ? MethodEntries::bind(invoke, context) : nullptr;
 }
 
 PYO3CPP_API PyObject *pyo3cpp_function_signature(PyObject *callable)

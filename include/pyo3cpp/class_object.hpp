@@ -258,23 +258,25 @@ struct param_decay<Q &&> {
     using type = std::remove_const_t<Q>;
 };
 
-template <class Q> struct param<ClassRef<Q>> {
-    using T = std::remove_const_t<Q>;
-    static constexpr bool locks_instance = is_locked_v<T>;
+// What every parameter naming an instance shares: required, not variadic, worded by
+// checked_instance ("must be Counter, not int").
+struct instance_param {
     static constexpr bool optional = false;
     static constexpr bool variadic = false;
-    static constexpr const char *expected = nullptr;  // checked_instance words it
+    static constexpr const char *expected = nullptr;
+};
+
+template <class Q> struct param<ClassRef<Q>> : instance_param {
+    using T = std::remove_const_t<Q>;
+    static constexpr bool locks_instance = is_locked_v<T>;
     static ClassRef<Q> convert(Python py, PyObject *object)
     {
         checked_instance<T>(py, object);
         return ClassRef<Q>(Access<T, ClassRef<Q>::exclusive>(py, object, nullptr));
     }
 };
-template <BoundClass T> struct param<T> {
+template <BoundClass T> struct param<T> : instance_param {
     static constexpr bool locks_instance = is_locked_v<T>;
-    static constexpr bool optional = false;
-    static constexpr bool variadic = false;
-    static constexpr const char *expected = nullptr;  // checked_instance words it
     static T convert(Python py, PyObject *object)
     {
         checked_instance<T>(py, object);
@@ -282,28 +284,19 @@ template <BoundClass T> struct param<T> {
         return T(access.get());
     }
 };
-template <BoundClass T> struct param<Borrowed<T>> {
-    static constexpr bool optional = false;
-    static constexpr bool variadic = false;
-    static constexpr const char *expected = nullptr;  // checked_instance words it
+template <BoundClass T> struct param<Borrowed<T>> : instance_param {
     static Borrowed<T> convert(Python py, PyObject *object)
     {
         return Borrowed<PyAny>::from_ptr(py, checked_instance<T>(py, object)).template cast_unchecked<T>();
     }
 };
-template <BoundClass T> struct param<Bound<T>> {
-    static constexpr bool optional = false;
-    static constexpr bool variadic = false;
-    static constexpr const char *expected = nullptr;  // checked_instance words it
+template <BoundClass T> struct param<Bound<T>> : instance_param {
     static Bound<T> convert(Python py, PyObject *object)
     {
         return param<Borrowed<T>>::convert(py, object).to_owned();
     }
 };
-template <BoundClass T> struct param<Py<T>> {
-    static constexpr bool optional = false;
-    static constexpr bool variadic = false;
-    static constexpr const char *expected = nullptr;  // checked_instance words it
+template <BoundClass T> struct param<Py<T>> : instance_param {
     static Py<T> convert(Python py, PyObject *object)
     {
         return param<Borrowed<T>>::convert(py, object).unbind();
