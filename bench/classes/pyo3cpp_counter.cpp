@@ -32,17 +32,17 @@ PYO3CPP_MODULE(bench_classes_pyo3cpp, m)
     using Locked = Counter<pyo3cpp::locked>;
     m.add_class<Frozen>("FrozenCounter")
         .def_init<long>()
-        .def("get", &Frozen::get)
-        .def("plus", &Frozen::plus)
+        .def<&Frozen::get>("get")
+        .def<&Frozen::plus>("plus")
         .def_readonly("count", &Frozen::count);
     m.add_class<Unsync>("UnsyncCounter")
         .def_init<long>()
-        .def("get", &Unsync::get)
-        .def("add", &Unsync::add)
+        .def<&Unsync::get>("get")
+        .def<&Unsync::add>("add")
         .def_readonly("count", &Unsync::count);
     m.add_class<Locked>("LockedCounter")
         .def_init<long>()
-        .def("get", &Locked::get)
-        .def("add", &Locked::add)
+        .def<&Locked::get>("get")
+        .def<&Locked::add>("add")
         .def_readonly("count", &Locked::count);
 }
