@@ -31,14 +31,17 @@
 //     constructor's (inspect.signature(Counter) works). A failed constructor leaves the instance
 //     empty (no T, ~T never runs for it; methods raise TypeError); __init__ on an initialised
 //     instance raises TypeError. No def_init: the class cannot be instantiated from Python
-//     (make_instance from C++ still works).
+//     (make_instance from C++ still works). Calling the class itself goes through its
+//     tp_vectorcall (type_vectorcall: no argument tuple); Python subclasses, which CPython never
+//     gives the base's tp_vectorcall, go through type.__call__ (their __new__/__init__ apply).
 //   - def(name, callable, [doc], arg()...): `callable` is a member function pointer (const or
 //     not), or a callable whose first parameter is `T&`, `const T&` (the instance's T, locked as
 //     the policy says) or `Bound<T>` / `Borrowed<T>` (the object itself, no lock, not checked
 //     for initialisation: use lock()/read()). Methods are method descriptors
 //     (METH_FASTCALL | METH_KEYWORDS) with "name($self, ...)" text signatures; errors name the
 //     method ("add() argument 'n' must be int, not str"). A result is converted while the lock
-//     is still held (a returned reference is copied first).
+//     is still held (a returned reference is copied first). def<&T::m>(name, [doc], arg()...):
+//     the same for a member function given as a template argument, whose call then inlines.
 //   - Special methods by name, through the type's slots (so len(), iter(), ==, hash() ... use
 //     them): __repr__, __str__, __len__, __iter__, __next__ (a std::optional result that is
 //     empty ends the iteration), __getitem__, __setitem__, __delitem__, __contains__, __eq__,
