@@ -1,243 +1,50 @@
 // bench_classes.cpp — the cost of using an instance of a bound class, beside the hand-written C
-// type an expert writes for the same contract, and pybind11 (GIL builds).
+// type an expert writes for the same contract, pybind11 (GIL builds) and nanobind.
+//
+// Each side's class lives in an extension module of its own (bench/classes/*.cpp), imported from
+// the build directory as Python imports any extension: a shared object, so header-only code pays
+// what it pays in a real extension (its thread-locals through __tls_get_addr, calls into
+// libpyo3cpp through the PLT), not what it would cost linked into this executable.
 //
 // The class is a counter holding a C long: Counter(count) (one positional argument), a method
 // get() -> count, a method add(n) -> count += n; count, and a read-only property `count`.
 // Forms:
-//   capi      a heap type from PyType_Spec/PyType_FromSpec: tp_new (tp_alloc), tp_init (one
-//             positional argument, no keywords), tp_dealloc, METH_FASTCALL methods, a PyGetSetDef
-//             getter; variant capi_member: the property as a PyMemberDef (T_LONG, READONLY);
-//             variant capi_cs (3.13+ only): the methods inside Py_BEGIN_CRITICAL_SECTION(self),
-//             what a C author writes to make add() safe on a free-threaded build;
-//   pyo3cpp   m.add_class<Counter<P>>() for each policy P (rows suffixed _frozen, _unsync,
-//             _locked): def_init<long>(), def("get", &get), def("add", &add) (frozen: the const
-//             def("plus", &plus) -> count + n, the same shape without the write),
-//             def_readonly("count", &count); positional-only, like the C methods;
-//   pybind11  py::class_ with py::init<long>(), def("get"), def("add"), def_readonly("count").
+//   capi      bench_classes_capi.Counter, a heap type from PyType_Spec: tp_new (tp_alloc),
+//             tp_init (one positional argument, no keywords), tp_dealloc, METH_FASTCALL methods,
+//             a PyGetSetDef getter; variant capi_member: the property as a PyMemberDef (T_LONG,
+//             READONLY); variant capi_cs (3.13+ only): the methods inside
+//             Py_BEGIN_CRITICAL_SECTION(self), what a C author writes to make add() safe on a
+//             free-threaded build;
+//   pyo3cpp   bench_classes_pyo3cpp, m.add_class<Counter<P>>() for each policy P (rows suffixed
+//             _frozen, _unsync, _locked): def_init<long>(), def("get", ...), def("add", ...)
+//             (frozen: the const def("plus", ...) -> count + n, the same shape without the
+//             write), def_readonly("count", &count); positional-only, like the C methods;
+//   pybind11  bench_classes_pybind11: py::class_ with py::init<long>(), def("get"), def("add"),
+//             def_readonly("count");
+//   nanobind  bench_classes_nanobind: nb::class_ with nb::init<long>(), def("get"), def("add"),
+//             def_ro("count"); its runtime built from its sources into the module.
 // Operations, every form through the same C entry:
 //   class_method0    PyObject_VectorcallMethod("get", {obj}, 1 | OFFSET)       (interned name)
 //   class_method1    PyObject_VectorcallMethod("add", {obj, 1}, 2 | OFFSET)    (frozen: "plus")
 //   class_property   PyObject_GetAttr(obj, "count")                            (interned name)
 //   class_construct  PyObject_Vectorcall(Counter, {1000}, 1 | OFFSET); the instance is dropped
-//                    (type call -> tp_new -> tp_init, then tp_dealloc)
+//                    (the type's call: tp_vectorcall where the type has one, else type_call ->
+//                    tp_new -> tp_init; then tp_dealloc)
 // The pyo3cpp rows (operation_<policy>) are compared with the operation's capi row. count
 // starts at 1000 so that every result is a fresh int (none from the small-int cache) in every
 // form; add(1) then keeps it growing, plus(1) stays at 1001.
 #include "bench_support.hpp"
 
-#include <structmember.h>
-
-#include <pyo3cpp/pyo3cpp.hpp>
-
-#ifdef PYO3CPP_BENCH_PYBIND11
-#include <pybind11/pybind11.h>
-namespace pyb = pybind11;
+#ifndef PYO3CPP_BENCH_MODULE_DIR
+#error "PYO3CPP_BENCH_MODULE_DIR: the directory holding the bench_classes_* extension modules"
 #endif
 
 namespace {
 
 constexpr long kStart = 1000;
 
-// ---- the hand-written C type
-
-struct CapiCounter {
-    PyObject_HEAD
-    long count;
-};
-
-PyObject *capi_new(PyTypeObject *type, PyObject *, PyObject *)
-{
-    return type->tp_alloc(type, 0);
-}
-
-int capi_init(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    if (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0) {
-        PyErr_SetString(PyExc_TypeError, "Counter() takes no keyword arguments");
-        return -1;
-    }
-    if (PyTuple_GET_SIZE(args) != 1) {
-        PyErr_Format(PyExc_TypeError, "Counter() takes 1 positional argument but %zd were given",
-                     PyTuple_GET_SIZE(args));
-        return -1;
-    }
-    long count = PyLong_AsLong(PyTuple_GET_ITEM(args, 0));
-    if (count == -1 && PyErr_Occurred()) return -1;
-    reinterpret_cast<CapiCounter *>(self)->count = count;
-    return 0;
-}
-
-void capi_dealloc(PyObject *self)
-{
-    PyTypeObject *type = Py_TYPE(self);
-    type->tp_free(self);
-    Py_DECREF(type);
-}
-
-PyObject *capi_get(PyObject *self, PyObject *const *, Py_ssize_t nargs)
-{
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "get() takes no arguments (%zd given)", nargs);
-        return nullptr;
-    }
-    return PyLong_FromLong(reinterpret_cast<CapiCounter *>(self)->count);
-}
-
-PyObject *capi_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 1) {
-        PyErr_Format(PyExc_TypeError, "add() takes exactly one argument (%zd given)", nargs);
-        return nullptr;
-    }
-    long n = PyLong_AsLong(args[0]);
-    if (n == -1 && PyErr_Occurred()) return nullptr;
-    auto *c = reinterpret_cast<CapiCounter *>(self);
-    c->count += n;
-    return PyLong_FromLong(c->count);
-}
-
-#if PY_VERSION_HEX >= 0x030D0000
-// The same methods made safe for concurrent callers on a free-threaded build.
-PyObject *capi_get_cs(PyObject *self, PyObject *const *, Py_ssize_t nargs)
-{
-    if (nargs != 0) {
-        PyErr_Format(PyExc_TypeError, "get_cs() takes no arguments (%zd given)", nargs);
-        return nullptr;
-    }
-    long count;
-    Py_BEGIN_CRITICAL_SECTION(self);
-    count = reinterpret_cast<CapiCounter *>(self)->count;
-    Py_END_CRITICAL_SECTION();
-    return PyLong_FromLong(count);
-}
-
-PyObject *capi_add_cs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 1) {
-        PyErr_Format(PyExc_TypeError, "add_cs() takes exactly one argument (%zd given)", nargs);
-        return nullptr;
-    }
-    long n = PyLong_AsLong(args[0]);
-    if (n == -1 && PyErr_Occurred()) return nullptr;
-    long count;
-    Py_BEGIN_CRITICAL_SECTION(self);
-    auto *c = reinterpret_cast<CapiCounter *>(self);
-    c->count += n;
-    count = c->count;
-    Py_END_CRITICAL_SECTION();
-    return PyLong_FromLong(count);
-}
-#endif
-
-PyObject *capi_count_get(PyObject *self, void *)
-{
-    return PyLong_FromLong(reinterpret_cast<CapiCounter *>(self)->count);
-}
-
-template <class F> PyCFunction as_cfunction(F *fn)
-{
-    return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(fn));
-}
-
-PyMethodDef capi_methods[] = {
-    {"get", as_cfunction(capi_get), METH_FASTCALL, nullptr},
-    {"add", as_cfunction(capi_add), METH_FASTCALL, nullptr},
-#if PY_VERSION_HEX >= 0x030D0000
-    {"get_cs", as_cfunction(capi_get_cs), METH_FASTCALL, nullptr},
-    {"add_cs", as_cfunction(capi_add_cs), METH_FASTCALL, nullptr},
-#endif
-    {nullptr, nullptr, 0, nullptr}};
-
-PyGetSetDef capi_getset[] = {
-    {"count", capi_count_get, nullptr, nullptr, nullptr},
-    {nullptr, nullptr, nullptr, nullptr, nullptr}};
-
-PyMemberDef capi_members[] = {
-    {"count_member", T_LONG, offsetof(CapiCounter, count), READONLY, nullptr},
-    {nullptr, 0, 0, 0, nullptr}};
-
-PyType_Slot capi_slots[] = {
-    {Py_tp_new, reinterpret_cast<void *>(capi_new)},
-    {Py_tp_init, reinterpret_cast<void *>(capi_init)},
-    {Py_tp_dealloc, reinterpret_cast<void *>(capi_dealloc)},
-    {Py_tp_methods, capi_methods},
-    {Py_tp_getset, capi_getset},
-    {Py_tp_members, capi_members},
-    {0, nullptr}};
-
-PyType_Spec capi_spec = {"bench_capi.Counter", static_cast<int>(sizeof(CapiCounter)), 0,
-                         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE, capi_slots};
-
-// ---- the C++ type bound by pyo3cpp, once per policy
-
-template <class Policy> struct Counter {
-    long count;
-    explicit Counter(long start) : count(start) {}
-    long get() const { return count; }
-    long add(long n)
-    {
-        count += n;
-        return count;
-    }
-    long plus(long n) const { return count + n; }
-};
-
-}  // namespace
-
-PYO3CPP_CLASS(Counter<pyo3cpp::frozen>, pyo3cpp::frozen);
-PYO3CPP_CLASS(Counter<pyo3cpp::unsynchronized>, pyo3cpp::unsynchronized);
-PYO3CPP_CLASS(Counter<pyo3cpp::locked>, pyo3cpp::locked);
-
-PYO3CPP_MODULE(bench_classes_pyo3cpp, m)
-{
-    using Frozen = Counter<pyo3cpp::frozen>;
-    using Unsync = Counter<pyo3cpp::unsynchronized>;
-    using Locked = Counter<pyo3cpp::locked>;
-    m.add_class<Frozen>("FrozenCounter")
-        .def_init<long>()
-        .def("get", &Frozen::get)
-        .def("plus", &Frozen::plus)
-        .def_readonly("count", &Frozen::count);
-    m.add_class<Unsync>("UnsyncCounter")
-        .def_init<long>()
-        .def("get", &Unsync::get)
-        .def("add", &Unsync::add)
-        .def_readonly("count", &Unsync::count);
-    m.add_class<Locked>("LockedCounter")
-        .def_init<long>()
-        .def("get", &Locked::get)
-        .def("add", &Locked::add)
-        .def_readonly("count", &Locked::count);
-}
-
-#ifdef PYO3CPP_BENCH_PYBIND11
-namespace {
-struct PbCounter {
-    long count;
-    explicit PbCounter(long start) : count(start) {}
-    long get() const { return count; }
-    long add(long n)
-    {
-        count += n;
-        return count;
-    }
-};
-}  // namespace
-
-PYBIND11_MODULE(bench_classes_pybind11, m)
-{
-    pyb::class_<PbCounter>(m, "Counter")
-        .def(pyb::init<long>())
-        .def("get", &PbCounter::get)
-        .def("add", &PbCounter::add)
-        .def_readonly("count", &PbCounter::count);
-}
-#endif
-
-namespace {
-
 // The columns: one type each.
-enum Form { kCapi, kFrozen, kUnsync, kLocked, kPybind11, kForms };
+enum Form { kCapi, kFrozen, kUnsync, kLocked, kPybind11, kNanobind, kForms };
 
 struct Fixture {
     PyObject *type[kForms] = {};
@@ -253,18 +60,11 @@ struct Fixture {
     std::abort();
 }
 
-PyObject *module_from_multiphase(PyObject *def_object, const char *name)
+// Imports one of the bench's extension modules (the directory is on sys.path).
+PyObject *import_or_die(const char *name)
 {
-    PyObject *machinery = PyImport_ImportModule("importlib.machinery");
-    if (machinery == nullptr) die();
-    PyObject *spec = PyObject_CallMethod(machinery, "ModuleSpec", "sO", name, Py_None);
-    if (spec == nullptr) die();
-    PyObject *module = PyModule_FromDefAndSpec(reinterpret_cast<PyModuleDef *>(def_object), spec);
-    if (module == nullptr || PyModule_ExecDef(module, reinterpret_cast<PyModuleDef *>(def_object)) < 0)
-        die();
-    PyDict_SetItemString(PyImport_GetModuleDict(), name, module);
-    Py_DECREF(spec);
-    Py_DECREF(machinery);
+    PyObject *module = PyImport_ImportModule(name);
+    if (module == nullptr) die();
     return module;
 }
 
@@ -289,16 +89,20 @@ const Fixture &fixture()
         f.one = PyLong_FromLong(1);
         f.start = PyLong_FromLong(kStart);
 
-        f.type[kCapi] = PyType_FromSpec(&capi_spec);
-        if (f.type[kCapi] == nullptr) die();
-        PyObject *ours = module_from_multiphase(PyInit_bench_classes_pyo3cpp(), "bench_classes_pyo3cpp");
+        PyObject *sys_path = PySys_GetObject("path");  // borrowed
+        PyObject *dir = PyUnicode_FromString(PYO3CPP_BENCH_MODULE_DIR);
+        if (sys_path == nullptr || dir == nullptr || PyList_Insert(sys_path, 0, dir) < 0) die();
+        Py_DECREF(dir);
+        f.type[kCapi] = attr_or_die(import_or_die("bench_classes_capi"), "Counter");
+        PyObject *ours = import_or_die("bench_classes_pyo3cpp");
         f.type[kFrozen] = attr_or_die(ours, "FrozenCounter");
         f.type[kUnsync] = attr_or_die(ours, "UnsyncCounter");
         f.type[kLocked] = attr_or_die(ours, "LockedCounter");
 #ifdef PYO3CPP_BENCH_PYBIND11
-        PyObject *theirs = PyInit_bench_classes_pybind11();
-        if (theirs == nullptr) die();
-        f.type[kPybind11] = attr_or_die(theirs, "Counter");
+        f.type[kPybind11] = attr_or_die(import_or_die("bench_classes_pybind11"), "Counter");
+#endif
+#ifdef PYO3CPP_BENCH_NANOBIND
+        f.type[kNanobind] = attr_or_die(import_or_die("bench_classes_nanobind"), "Counter");
 #endif
         for (int form = 0; form < kForms; ++form) {
             if (f.type[form] == nullptr) continue;
@@ -384,4 +188,11 @@ PYO3CPP_BENCH(class_method0, pybind11) { method_call(state, kPybind11, &Fixture:
 PYO3CPP_BENCH(class_method1, pybind11) { method_call(state, kPybind11, &Fixture::name_add, 1); }
 PYO3CPP_BENCH(class_property, pybind11) { property_get(state, kPybind11, &Fixture::name_count); }
 PYO3CPP_BENCH(class_construct, pybind11) { construct(state, kPybind11); }
+#endif
+
+#ifdef PYO3CPP_BENCH_NANOBIND
+PYO3CPP_BENCH(class_method0, nanobind) { method_call(state, kNanobind, &Fixture::name_get, 0); }
+PYO3CPP_BENCH(class_method1, nanobind) { method_call(state, kNanobind, &Fixture::name_add, 1); }
+PYO3CPP_BENCH(class_property, nanobind) { property_get(state, kNanobind, &Fixture::name_count); }
+PYO3CPP_BENCH(class_construct, nanobind) { construct(state, kNanobind); }
 #endif

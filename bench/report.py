@@ -39,7 +39,7 @@ for _op in ("class_method0", "class_method1", "class_property"):
         "the `locked` policy's per-call reader/writer lock (instance_lock.hpp), which the plain C "
         "type has no counterpart for; the same operation without the lock is " + _op + "_unsync "
         "(and _frozen), held to the bound")
-MAIN_FORMS = ("capi", "pyo3cpp", "pybind11")
+MAIN_FORMS = ("capi", "pyo3cpp", "pybind11", "nanobind")
 
 
 def read_dumps(results):
@@ -85,14 +85,13 @@ def fmt(x):
 def print_table(label, cost):
     ops = sorted({op for op, _ in cost})
     header = ["operation", "capi instr/op", "pyo3cpp instr/op", "pybind11 instr/op",
-              "pyo3cpp/capi", "pybind11/capi"]
+              "nanobind instr/op", "pyo3cpp/capi", "pybind11/capi", "nanobind/capi"]
     rows, ratios, extras = [], [], []
     for op in ops:
-        c, p, b = (cost.get((op, f)) for f in MAIN_FORMS)
-        r_p = p / c if (c and p is not None) else None
-        r_b = b / c if (c and b is not None) else None
-        rows.append([op, fmt(c), fmt(p), fmt(b),
-                     "—" if r_p is None else f"{r_p:.2f}", "—" if r_b is None else f"{r_b:.2f}"])
+        c, p, b, n = (cost.get((op, f)) for f in MAIN_FORMS)
+        r_p, r_b, r_n = (x / c if (c and x is not None) else None for x in (p, b, n))
+        rows.append([op, fmt(c), fmt(p), fmt(b), fmt(n)] +
+                    ["—" if r is None else f"{r:.2f}" for r in (r_p, r_b, r_n)])
         if r_p is not None:
             ratios.append((op, r_p))
         for (op2, form), v in sorted(cost.items()):

@@ -31,14 +31,17 @@
 //     constructor's (inspect.signature(Counter) works). A failed constructor leaves the instance
 //     empty (no T, ~T never runs for it; methods raise TypeError); __init__ on an initialised
 //     instance raises TypeError. No def_init: the class cannot be instantiated from Python
-//     (make_instance from C++ still works).
+//     (make_instance from C++ still works). Calling the class itself goes through its
+//     tp_vectorcall (type_vectorcall: no argument tuple); Python subclasses, which CPython never
+//     gives the base's tp_vectorcall, go through type.__call__ (their __new__/__init__ apply).
 //   - def(name, callable, [doc], arg()...): `callable` is a member function pointer (const or
 //     not), or a callable whose first parameter is `T&`, `const T&` (the instance's T, locked as
 //     the policy says) or `Bound<T>` / `Borrowed<T>` (the object itself, no lock, not checked
 //     for initialisation: use lock()/read()). Methods are method descriptors
 //     (METH_FASTCALL | METH_KEYWORDS) with "name($self, ...)" text signatures; errors name the
 //     method ("add() argument 'n' must be int, not str"). A result is converted while the lock
-//     is still held (a returned reference is copied first).
+//     is still held (a returned reference is copied first). def<&T::m>(name, [doc], arg()...):
+//     the same for a member function given as a template argument, whose call then inlines.
 //   - Special methods by name, through the type's slots (so len(), iter(), ==, hash() ... use
 //     them): __repr__, __str__, __len__, __iter__, __next__ (a std::optional result that is
 //     empty ends the iteration), __getitem__, __setitem__, __delitem__, __contains__, __eq__,
@@ -160,6 +163,23 @@ public:
         if (std::strcmp(name, "__next__") == 0)
             return add_method<true>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
         return add_method<false>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
+    }
+
+    // The same, with the member function as a template argument: def<&Counter::get>("get").
+    // The call then inlines into the method's entry (a member function pointer passed as a value
+    // is called indirectly); arguments, locking and errors are def()'s.
+    template <auto Fn, class... Specs>
+        requires(std::is_member_function_pointer_v<decltype(Fn)> && (detail::is_arg_spec_v<Specs> && ...))
+    ClassDef &def(const char *name, Specs &&...specs)
+    {
+        return def(name, detail::fixed_member<Fn>{}, static_cast<const char *>(nullptr),
+                   std::forward<Specs>(specs)...);
+    }
+    template <auto Fn, class... Specs>
+        requires(std::is_member_function_pointer_v<decltype(Fn)> && (detail::is_arg_spec_v<Specs> && ...))
+    ClassDef &def(const char *name, const char *doc, Specs &&...specs)
+    {
+        return def(name, detail::fixed_member<Fn>{}, doc, std::forward<Specs>(specs)...);
     }
 
     // A classmethod: fn(Bound<PyType> cls, args...) (or Borrowed<PyType>); cls is the class it
@@ -347,6 +367,7 @@ private:
         init_ = record;
         init_invoke_ = &detail::invoke_with_self<Record>;
         init_slot_ = reinterpret_cast<void *>(&ClassDef::tp_init<Record>);
+        init_vectorcall_ = &ClassDef::type_vectorcall<Record>;
         return *this;
     }
 
@@ -472,6 +493,29 @@ private:
         Py_DECREF(result);
         return 0;
     }
+    // Name(args) on the class itself (the type's tp_vectorcall, set by make_type for def_init
+    // classes): what type_call does through tp_new and tp_init<Record>, without building the
+    // argument tuple and keyword dict. CPython never inherits a type's tp_vectorcall, so a
+    // Python subclass (which may override __new__ or __init__) still goes through type_call;
+    // any other type reaching here is sent there too.
+    template <class Record>
+    static PyObject *type_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+    {
+        auto *type = reinterpret_cast<PyTypeObject *>(callable);
+        if (type != s_vectorcall_type) [[unlikely]]
+            return detail::call_type_slot(callable, args, nargsf, kwnames);
+        PyObject *self = type->tp_alloc(type, 0);  // tp_new: zeroed, no T, lock free
+        if (self == nullptr) return nullptr;
+        PyObject *result = static_cast<const Record &>(*s_init).call(args, PyVectorcall_NARGS(nargsf), kwnames, self);
+        if (result == nullptr) {
+            Py_DECREF(self);
+            return nullptr;
+        }
+        Py_DECREF(result);
+        return self;
+    }
+    static inline PyTypeObject *s_vectorcall_type = nullptr;
+
     static PyObject **dict_slot(PyObject *self)
     {
         return reinterpret_cast<PyObject **>(reinterpret_cast<char *>(self) + s_dict_offset);
@@ -683,6 +727,10 @@ private:
         spec_.slots = slots_.data();
         PyObject *type = PyType_FromModuleAndSpec(module, &spec_, reinterpret_cast<PyObject *>(base));
         if (type == nullptr) throw_fetched(py);
+        if (init_ != nullptr) {  // def_init: calls skip type_call's tuple (type_vectorcall)
+            s_vectorcall_type = reinterpret_cast<PyTypeObject *>(type);
+            s_vectorcall_type->tp_vectorcall = init_vectorcall_;
+        }
         return type;  // a new reference: the class's OnceLock keeps it
     }
 
@@ -693,6 +741,7 @@ private:
     detail::FunctionRecord *init_ = nullptr;
     detail::SelfInvoke init_invoke_ = nullptr;
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
+    vectorcallfunc init_vectorcall_ = nullptr;  // type_vectorcall<Record> for it
     std::vector<MethodEntry> methods_;
     std::vector<detail::FunctionRecord *> statics_;
     std::vector<PyGetSetDef> getsets_;

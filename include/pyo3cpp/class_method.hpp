@@ -55,6 +55,17 @@ struct method_shape<R (C::*)(A...) noexcept> : method_shape<R (C::*)(A...)> {};
 template <class C, class R, class... A>
 struct method_shape<R (C::*)(A...) const noexcept> : method_shape<R (C::*)(A...) const> {};
 
+// def<&T::m>(name): the member function as a constant of the type, so the call through it is a
+// direct call the compiler inlines (a stored member pointer is an indirect call: the method's
+// body is never inlined into the entry). Shaped like the member function it names.
+template <auto Fn> struct fixed_member {
+    template <class... A> decltype(auto) operator()(A &&...args) const
+    {
+        return std::invoke(Fn, std::forward<A>(args)...);
+    }
+};
+template <auto Fn> struct method_shape<fixed_member<Fn>> : method_shape<decltype(Fn)> {};
+
 template <class T> struct is_std_optional : std::false_type {};
 template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
 
@@ -293,6 +304,32 @@ inline PyObject *call_with_tuple(const FunctionRecord &record, SelfInvoke invoke
         return invoke(record, self, reinterpret_cast<PyTupleObject *>(args)->ob_item,
                       PyTuple_GET_SIZE(args), nullptr);
     return call_with_dict(record, invoke, self, args, kwargs);
+}
+
+// A type's call through its metatype's tp_call (type_call: tp_new, then tp_init), from vectorcall
+// arguments: the tuple and keyword dict it takes are built here. For a type_vectorcall reached
+// by a type it was not set for.
+[[gnu::cold, gnu::noinline]] inline PyObject *call_type_slot(PyObject *type, PyObject *const *args,
+                                                            size_t nargsf, PyObject *kwnames)
+{
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *tuple = PyTuple_New(nargs);
+    if (tuple == nullptr) return nullptr;
+    for (Py_ssize_t i = 0; i < nargs; ++i) PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+    PyObject *kwargs = nullptr;
+    if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) {
+        kwargs = PyDict_New();
+        for (Py_ssize_t i = 0; kwargs != nullptr && i < PyTuple_GET_SIZE(kwnames); ++i)
+            if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0) Py_CLEAR(kwargs);
+        if (kwargs == nullptr) {
+            Py_DECREF(tuple);
+            return nullptr;
+        }
+    }
+    PyObject *result = Py_TYPE(type)->tp_call(type, tuple, kwargs);
+    Py_DECREF(tuple);
+    Py_XDECREF(kwargs);
+    return result;
 }
 
 }  // namespace pyo3cpp::detail

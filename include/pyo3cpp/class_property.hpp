@@ -95,6 +95,22 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
     {
         const auto &rec = *static_cast<const TypedProperty *>(closure);
         Python py = Python::assume_attached();
+        if constexpr (std::is_member_object_pointer_v<Get>) {
+            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+            if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {
+                // An integer is copied under the lock and converted after it, outside the try:
+                // the conversion (which cannot throw) is then the getter's tail call.
+                M copy;
+                try {
+                    Access<T, false> access(py, self, rec.name.c_str());
+                    copy = access.get().*rec.get_fn;
+                } PYO3CPP_CATCH_ALL {
+                    translate_current_exception(py);
+                    return nullptr;
+                }
+                return result_to_python(py, copy);
+            }
+        }
         try {
             Access<T, false> access(py, self, rec.name.c_str());
             if constexpr (std::is_member_object_pointer_v<Get>) {

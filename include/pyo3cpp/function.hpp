@@ -186,6 +186,20 @@ template <> struct owner_kind<Kwargs> : owner_kind<Bound<PyDict>> {};
 // bound class returned by value: class_object.hpp specialises this).
 template <class T> struct moves_into_python : std::false_type {};
 
+}  // namespace pyo3cpp::detail
+
+// CPython's integer constructors never throw (they return NULL with the error set): said to GCC,
+// a call that ends in one (result_to_python below) makes it its tail call even inside a try
+// block. (Clang refuses the attribute on a redeclaration; it keeps the plain call.)
+#if defined(__GNUC__) && !defined(__clang__)
+extern "C" {
+PyAPI_FUNC(PyObject *) PyLong_FromLongLong(long long) __attribute__((nothrow));
+PyAPI_FUNC(PyObject *) PyLong_FromUnsignedLongLong(unsigned long long) __attribute__((nothrow));
+}
+#endif
+
+namespace pyo3cpp::detail {
+
 template <class R> PyObject *result_to_python(Python py, R &&result)
 {
     using T = std::remove_cvref_t<R>;

@@ -172,6 +172,19 @@ PYO3CPP_CLASS(Ring);
 PYO3CPP_CLASS(Label);
 PYO3CPP_CLASS(Seeded);
 PYO3CPP_CLASS(Plain);
+
+// Methods bound with the member function as a template argument (def<&T::m>), the inlined form.
+struct Fixed {
+    long count = 0;
+    explicit Fixed(long start) : count(start) {}
+    long get() const noexcept { return count; }
+    long add(long n)
+    {
+        count += n;
+        return count;
+    }
+};
+PYO3CPP_CLASS(Fixed, pyo3cpp::unsynchronized);
 PYO3CPP_CLASS(Counter);
 PYO3CPP_CLASS(Point, pyo3cpp::frozen);
 PYO3CPP_CLASS(Tally, pyo3cpp::unsynchronized);
@@ -321,6 +334,11 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .def_readonly("seed", &Seeded::seed)
         .subclassable();
     m.add_class<Plain>("Plain").construct_in_new().def_readonly("value", &Plain::value);
+    m.add_class<Fixed>("Fixed")
+        .def_init<long>(arg("start"))
+        .def<&Fixed::get>("get")
+        .def<&Fixed::add>("add", "Add n; return the new count.", arg("n") = 1)
+        .def<&Fixed::get>("__len__");
 
     // Typed handles in module functions.
     m.def("total", [](const Counter &a, const Counter &b) { return a.count + b.count; }, arg("a"), arg("b"));

@@ -2,6 +2,7 @@
 handles, the GC, subclassing, weak references, pickling, and the thread-safety policies under
 real races (free-threaded builds run the workers in parallel)."""
 import copy
+import functools
 import gc
 import inspect
 import pickle
@@ -707,6 +708,100 @@ class CounterExample(unittest.TestCase):
         del loud
         gc.collect()
         self.assertIsNone(w())
+
+
+class ConstructionCall(unittest.TestCase):
+    """Name(args) on a def_init class runs through the type's tp_vectorcall (no argument tuple);
+    what type_call would do must still hold: keywords, bad arguments, Python subclasses that
+    override __new__ or __init__, and every other way of calling a type."""
+
+    def test_keywords_and_unpacking(self):
+        self.assertEqual(Counter(start=5, step=3).step, 3)
+        self.assertEqual(Counter(5, step=3).get(), 5)
+        self.assertEqual(Counter(**{"start": 2}).get(), 2)
+        self.assertEqual(Counter(*[4]).get(), 4)
+        self.assertEqual(functools.partial(Counter, step=2)(7).step, 2)
+        self.assertEqual(type.__call__(Counter, 6).get(), 6)
+        self.assertEqual(Counter.with_start(8).get(), 8)
+
+    def test_bad_arguments_leak_nothing(self):
+        before = m.live_counters()
+        text = "not a number"
+        refs = sys.getrefcount(text)
+        for _ in range(200):
+            with self.assertRaisesRegex(TypeError, r"^Counter\.__init__\(\) argument 'start' must be int, not str$"):
+                Counter(text)
+            with self.assertRaisesRegex(TypeError, r"^Counter\.__init__\(\) argument 'step' must be int, not str$"):
+                Counter(1, step=text)
+            with self.assertRaisesRegex(TypeError, r"multiple values for argument 'start'"):
+                Counter(1, start=2)
+            with self.assertRaisesRegex(TypeError, r"unexpected keyword argument 'bogus'"):
+                Counter(bogus=text)
+            with self.assertRaisesRegex(TypeError, r"takes from 0 to 1 positional arguments but 2 were given"):
+                Counter(1, text)
+            with self.assertRaisesRegex(ValueError, "start must be >= 0"):
+                Counter(-1)
+        self.assertEqual(sys.getrefcount(text), refs)
+        self.assertEqual(m.live_counters(), before)
+
+    def test_subclass_overriding_init(self):
+        class Pair(Counter):
+            def __init__(self, a, b, *, scale=1):
+                super().__init__((a + b) * scale, step=scale)
+
+        p = Pair(1, 2, scale=2)
+        self.assertEqual((p.get(), p.step, type(p)), (6, 2, Pair))
+        with self.assertRaises(TypeError):
+            Pair(1)
+
+    def test_subclass_overriding_new(self):
+        calls = []
+
+        class Traced(Counter):
+            def __new__(cls, *args, **kwargs):
+                calls.append((args, kwargs))
+                return super().__new__(cls)
+
+        t = Traced(3, step=4)
+        self.assertEqual((t.get(), t.step), (3, 4))      # Counter.__init__ still runs
+        self.assertEqual(calls, [((3,), {"step": 4})])
+
+        class Other(Counter):
+            def __new__(cls, *args):
+                return 42                                # not an instance: no __init__
+
+        self.assertEqual(Other(1, 2, 3), 42)
+
+        class Reuse(Counter):
+            def __new__(cls, start):
+                return Counter(start)                    # not a Reuse: __init__ is not re-run
+
+        r = Reuse(9)
+        self.assertIs(type(r), Counter)
+        self.assertEqual(r.get(), 9)
+
+    def test_bound_subclasses_and_constructed_in_new(self):
+        self.assertIsInstance(m.Square(2.0), m.Shape)
+        ring = m.Ring(3.0, 1.0)
+        self.assertIsInstance(ring, m.Circle)
+        self.assertEqual(m.Seeded(seed=5).seed, 5)
+        self.assertEqual(m.Plain().value, m.Plain().value)
+        with self.assertRaises(TypeError):
+            m.Plain(1)
+
+    def test_fixed_member_methods(self):
+        f = m.Fixed(2)
+        self.assertEqual(f.get(), 2)
+        self.assertEqual(f.add(), 3)
+        self.assertEqual(f.add(n=5), 8)
+        self.assertEqual(len(f), 8)
+        self.assertEqual(str(inspect.signature(m.Fixed.add)), "(self, /, n=1)")
+        self.assertTrue(m.Fixed.add.__doc__.endswith("Add n; return the new count."))
+        with self.assertRaisesRegex(TypeError, r"^add\(\) argument 'n' must be int, not str$"):
+            f.add("x")
+        empty = m.Fixed.__new__(m.Fixed)
+        with self.assertRaisesRegex(TypeError, r"^Fixed\.get\(\): the instance is not initialised"):
+            empty.get()
 
 
 if __name__ == "__main__":
