@@ -43,11 +43,12 @@ class Unwinding(unittest.TestCase):
 
             class ReadsAtExit:
                 def __init__(self, box):
-                    self.box = box
+                    self.box, self.write = box, os.write   # module globals are gone by then
+                    self.cycle = self    # freed by the collection Py_FinalizeEx runs once finalising
                 def __del__(self):
-                    os.write(1, b"read at exit %d\n" % self.box.get())
+                    self.write(1, b"read at exit %d\\n" % self.box.get())
 
-            reader = ReadsAtExit(x)
+            ReadsAtExit(x)
             threading.Thread(target=lambda: x.hold(0.5), daemon=True).start()
             time.sleep(0.1)
             for _ in range(4):
@@ -95,14 +96,15 @@ class Aliasing(unittest.TestCase):
 
         def work(i):
             for _ in range(300):
-                if i == 0:
+                if i < 2:
                     m.total(x, x, z)
-                elif i == 1:
-                    x.hold(0.0002)
+                elif i < 6:
+                    x.add(1)
+                    x.hold(0.00005)     # held detached, so that the GIL does not serialise it
                 else:
-                    z.add(1)
-        run_threads(4, work, timeout=60)
-        self.assertEqual(z.get(), 600)
+                    z.hold(0.0001)
+        run_threads(7, work, timeout=60)
+        self.assertEqual(x.get(), 1200)
         self.assertEqual(m.violations(), 0)
 
     def test_aliasing_and_upgrades_race(self):
@@ -209,18 +211,20 @@ class WaitCycles(unittest.TestCase):
         # free: other threads take them all, nothing was unlocked twice.
         for round_ in range(10):
             q, x, y = Box(0), Box(0), Box(0)
-            b_holds_y = threading.Event()
+            a_holds_q, b_holds_y = threading.Event(), threading.Event()
             errors = []
 
             def work(i):
                 try:
                     if i == 0:
                         def inner():
+                            a_holds_q.set()
                             b_holds_y.wait(10)
                             time.sleep(0.05)   # B is waiting for q by now
                             m.move(x, y, 1)
                         q.call(inner)
                     else:
+                        a_holds_q.wait(10)
                         y.call(lambda: (b_holds_y.set(), q.add(1)))
                 except RuntimeError as exc:
                     errors.append(str(exc))
