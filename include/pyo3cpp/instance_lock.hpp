@@ -336,11 +336,13 @@ struct LockWaiter {
     const char *cls;
     const char *method;
     LockWaiter *next;
+    std::uint64_t visited;  // the cycle search that last reached it
 };
 
 struct LockRegistry {
     std::mutex mutex;
     LockWaiter *waiters = nullptr;
+    std::uint64_t visit = 0;
     std::vector<LockThread *> threads;  // every thread that has held a lock (fork)
     LockThread *forking = nullptr;
 };
@@ -362,22 +364,34 @@ inline bool holds_conflicting(const HeldLock *held, const InstanceLock *lock, bo
 // The waiter, if any, whose wait leads back to `self` (called under the registry's mutex): W
 // waits for thread U when U holds W's lock in a conflicting mode, or when W reads and U is a
 // writer waiting for the same lock (writers first) — `self` included, once it waits.
-inline const LockWaiter *find_wait_cycle(const LockRegistry &registry, const LockWaiter &self)
+inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaiter &self)
 {
+    // Nobody can wait for a thread that holds nothing, unless it is a writer with readers
+    // queued behind it: then there is no cycle to look for (the common case stays linear).
+    bool holds = false;
+    for (const HeldLock *h = self.held; h != nullptr && !holds; h = h->older)
+        holds = (h->mode & kHoldModeMask) != kHoldNone;
+    if (!holds) {
+        bool queued_behind = false;
+        if (self.exclusive)
+            for (const LockWaiter *u = registry.waiters; u != nullptr && !queued_behind; u = u->next)
+                queued_behind = u->lock == self.lock && !u->exclusive && !u->acquired;
+        if (!queued_behind) return nullptr;
+    }
+    const std::uint64_t visit = ++registry.visit;  // marks the waiters this search has reached
     std::vector<const LockWaiter *> pending{&self};
-    std::vector<const LockWaiter *> seen{&self};
     while (!pending.empty()) {
         const LockWaiter *w = pending.back();
         pending.pop_back();
         if (w != &self && (holds_conflicting(self.held, w->lock, w->exclusive) ||
                            (!w->exclusive && self.exclusive && w->lock == self.lock)))  // queued behind us
             return w;
-        for (const LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
-            if (u == &self || u->acquired || std::find(seen.begin(), seen.end(), u) != seen.end()) continue;
-            const bool blocks = holds_conflicting(u->held, w->lock, w->exclusive) ||
-                                (!w->exclusive && u->exclusive && u->lock == w->lock && !u->acquired);
+        for (LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
+            if (u == &self || u->acquired || u->visited == visit) continue;
+            const bool blocks = (!w->exclusive && u->exclusive && u->lock == w->lock) ||
+                                holds_conflicting(u->held, w->lock, w->exclusive);
             if (!blocks) continue;
-            seen.push_back(u);
+            u->visited = visit;
             pending.push_back(u);
         }
     }
@@ -464,7 +478,7 @@ inline void child() noexcept
     if (try_lock(exclusive)) return;
     if (locked_at_fork()) raise_locked_at_fork(py, cls, method);
     LockRegistry &registry = lock_registry();
-    LockWaiter me{this, exclusive, false, held, cls, method, nullptr};
+    LockWaiter me{this, exclusive, false, held, cls, method, nullptr, 0};
     const char *other_cls = nullptr, *other_method = nullptr;
     bool cycle = false;
     {

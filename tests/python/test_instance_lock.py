@@ -22,7 +22,7 @@ Box, Other = m.Box, m.Other
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
 # More stress: PYO3CPP_LOCK_STRESS=<rounds per thread> (the suite runs a few seconds' worth).
-STRESS_ROUNDS = int(os.environ.get("PYO3CPP_LOCK_STRESS", "0")) or 400
+STRESS_ROUNDS = int(os.environ.get("PYO3CPP_LOCK_STRESS", "0")) or 2500
 
 
 def run_script(source, timeout=60):
