@@ -56,6 +56,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -650,9 +651,10 @@ inline void child() noexcept
 
 // The slow path of a release: an aliased hold, a record that holds nothing, a record not the
 // newest, or a moved-from guard.
-[[gnu::noinline, gnu::cold]] inline void release_contended(LockThread &thread, HeldLock &record) noexcept
+[[gnu::noinline, gnu::cold]] inline void release_contended(LockThread *owner, HeldLock &record) noexcept
 {
-    if (record.lock == nullptr) return;
+    if (record.lock == nullptr) return;  // moved from, or never locked
+    LockThread &thread = *owner;
     HeldLock *successor = nullptr;  // another record of the same lock that holds nothing
     bool more = false;
     for (HeldLock **p = &thread.held; *p != nullptr;) {
@@ -731,7 +733,7 @@ public:
                 node_.lock->unlock_shared();
             node_.lock = nullptr;
         } else {
-            release_contended(*thread_, node_);
+            release_contended(thread_, node_);
         }
     }
 
