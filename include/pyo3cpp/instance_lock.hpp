@@ -6,77 +6,89 @@
 // nothing suspends it, so a method that calls back into Python (which may release the GIL, or
 // detach) still excludes other threads from T until it returns.
 //
-// Rules:
-//   - Waiting detaches (and re-attaches without draining the deferred-decref pool): the thread
-//     holding the lock can always get the interpreter, and a stop-the-world GC is never held
-//     up by a waiter.
-//   - Re-entrance: each thread keeps a short list of the instance locks it holds. Asking for an
-//     instance this thread holds exclusively, or for exclusive access to one it reads, throws
-//     PyErr(RuntimeError: "<Class>.<method>(): the instance is already in use by this thread
-//     (...)") instead of deadlocking. Shared access on top of shared access is granted.
-//   - Writers first: once a writer waits, new readers queue behind it, so a steady stream of
-//     readers cannot starve a writer. A thread that already reads the instance may read it
-//     again without queueing (it would otherwise wait for a writer that waits for it).
+// Guarantees (each has a test in tests/python/test_instance_lock.py):
+//   - State: two 32-bit words. Waiting readers and writers are flags, not counts, so no number
+//     of waiters can overflow it; read holds are counted in 30 bits (a billion nested holds
+//     would need more stack than a process has; past that a reader waits).
+//   - Waking is never a herd: an unlock wakes one waiting writer, or, when no writer waits, all
+//     waiting readers.
+//   - Writers first: once a writer waits, new readers queue behind it. A thread that already
+//     reads the instance may read it again without queueing (it would otherwise wait for a
+//     writer that waits for it).
+//   - Waiting detaches (and re-attaches without draining the deferred-decref pool): the holder
+//     can always get the interpreter, and a stop-the-world GC is never held up by a waiter.
+//   - Unwinding: a thread that takes the lock while detached and is ended by CPython's
+//     finalisation as it re-attaches (forced unwind) gives the lock back; a failure while a call
+//     re-takes its locks (an error, bad_alloc, forced unwind) leaves every guard holding exactly
+//     what it records, so each lock ends as it was found.
+//   - Re-entrance: each thread keeps a short list of the instance locks it holds. Asking, from a
+//     nested call, for an instance this thread holds exclusively, or for exclusive access to one
+//     it reads, throws PyErr(RuntimeError: "<Class>.<method>(): the instance is already in use
+//     by this thread (...)") instead of deadlocking. Shared access on top of shared is granted.
+//   - Aliasing within one call: `w.merge(w)`, `total(x, x, z)`. The call takes each instance
+//     once, in the strongest mode any of its parameters (and self) needs; the other parameters
+//     naming it share that hold. No error, no second hold a queued writer could wedge.
 //   - Several instances in one call (T& / const T& arguments, then self) are taken as the
 //     arguments convert, each with one try. When one is busy, the call gives back the locks it
 //     took so far (nothing has touched their T yet) and takes them all, waiting, in address
-//     order (CallLockScope): a.merge(b) racing b.merge(a) cannot deadlock. Locks held by an
-//     enclosing call whose body is running (a method that calls back into Python, which calls
-//     another) are never given back: such nesting orders itself by the call stack, and
-//     opposite nesting on two threads can still deadlock, as with any two locks.
-//   - fork: a lock held by another thread at fork stays held in the child (not reset).
+//     order (CallLockScope): a.merge(b) racing b.merge(a) cannot deadlock.
+//   - Wait cycles: before a thread sleeps on an instance lock it records what it waits for, in a
+//     registry of waiting threads (one per extension module), and follows the chain: the holders
+//     of the lock that are themselves waiting, the holders of what they wait for, ... If the
+//     chain comes back to a lock this thread holds, the call raises RuntimeError naming this
+//     call's class and method and the waiting one's, instead of sleeping. This catches opposite
+//     nesting through callbacks (a.call(b.m) racing b.call(a.m)). Not covered: cycles through
+//     other kinds of lock (object locks, OnceLock, the GIL, a Python lock) or through another
+//     extension module's instances (each module has its own registry).
+//   - fork: in the child, an instance another thread read at the fork is given back (its T was
+//     not being changed); one another thread wrote at the fork stays taken, and every call that
+//     would wait for it raises RuntimeError("... was locked by another thread when the process
+//     forked ...") instead of hanging.
 // Thread: any attached thread; a guard is released on the thread that took it.
-// Cost, uncontended: a load and a compare-and-swap to take, one atomic and/decrement and a load
-// of the waiter count to release, one thread-local access (the guard keeps the list's address
-// for its release); 50-55 instructions per locked call in bench/bench_classes.cpp. Contended: a
-// futex wait while detached.
+// Cost, uncontended: a load and a compare-and-swap to take, one atomic subtract and a compare to
+// release, one thread-local access (the guard keeps the record's address for its release) and a
+// flag test (the thread known to the fork handler). bench/bench_classes.cpp, callgrind, 3.11
+// (`./scripts/bench --binaries classes --only 311 --quick`): locked get() 416.9 instructions,
+// add() 437.0, property read 354.0 (416.0 / 442.0 / 352.0 before the flags and the registry).
+// Contended: the registry's mutex, the cycle check (linear unless this thread holds a lock or
+// readers queue behind it), and a futex wait while detached.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#include <pthread.h>
+
 #include "pyo3cpp/attach.hpp"
 #include "pyo3cpp/error.hpp"
+#include "pyo3cpp/forced_unwind.hpp"
 
 namespace pyo3cpp::detail {
 
 class InstanceLock;
 
-// One lock held by this thread: a node of the thread's list (newest first).
+// What one record holds. kHoldNone: nothing (another record of the same call holds the lock for
+// it, or a failed re-lock gave it back). kHoldAliased: other records of this thread name the same
+// lock and share this hold; the last one released gives it back.
+enum : std::uint8_t { kHoldNone = 0, kHoldShared = 1, kHoldExclusive = 2, kHoldModeMask = 3, kHoldAliased = 4 };
+
+// One lock named by this thread: a node of the thread's list (newest first).
 struct HeldLock {
-    const InstanceLock *lock = nullptr;
-    bool exclusive = false;
+    InstanceLock *lock = nullptr;
+    std::uint8_t mode = kHoldNone;
     HeldLock *older = nullptr;
 };
-inline thread_local HeldLock *t_held_locks = nullptr;
-
-inline const HeldLock *find_held(const InstanceLock *lock) noexcept
-{
-    for (const HeldLock *h = t_held_locks; h != nullptr; h = h->older)
-        if (h->lock == lock) return h;
-    return nullptr;
-}
-inline void unlink_held(HeldLock *node) noexcept
-{
-    for (HeldLock **p = &t_held_locks; *p != nullptr; p = &(*p)->older)
-        if (*p == node) {
-            *p = node->older;
-            return;
-        }
-}
-inline void replace_held(HeldLock *from, HeldLock *to) noexcept
-{
-    for (HeldLock **p = &t_held_locks; *p != nullptr; p = &(*p)->older)
-        if (*p == from) {
-            *p = to;
-            to->older = from->older;
-            return;
-        }
-}
 
 // The locks of one binder call that is still converting its arguments (function.hpp opens it
 // for calls with T& / const T& arguments of a locked class; it closes when the body starts).
@@ -84,21 +96,32 @@ struct CallLockScope {
     HeldLock *base;         // this thread's newest held lock when the call began
     CallLockScope *outer;   // the scope that was open before (its call is converting too)
 };
-inline thread_local CallLockScope *t_call_scope = nullptr;
+
+// Everything the lock keeps per thread, in one thread-local (one access per guard).
+struct LockThread {
+    HeldLock *held = nullptr;
+    CallLockScope *scope = nullptr;
+    bool registered = false;  // known to the fork handler (lock_thread_register)
+};
+inline thread_local LockThread t_lock_thread;
 
 // Opens a scope for its lifetime, unless closed earlier (close(), or leave_call_scope() from the
 // method once self is locked).
 template <bool Enabled> class CallLocks {
 public:
-    CallLocks() noexcept : scope_{t_held_locks, t_call_scope} { t_call_scope = &scope_; }
+    CallLocks() noexcept : thread_(&t_lock_thread), scope_{thread_->held, thread_->scope}
+    {
+        thread_->scope = &scope_;
+    }
     CallLocks(const CallLocks &) = delete;
     ~CallLocks() { close(); }
     void close() noexcept
     {
-        if (t_call_scope == &scope_) t_call_scope = scope_.outer;
+        if (thread_->scope == &scope_) thread_->scope = scope_.outer;
     }
 
 private:
+    LockThread *thread_;
     CallLockScope scope_;
 };
 template <> class CallLocks<false> {
@@ -108,7 +131,8 @@ public:
 // The body of the current call starts: its locks are in use from here on.
 inline void leave_call_scope() noexcept
 {
-    if (CallLockScope *scope = t_call_scope) t_call_scope = scope->outer;
+    LockThread &thread = t_lock_thread;
+    if (CallLockScope *scope = thread.scope) thread.scope = scope->outer;
 }
 
 [[noreturn, gnu::cold]] inline void raise_reentered(Python py, const char *cls, const char *method,
@@ -124,28 +148,59 @@ inline void leave_call_scope() noexcept
     throw PyErr::new_err(py, PyExc_RuntimeError, text);
 }
 
+inline std::string describe_call(const char *cls, const char *method)
+{
+    return method != nullptr ? std::string(cls) + "." + method + "()" : std::string("a ") + cls + " argument";
+}
+
+// ------------------------------------------------------------------------------- futex words
+
+inline void futex_wait(std::atomic<std::uint32_t> &word, std::uint32_t expected) noexcept
+{
+#if defined(__linux__)
+    (void)syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+                  nullptr, 0);
+#else
+    word.wait(expected, std::memory_order_seq_cst);
+#endif
+}
+// Wakes up to `count` threads; true when one was woken (false when unknown).
+inline bool futex_wake(std::atomic<std::uint32_t> &word, int count) noexcept
+{
+#if defined(__linux__)
+    return syscall(SYS_futex, reinterpret_cast<std::uint32_t *>(&word), FUTEX_WAKE_PRIVATE, count, nullptr,
+                   nullptr, 0) > 0;
+#else
+    word.notify_all();
+    return false;
+#endif
+}
+
+// ------------------------------------------------------------------------------- the lock
+
 class InstanceLock {
 public:
-    // state_: the writer bit, the number of writers waiting, the number of read holds.
-    static constexpr std::uint32_t kWriter = 0x80000000u;
-    static constexpr std::uint32_t kWaitingWriter = 1u << 21;
-    static constexpr std::uint32_t kWaitingMask = 0x3ffu << 21;  // up to 1,023 waiting writers
-    static constexpr std::uint32_t kReaderMask = kWaitingWriter - 1;
+    // state_: read holds in the low 30 bits (all ones: held by a writer), and two flags.
+    static constexpr std::uint32_t kCountMask = (1u << 30) - 1;
+    static constexpr std::uint32_t kWriteLocked = kCountMask;
+    static constexpr std::uint32_t kMaxReaders = kCountMask - 1;
+    static constexpr std::uint32_t kReadersWaiting = 1u << 30;
+    static constexpr std::uint32_t kWritersWaiting = 1u << 31;
+    // writer_wake_: bumped by 2 to wake a writer; bit 0: written at fork by a thread the child
+    // does not have.
+    static constexpr std::uint32_t kLockedAtFork = 1;
 
     bool try_exclusive() noexcept
     {
-        std::uint32_t s = state_.load(std::memory_order_relaxed);
-        while ((s & ~kWaitingMask) == 0)
-            if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed))
-                return true;
-        return false;
+        std::uint32_t s = 0;
+        return state_.compare_exchange_strong(s, kWriteLocked, std::memory_order_acquire, std::memory_order_relaxed);
     }
     // A new read hold: refused while a writer holds the lock or waits for it (writers are not
     // starved by a stream of readers).
     bool try_shared() noexcept
     {
         std::uint32_t s = state_.load(std::memory_order_relaxed);
-        while ((s & (kWriter | kWaitingMask)) == 0)
+        while (read_lockable(s))
             if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed))
                 return true;
         return false;
@@ -155,19 +210,22 @@ public:
     void lock_shared_again() noexcept { state_.fetch_add(1, std::memory_order_acquire); }
     void unlock_exclusive() noexcept
     {
-        state_.fetch_and(~kWriter, std::memory_order_seq_cst);
-        if (waiters_.load(std::memory_order_seq_cst) != 0) state_.notify_all();
+        const std::uint32_t s = state_.fetch_sub(kWriteLocked, std::memory_order_release) - kWriteLocked;
+        if (s != 0) [[unlikely]] wake_after_unlock(s);
     }
     void unlock_shared() noexcept
     {
-        if ((state_.fetch_sub(1, std::memory_order_seq_cst) & kReaderMask) == 1 &&
-            waiters_.load(std::memory_order_seq_cst) != 0)
-            state_.notify_all();
+        const std::uint32_t s = state_.fetch_sub(1, std::memory_order_release) - 1;
+        if ((s & kCountMask) == 0 && (s & kWritersWaiting) != 0) [[unlikely]] wake_after_unlock(s);
     }
     // A snapshot (for tp_traverse: skip a T that a writer is changing).
     bool held_exclusive() const noexcept
     {
-        return (state_.load(std::memory_order_acquire) & kWriter) != 0;
+        return (state_.load(std::memory_order_acquire) & kCountMask) == kWriteLocked;
+    }
+    bool locked_at_fork() const noexcept
+    {
+        return (writer_wake_.load(std::memory_order_relaxed) & kLockedAtFork) != 0;
     }
 
     bool try_lock(bool exclusive) noexcept { return exclusive ? try_exclusive() : try_shared(); }
@@ -178,111 +236,489 @@ public:
         else
             unlock_shared();
     }
-    void lock_waiting(bool exclusive)
-    {
-        if (try_lock(exclusive)) return;
-        if (exclusive)
-            wait_and_lock<true>();
-        else
-            wait_and_lock<false>();
-    }
 
-    // Blocks detached until acquired; the re-entrance check is the caller's. A writer announces
-    // itself first, so new readers queue behind it.
-    template <bool Exclusive> [[gnu::noinline]] void wait_and_lock()
+    // Blocks detached until acquired (attached: the caller's thread is attached). Raises instead
+    // of sleeping when waiting would close a wait cycle, or when a thread the forked child does
+    // not have wrote the instance. `held`: this thread's list (frozen while it waits).
+    void lock_waiting(Python py, bool exclusive, const HeldLock *held, const char *cls, const char *method);
+
+    // The waits proper: detached, no Python. Return when the lock is held in the mode asked.
+    void wait_exclusive() noexcept
     {
-        run_detached(
-            [this] {
-                if (Exclusive) state_.fetch_add(kWaitingWriter, std::memory_order_seq_cst);
-                for (;;) {
-                    std::uint32_t s = state_.load(std::memory_order_seq_cst);
-                    const bool busy = Exclusive ? (s & (kWriter | kReaderMask)) != 0
-                                                : (s & (kWriter | kWaitingMask)) != 0;
-                    if (!busy) {
-                        const std::uint32_t next = Exclusive ? (s - kWaitingWriter) | kWriter : s + 1;
-                        if (state_.compare_exchange_strong(s, next, std::memory_order_acquire,
-                                                           std::memory_order_relaxed))
-                            return;
-                        continue;
-                    }
-                    waiters_.fetch_add(1, std::memory_order_seq_cst);
-                    if (state_.load(std::memory_order_seq_cst) == s) state_.wait(s, std::memory_order_seq_cst);
-                    waiters_.fetch_sub(1, std::memory_order_relaxed);
-                }
-            },
-            reattach_without_drain);
+        std::uint32_t keep = 0;  // after sleeping: other writers may still wait, keep the flag
+        for (;;) {
+            std::uint32_t s = state_.load(std::memory_order_relaxed);
+            if ((s & kCountMask) == 0) {
+                if (state_.compare_exchange_weak(s, s | kWriteLocked | keep, std::memory_order_acquire,
+                                                 std::memory_order_relaxed))
+                    return;
+                continue;
+            }
+            if ((s & kWritersWaiting) == 0 &&
+                !state_.compare_exchange_weak(s, s | kWritersWaiting, std::memory_order_relaxed))
+                continue;
+            const std::uint32_t seq = writer_wake_.load(std::memory_order_seq_cst);
+            s = state_.load(std::memory_order_seq_cst);  // an unlock since bumps seq: no lost wake
+            if ((s & kCountMask) == 0 || (s & kWritersWaiting) == 0) continue;
+            futex_wait(writer_wake_, seq);
+            keep = kWritersWaiting;
+        }
+    }
+    void wait_shared() noexcept
+    {
+        for (;;) {
+            std::uint32_t s = state_.load(std::memory_order_relaxed);
+            if (read_lockable(s)) {
+                if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed))
+                    return;
+                continue;
+            }
+            if ((s & kReadersWaiting) == 0) {
+                if (!state_.compare_exchange_weak(s, s | kReadersWaiting, std::memory_order_relaxed)) continue;
+                s |= kReadersWaiting;
+            }
+            futex_wait(state_, s);
+        }
+    }
+    // fork, in the child: what threads that no longer exist held.
+    void give_back_reads_at_fork(std::uint32_t reads) noexcept
+    {
+        state_.fetch_sub(reads, std::memory_order_relaxed);
+    }
+    void mark_written_at_fork() noexcept { writer_wake_.fetch_or(kLockedAtFork, std::memory_order_relaxed); }
+    void unlock_at_fork(bool exclusive) noexcept
+    {
+        state_.fetch_sub(exclusive ? kWriteLocked : 1, std::memory_order_relaxed);
+    }
+    void clear_waiting_at_fork() noexcept
+    {
+        state_.fetch_and(~(kReadersWaiting | kWritersWaiting), std::memory_order_relaxed);
     }
 
 private:
+    static bool read_lockable(std::uint32_t s) noexcept
+    {
+        return (s & kCountMask) < kMaxReaders && (s & (kReadersWaiting | kWritersWaiting)) == 0;
+    }
+    bool wake_writer() noexcept
+    {
+        writer_wake_.fetch_add(2, std::memory_order_seq_cst);
+        return futex_wake(writer_wake_, 1);
+    }
+    // Unlocked, with waiters flagged in `s`: one writer, else every reader.
+    [[gnu::noinline, gnu::cold]] void wake_after_unlock(std::uint32_t s) noexcept
+    {
+        if (s == kWritersWaiting) {
+            if (state_.compare_exchange_strong(s, 0, std::memory_order_relaxed)) {
+                wake_writer();
+                return;
+            }
+        }
+        if (s == (kWritersWaiting | kReadersWaiting)) {
+            if (!state_.compare_exchange_strong(s, kReadersWaiting, std::memory_order_relaxed)) return;
+            if (wake_writer()) return;  // the writer wakes the readers when it unlocks
+            s = kReadersWaiting;
+        }
+        if (s == kReadersWaiting && state_.compare_exchange_strong(s, 0, std::memory_order_relaxed))
+            futex_wake(state_, INT32_MAX);
+    }
+
     std::atomic<std::uint32_t> state_{0};
-    std::atomic<std::uint32_t> waiters_{0};  // threads asleep (or about to sleep) on state_
+    std::atomic<std::uint32_t> writer_wake_{0};
 };
 static_assert(sizeof(InstanceLock) == 8);
 
-// `wanted` is busy and this call holds other instance locks (those newer than `base`): gives
-// them back, then takes them and `wanted` in address order, waiting as needed. Every thread that
-// waits while holding locks of its call does so in this order, so two calls cannot wait on each
-// other. The held records stay on the list (their guards own them); only the locks move.
-[[gnu::noinline, gnu::cold]] inline void relock_in_address_order(InstanceLock &wanted, bool exclusive,
-                                                                 HeldLock *base)
+// ------------------------------------------------------- the registry of waiting threads
+
+// One thread about to sleep (or asleep) on an instance lock. Its list of held locks does not
+// change while it is registered, so others may read it under the registry's mutex.
+struct LockWaiter {
+    InstanceLock *lock;
+    bool exclusive;
+    bool acquired;  // took the lock, not yet re-attached (fork: its hold has no record yet)
+    const HeldLock *held;
+    const char *cls;
+    const char *method;
+    LockWaiter *next;
+    std::uint64_t visited;  // the cycle search that last reached it
+};
+
+struct LockRegistry {
+    std::mutex mutex;
+    LockWaiter *waiters = nullptr;
+    std::uint64_t visit = 0;
+    std::vector<LockThread *> threads;  // every thread that has held a lock (fork)
+    LockThread *forking = nullptr;
+};
+inline LockRegistry &lock_registry() noexcept
 {
-    struct Want {
+    static LockRegistry *registry = new LockRegistry();  // never destroyed: threads outlive statics
+    return *registry;
+}
+
+inline bool holds_conflicting(const HeldLock *held, const InstanceLock *lock, bool exclusive) noexcept
+{
+    for (const HeldLock *h = held; h != nullptr; h = h->older)
+        if (h->lock == lock && (h->mode & kHoldModeMask) != kHoldNone &&
+            (exclusive || (h->mode & kHoldModeMask) == kHoldExclusive))
+            return true;
+    return false;
+}
+
+// The waiter, if any, whose wait leads back to `self` (called under the registry's mutex): W
+// waits for thread U when U holds W's lock in a conflicting mode, or when W reads and U is a
+// writer waiting for the same lock (writers first) — `self` included, once it waits.
+inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaiter &self)
+{
+    // Nobody can wait for a thread that holds nothing, unless it is a writer with readers
+    // queued behind it: then there is no cycle to look for (the common case stays linear).
+    bool holds = false;
+    for (const HeldLock *h = self.held; h != nullptr && !holds; h = h->older)
+        holds = (h->mode & kHoldModeMask) != kHoldNone;
+    if (!holds) {
+        bool queued_behind = false;
+        if (self.exclusive)
+            for (const LockWaiter *u = registry.waiters; u != nullptr && !queued_behind; u = u->next)
+                queued_behind = u->lock == self.lock && !u->exclusive && !u->acquired;
+        if (!queued_behind) return nullptr;
+    }
+    const std::uint64_t visit = ++registry.visit;  // marks the waiters this search has reached
+    std::vector<const LockWaiter *> pending{&self};
+    while (!pending.empty()) {
+        const LockWaiter *w = pending.back();
+        pending.pop_back();
+        if (w != &self && (holds_conflicting(self.held, w->lock, w->exclusive) ||
+                           (!w->exclusive && self.exclusive && w->lock == self.lock)))  // queued behind us
+            return w;
+        for (LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
+            if (u == &self || u->acquired || u->visited == visit) continue;
+            const bool blocks = (!w->exclusive && u->exclusive && u->lock == w->lock) ||
+                                holds_conflicting(u->held, w->lock, w->exclusive);
+            if (!blocks) continue;
+            u->visited = visit;
+            pending.push_back(u);
+        }
+    }
+    return nullptr;
+}
+
+[[noreturn, gnu::cold]] inline void raise_wait_cycle(Python py, const char *cls, const char *method,
+                                                     const char *other_cls, const char *other_method)
+{
+    std::string text = describe_call(cls, method) +
+                       ": waiting for the instance would deadlock: the thread that holds it is, "
+                       "directly or through other threads, waiting in " +
+                       describe_call(other_cls, other_method) +
+                       " for an instance this thread holds (the two calls nest their locks in "
+                       "opposite orders)";
+    throw PyErr::new_err(py, PyExc_RuntimeError, text);
+}
+
+[[noreturn, gnu::cold]] inline void raise_locked_at_fork(Python py, const char *cls, const char *method)
+{
+    std::string text = describe_call(cls, method) + ": the " + cls +
+                       " instance was locked by another thread when the process forked, and that "
+                       "thread does not exist in this child process; the instance cannot be used here";
+    throw PyErr::new_err(py, PyExc_RuntimeError, text);
+}
+
+namespace lock_fork {
+inline void prepare() noexcept
+{
+    lock_registry().mutex.lock();
+    lock_registry().forking = &t_lock_thread;
+}
+inline void parent() noexcept { lock_registry().mutex.unlock(); }
+// Only the forking thread exists now: what the others held is theirs for ever. A read is given
+// back (the T is whole); a write is marked, and waiting for it raises.
+inline void child() noexcept
+{
+    LockRegistry &registry = lock_registry();
+    auto settle = [](InstanceLock *lock, std::uint8_t mode) {
+        if ((mode & kHoldModeMask) == kHoldShared) lock->give_back_reads_at_fork(1);
+        else if ((mode & kHoldModeMask) == kHoldExclusive) lock->mark_written_at_fork();
+    };
+    for (LockThread *thread : registry.threads)
+        if (thread != registry.forking)
+            for (HeldLock *h = thread->held; h != nullptr; h = h->older) settle(h->lock, h->mode);
+    // A waiter that took its lock had not touched T: the lock goes back. Waiting flags are
+    // cleared: every thread that set one is gone.
+    for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next)
+        if (w->acquired) w->lock->unlock_at_fork(w->exclusive);
+    for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next) w->lock->clear_waiting_at_fork();
+    registry.waiters = nullptr;
+    std::erase_if(registry.threads, [&](LockThread *t) { return t != registry.forking; });
+    registry.forking = nullptr;
+    new (&registry.mutex) std::mutex();  // held by the prepare handler of a thread now gone
+}
+}  // namespace lock_fork
+
+// The thread's first hold: the fork handler learns about its list; forgotten at thread exit.
+[[gnu::noinline, gnu::cold]] inline void lock_thread_register(LockThread &thread) noexcept
+{
+    static std::once_flag installed;
+    std::call_once(installed, [] { (void)pthread_atfork(lock_fork::prepare, lock_fork::parent, lock_fork::child); });
+    struct Forget {
+        LockThread *thread = nullptr;
+        ~Forget()
+        {
+            if (thread == nullptr) return;
+            LockRegistry &registry = lock_registry();
+            std::lock_guard<std::mutex> hold(registry.mutex);
+            std::erase(registry.threads, thread);
+        }
+    };
+    static thread_local Forget forget;
+    LockRegistry &registry = lock_registry();
+    std::lock_guard<std::mutex> hold(registry.mutex);
+    registry.threads.push_back(&thread);
+    forget.thread = &thread;
+    thread.registered = true;
+}
+
+[[gnu::noinline]] inline void InstanceLock::lock_waiting(Python py, bool exclusive, const HeldLock *held,
+                                                         const char *cls, const char *method)
+{
+    if (try_lock(exclusive)) return;
+    if (locked_at_fork()) raise_locked_at_fork(py, cls, method);
+    LockRegistry &registry = lock_registry();
+    LockWaiter me{this, exclusive, false, held, cls, method, nullptr, 0};
+    const char *other_cls = nullptr, *other_method = nullptr;
+    bool cycle = false;
+    {
+        std::lock_guard<std::mutex> hold(registry.mutex);
+        if (const LockWaiter *other = find_wait_cycle(registry, me)) {
+            cycle = true;
+            other_cls = other->cls;
+            other_method = other->method;
+        } else {
+            me.next = registry.waiters;
+            registry.waiters = &me;
+        }
+    }
+    // Raised outside the mutex: creating the exception may run Python code (GC) that locks.
+    if (cycle) raise_wait_cycle(py, cls, method, other_cls, other_method);
+    auto leave = [&]() noexcept {
+        std::lock_guard<std::mutex> hold(registry.mutex);
+        for (LockWaiter **p = &registry.waiters; *p != nullptr; p = &(*p)->next)
+            if (*p == &me) {
+                *p = me.next;
+                break;
+            }
+    };
+    void *token = pyo3cpp_detach_begin();
+    if (exclusive)
+        wait_exclusive();
+    else
+        wait_shared();
+    {
+        std::lock_guard<std::mutex> hold(registry.mutex);
+        me.acquired = true;
+    }
+    // CPython may end this thread as it re-attaches (a daemon thread at finalisation): the lock
+    // it just took goes back, or nothing could ever take it again.
+    struct GiveBackOnUnwind {
         InstanceLock *lock;
         bool exclusive;
+        decltype(leave) &leave_registry;
+        bool armed = true;
+        ~GiveBackOnUnwind()
+        {
+            if (!armed) return;
+            leave_registry();
+            lock->unlock(exclusive);
+        }
+    } give_back{this, exclusive, leave};
+    reattach_without_drain(token);
+    give_back.armed = false;
+    leave();
+    if (locked_at_fork()) [[unlikely]] {  // the child of a fork woke us (see lock_fork::child)
+        unlock(exclusive);
+        raise_locked_at_fork(py, cls, method);
+    }
+}
+
+// ------------------------------------------------------------------- taking a call's locks
+
+// `want` needs `exclusive` and this call holds other instance locks (those newer than `base`):
+// gives them back, then takes each distinct instance once, in the strongest mode the call needs,
+// in address order, waiting as needed. Every thread that waits while holding locks of its call
+// does so in this order, so two calls cannot wait on each other. The records stay on the list
+// (their guards own them); each ends up holding exactly what its mode says, also when a wait
+// fails (then `want` holds nothing and the exception propagates).
+[[gnu::noinline, gnu::cold]] inline void relock_in_address_order(Python py, LockThread &thread, HeldLock &want,
+                                                                 bool exclusive, const char *cls,
+                                                                 const char *method)
+{
+    HeldLock *const base = thread.scope->base;
+    struct Take {
+        InstanceLock *lock;
+        bool exclusive;
+        HeldLock *owner;
+        bool aliased;
     };
-    std::vector<Want> wants;
-    for (HeldLock *h = t_held_locks; h != base && h != nullptr; h = h->older) {
-        auto *lock = const_cast<InstanceLock *>(h->lock);
-        lock->unlock(h->exclusive);
-        wants.push_back({lock, h->exclusive});
+    std::vector<Take> takes;  // allocated before anything is given back
+    std::size_t count = 1;
+    for (HeldLock *h = thread.held; h != base && h != nullptr; h = h->older) ++count;
+    takes.reserve(count);
+    auto note = [&](HeldLock *record, bool excl) {
+        for (Take &t : takes)
+            if (t.lock == record->lock) {
+                t.exclusive = t.exclusive || excl;
+                t.aliased = true;
+                return;
+            }
+        takes.push_back({record->lock, excl, record, false});
+    };
+    note(&want, exclusive);
+    for (HeldLock *h = thread.held; h != base && h != nullptr; h = h->older)
+        note(h, (h->mode & kHoldModeMask) == kHoldExclusive);
+    std::sort(takes.begin(), takes.end(),
+              [](const Take &a, const Take &b) { return std::less<const InstanceLock *>()(a.lock, b.lock); });
+    for (HeldLock *h = thread.held; h != base && h != nullptr; h = h->older) {
+        if ((h->mode & kHoldModeMask) != kHoldNone) h->lock->unlock((h->mode & kHoldModeMask) == kHoldExclusive);
+        h->mode = kHoldNone;
     }
-    wants.push_back({&wanted, exclusive});
-    std::sort(wants.begin(), wants.end(), [](const Want &a, const Want &b) {
-        return std::less<const InstanceLock *>()(a.lock, b.lock);
-    });
-    for (const Want &w : wants) {
-        bool held_outside = false;  // read by an enclosing call: never wait for a queued writer
-        for (const HeldLock *h = base; h != nullptr && !held_outside; h = h->older)
-            held_outside = h->lock == w.lock;
-        if (!w.exclusive && held_outside)
-            w.lock->lock_shared_again();
-        else
-            w.lock->lock_waiting(w.exclusive);
+    want.mode = kHoldNone;
+    // `want` joins the list while the locks are re-taken (what this thread holds, for the cycle
+    // check and the fork handler), and leaves it again: its guard links it.
+    want.older = thread.held;
+    thread.held = &want;
+    struct Unlink {
+        LockThread &thread;
+        HeldLock &want;
+        ~Unlink() { thread.held = want.older; }
+    } unlink{thread, want};
+    try {
+        for (const Take &t : takes) {
+            bool held_outside = false;  // read by an enclosing call: never wait for a queued writer
+            for (const HeldLock *h = base; h != nullptr && !held_outside; h = h->older)
+                held_outside = h->lock == t.lock && (h->mode & kHoldModeMask) != kHoldNone;
+            if (held_outside)
+                t.lock->lock_shared_again();  // an enclosing exclusive hold was refused earlier
+            else
+                t.lock->lock_waiting(py, t.exclusive, thread.held, cls, method);
+            t.owner->mode = static_cast<std::uint8_t>((t.exclusive ? kHoldExclusive : kHoldShared) |
+                                                      (t.aliased ? kHoldAliased : 0));
+        }
+    } PYO3CPP_CATCH_ALL {
+        if ((want.mode & kHoldModeMask) != kHoldNone) want.lock->unlock((want.mode & kHoldModeMask) == kHoldExclusive);
+        want.mode = kHoldNone;
+        throw;
     }
+}
+
+// The slow path of taking `record.lock`: the try failed. Returns the record's mode (kHoldNone when
+// another record of this call holds the lock for it), or throws with nothing changed for it.
+[[gnu::noinline, gnu::cold]] inline std::uint8_t lock_contended(Python py, LockThread &thread, HeldLock &record,
+                                                               bool exclusive, const char *cls,
+                                                               const char *method)
+{
+    InstanceLock &lock = *record.lock;
+    CallLockScope *scope = thread.scope;
+    HeldLock *const base = scope != nullptr ? scope->base : nullptr;
+    HeldLock *in_call = nullptr;  // a hold of this call (strongest first)
+    const HeldLock *outer = nullptr;
+    bool inside = scope != nullptr;
+    for (HeldLock *h = thread.held; h != nullptr; h = h->older) {
+        if (h == base) inside = false;
+        if (h->lock != &lock || (h->mode & kHoldModeMask) == kHoldNone) continue;
+        if (inside) {
+            if (in_call == nullptr || (h->mode & kHoldModeMask) == kHoldExclusive) in_call = h;
+        } else if (outer == nullptr) {
+            outer = h;
+        }
+    }
+    const bool outer_exclusive = outer != nullptr && (outer->mode & kHoldModeMask) == kHoldExclusive;
+    if (in_call != nullptr) {
+        if ((in_call->mode & kHoldModeMask) == kHoldExclusive || !exclusive) {
+            in_call->mode |= kHoldAliased;  // the same instance named twice in one call
+            return kHoldNone;
+        }
+        if (outer != nullptr) raise_reentered(py, cls, method, outer_exclusive);
+        relock_in_address_order(py, thread, record, true, cls, method);  // read to write
+        return record.mode;
+    }
+    if (outer != nullptr) {
+        if (outer_exclusive || exclusive) raise_reentered(py, cls, method, outer_exclusive);
+        lock.lock_shared_again();  // refused only because a writer queued behind us
+        return kHoldShared;
+    }
+    if (scope != nullptr && thread.held != base) {
+        relock_in_address_order(py, thread, record, exclusive, cls, method);
+        return record.mode;
+    }
+    lock.lock_waiting(py, exclusive, thread.held, cls, method);
+    return exclusive ? kHoldExclusive : kHoldShared;
+}
+
+// The slow path of a release: an aliased hold, a record that holds nothing, a record not the
+// newest, or a moved-from guard.
+[[gnu::noinline, gnu::cold]] inline void release_contended(LockThread *owner, HeldLock &record) noexcept
+{
+    if (record.lock == nullptr) return;  // moved from, or never locked
+    LockThread &thread = *owner;
+    HeldLock *successor = nullptr;  // another record of the same lock that holds nothing
+    bool more = false;
+    for (HeldLock **p = &thread.held; *p != nullptr;) {
+        HeldLock *h = *p;
+        if (h == &record) {
+            *p = h->older;
+            continue;
+        }
+        if ((record.mode & kHoldAliased) != 0 && h->lock == record.lock && (h->mode & kHoldModeMask) == kHoldNone) {
+            if (successor == nullptr)
+                successor = h;
+            else
+                more = true;
+        }
+        p = &h->older;
+    }
+    InstanceLock *lock = record.lock;
+    const std::uint8_t mode = record.mode & kHoldModeMask;
+    record.lock = nullptr;
+    record.mode = kHoldNone;
+    if (mode == kHoldNone) return;
+    if (successor != nullptr) {  // the hold stays, for the records still naming it
+        successor->mode = static_cast<std::uint8_t>(mode | (more ? kHoldAliased : 0));
+        return;
+    }
+    lock->unlock(mode == kHoldExclusive);
 }
 
 // Holds an instance lock, shared or exclusive, and records it on this thread's list. Movable
 // (the record follows it), not copyable.
 template <bool Exclusive> class InstanceGuard {
+    static constexpr std::uint8_t kMode = Exclusive ? kHoldExclusive : kHoldShared;
+
 public:
     InstanceGuard() noexcept = default;
-    // `cls`/`method` name the call in the re-entrance error.
+    // `cls`/`method` name the call in the re-entrance and wait-cycle errors.
     InstanceGuard(Python py, InstanceLock &lock, const char *cls, const char *method)
     {
-        const bool got = Exclusive ? lock.try_exclusive() : lock.try_shared();
-        if (!got) {
-            if (const HeldLock *mine = find_held(&lock)) {
-                if (mine->exclusive || Exclusive) raise_reentered(py, cls, method, mine->exclusive);
-                lock.lock_shared_again();  // refused only because a writer queued behind us
-            } else if (CallLockScope *scope = t_call_scope; scope != nullptr && t_held_locks != scope->base) {
-                relock_in_address_order(lock, Exclusive, scope->base);
-            } else {
-                lock.template wait_and_lock<Exclusive>();
-            }
-        }
-        // This thread's list, kept for the release: in an extension module every thread-local
-        // access is a __tls_get_addr call, and the release happens on this thread.
-        list_ = &t_held_locks;
+        // One thread-local access, kept for the release: in an extension module each is a
+        // __tls_get_addr call, and the release happens on this thread.
+        LockThread &thread = t_lock_thread;
+        thread_ = &thread;
         node_.lock = &lock;
-        node_.exclusive = Exclusive;
-        node_.older = *list_;
-        *list_ = &node_;
+        const bool got = Exclusive ? lock.try_exclusive() : lock.try_shared();
+        if (got && thread.registered) [[likely]]
+            node_.mode = kMode;
+        else
+            node_.mode = take_contended(py, thread, got, cls, method);
+        node_.older = thread.held;
+        thread.held = &node_;
     }
-    InstanceGuard(InstanceGuard &&other) noexcept : node_(other.node_), list_(other.list_)
+    InstanceGuard(InstanceGuard &&other) noexcept : node_(other.node_), thread_(other.thread_)
     {
         if (other.node_.lock != nullptr) {
-            replace_held(&other.node_, &node_);
+            for (HeldLock **p = &thread_->held; *p != nullptr; p = &(*p)->older)
+                if (*p == &other.node_) {
+                    *p = &node_;
+                    break;
+                }
             other.node_.lock = nullptr;
+            other.node_.mode = kHoldNone;
         }
     }
     InstanceGuard &operator=(InstanceGuard &&) = delete;
@@ -291,22 +727,31 @@ public:
 
     void release() noexcept
     {
-        if (node_.lock == nullptr) return;
-        if (*list_ == &node_) [[likely]]  // the newest hold is released first
-            *list_ = node_.older;
-        else
-            unlink_held(&node_);
-        auto *lock = const_cast<InstanceLock *>(node_.lock);
-        node_.lock = nullptr;
-        if (Exclusive)
-            lock->unlock_exclusive();
-        else
-            lock->unlock_shared();
+        if (node_.mode == kMode && thread_->held == &node_) [[likely]] {  // the newest, not shared
+            thread_->held = node_.older;
+            node_.mode = kHoldNone;
+            if (Exclusive)
+                node_.lock->unlock_exclusive();
+            else
+                node_.lock->unlock_shared();
+            node_.lock = nullptr;
+        } else {
+            release_contended(thread_, node_);
+        }
     }
 
 private:
+    // The try failed, or it succeeded on a thread the fork handler does not know yet.
+    [[gnu::noinline, gnu::cold]] std::uint8_t take_contended(Python py, LockThread &thread, bool got,
+                                                            const char *cls, const char *method)
+    {
+        if (!thread.registered) lock_thread_register(thread);
+        if (got) return kMode;
+        return lock_contended(py, thread, node_, Exclusive, cls, method);
+    }
+
     HeldLock node_{};
-    HeldLock **list_ = nullptr;  // &t_held_locks of the thread that holds it
+    LockThread *thread_ = nullptr;  // the thread that holds it
 };
 
 }  // namespace pyo3cpp::detail
