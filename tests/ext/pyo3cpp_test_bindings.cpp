@@ -128,7 +128,7 @@ PYO3CPP_MODULE(pyo3cpp_test_bindings, m)
 
     m.def("add", add);                                              // shared entry, positional-only
     m.def<&twice>("twice", "Twice x.", arg("x"));                   // compile-time entry
-    m.def("lambda_add", [](long a, long b) { return a + b; }, arg("a"), arg("b"));  // unique entry
+    m.def("lambda_add", [](long a, long b) { return checked_add(a, b); }, arg("a"), arg("b"));  // unique entry
     m.def("describe", describe, "Describe text.", arg("text"), arg("ratio") = 0.5,
           arg("limit") = std::nullopt, arg("sep") = ", ", arg("loud") = false);
     m.def("quoted", [](const std::string &s) { return s; }, arg("s") = "it's \"q\"\n\\");
