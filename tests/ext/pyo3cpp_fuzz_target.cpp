@@ -165,8 +165,9 @@ PYO3CPP_MODULE(pyo3cpp_fuzz_target, m)
     m.def("box_pair", [](Box &a, const Box &b) { return a.value == b.value; }, arg("a"), arg("b"));
 
     // ---- keyword layouts
-    m.def("kw_fast", [](long a, long b, long c) { return a * 100 + b * 10 + c; }, arg("a"), arg("b"), arg("c"));
-    m.def("kw_mixed", [](long a, long b, long c) { return a * 100 + b * 10 + c; }, arg("a"), pos_only(),
+    // (Results are the arguments as bound: no arithmetic that could overflow.)
+    m.def("kw_fast", [](long a, long b, long c) { return std::make_tuple(a, b, c); }, arg("a"), arg("b"), arg("c"));
+    m.def("kw_mixed", [](long a, long b, long c) { return std::make_tuple(a, b, c); }, arg("a"), pos_only(),
           arg("b"), kw_only(), arg("c") = 3);
     m.def("kw_defaults", [](std::string a, std::optional<long> b, double c) {
         return std::make_tuple(a, b, c);
@@ -175,6 +176,6 @@ PYO3CPP_MODULE(pyo3cpp_fuzz_target, m)
         return std::make_tuple(a, static_cast<long>(PyTuple_GET_SIZE(args.as_ptr())), flag,
                                static_cast<long>(PyDict_Size(kwargs.as_ptr())));
     }, arg("a"), arg("flag") = false);
-    m.def("positional", [](long a, long b) { return a - b; });
+    m.def("positional", [](long a, long b) { return std::make_pair(a, b); });
     m.def("vectorcall", vectorcall, arg("function"), arg("args"), arg("kwnames") = std::nullopt);
 }

@@ -436,6 +436,58 @@ ONE_ARG = sorted(set(MODELS) | {"f32", "color", "level", "opt_view", "pair_long_
                                 "box_copy", "box_borrowed"})
 TAKES_THEN = {"vec_view", "vec_opt_view", "vec_pair_view", "vec_object", "map_view_long",
               "umap_long_view", "map_long_object", "opt_vec_view"}
+def twin_kw_fast(a, b, c):
+    return [(model_long, a), (model_long, b), (model_long, c)]
+
+
+def twin_kw_mixed(a, /, b, *, c=3):
+    return [(model_long, a), (model_long, b), (model_long, c)]
+
+
+def twin_kw_defaults(a="x", b=None, c=1.5):
+    return [(model_text, a), (MODELS["opt_long"], b), (model_f64, c)]
+
+
+def twin_kw_var(a, *args, flag=False, **kwargs):
+    return [(model_long, a), (lambda n: n, len(args)), (MODELS["boolean"], flag),
+            (lambda n: n, len(kwargs))]
+
+
+def twin_positional(a, b, /):
+    return [(model_long, a), (model_long, b)]
+
+
+# Python functions with the same signatures: how CPython binds the same call, and then the
+# model of each parameter's conversion, in order.
+TWINS = {"kw_fast": twin_kw_fast, "kw_mixed": twin_kw_mixed, "kw_defaults": twin_kw_defaults,
+         "kw_var": twin_kw_var, "positional": twin_positional}
+
+
+def model_binding(name, args, kwnames, kwvalues):
+    twin = TWINS.get(name)
+    if twin is None:
+        return NO_MODEL
+    if any(not isinstance(k, str) for k in kwnames):
+        return TypeError
+    if any(type(k) is not str for k in kwnames):
+        return NO_MODEL  # a str subclass as a name: CPython itself treats them differently
+    if len(set(kwnames)) != len(kwnames):
+        return TypeError
+    try:
+        params = twin(*args, **dict(zip(kwnames, kwvalues)))
+    except TypeError:
+        return TypeError
+    out = []
+    for model, value in params:
+        converted = model(value)
+        if converted is NO_MODEL:
+            return NO_MODEL
+        if isinstance(converted, type):
+            return converted
+        out.append(converted)
+    return tuple(out)
+
+
 KEYWORD_FUNCTIONS = {"kw_fast": ["a", "b", "c"], "kw_mixed": ["a", "b", "c"],
                      "kw_defaults": ["a", "b", "c"], "kw_var": ["a", "flag"], "positional": [],
                      "box_set": ["b", "v"], "box_pair": ["a", "b"]}
@@ -525,13 +577,14 @@ def one_call(seed, index, rng):
             kwnames.append(fresh_text(rng))
     kwvalues = [gen.value() if rng.randrange(3) == 0 else rng.randrange(-9, 9) for _ in kwnames]
     label = "%s(*%s, %s)" % (name, describe(args), describe(list(zip(kwnames, kwvalues))))
+    expected = model_binding(name, args, kwnames, kwvalues) if gen.plain else NO_MODEL
     if rng.randrange(2) and all(type(k) is str for k in kwnames) and len(set(kwnames)) == len(kwnames):
         kwargs = dict(zip(kwnames, kwvalues))
-        check(seed, index, label, lambda: fn(*args, **kwargs))
+        check(seed, index, label, lambda: fn(*args, **kwargs), expected)
     else:
         packed = tuple(args) + tuple(kwvalues)
-        check(seed, index, "vectorcall " + label,
-              lambda: t.vectorcall(fn, packed, tuple(kwnames) if kwnames or rng.randrange(2) else None))
+        names = tuple(kwnames) if kwnames or rng.randrange(2) else None
+        check(seed, index, "vectorcall " + label, lambda: t.vectorcall(fn, packed, names), expected)
 
 
 def run_seed(seed, calls):
