@@ -8,6 +8,7 @@ import operator
 import unittest
 
 import pyo3cpp_test_conversions as m
+from thread_race import run_threads
 
 
 def fresh(i, width=40):
@@ -106,6 +107,39 @@ class ViewsInContainers(unittest.TestCase):
 
     def test_a_top_level_view_needs_nothing(self):
         self.assertEqual(m.plain_view(fresh(3)), fresh(3))
+
+
+class Races(unittest.TestCase):
+    # 3.13t with PYTHON_GIL=0: converters read a list and a dict while other threads empty and
+    # refill them. Every view must still hold one of the texts ever stored (never freed memory),
+    # and a dict conversion either succeeds or raises CPython's RuntimeError.
+    def test_views_from_containers_other_threads_mutate(self):
+        texts = [fresh(i) for i in range(64)]
+        valid = set(texts)
+        shared_list = list(texts)
+        shared_dict = {text: i for i, text in enumerate(texts)}
+        rounds = 300
+
+        def work(index):
+            for r in range(rounds):
+                if index == 0:
+                    shared_list.clear()
+                    shared_list.extend(fresh(i) for i in range(r % 64))
+                    shared_dict.clear()
+                    shared_dict.update((fresh(i), i) for i in range(r % 64))
+                    if r % 50 == 0:
+                        gc.collect()
+                else:
+                    joined = m.join_views(shared_list)
+                    for piece in joined.split("|")[:-1]:
+                        self.assertIn(piece, valid)
+                    try:
+                        for key, value in m.map_views(shared_dict):
+                            self.assertIn(key, valid)
+                    except RuntimeError as exc:
+                        self.assertIn("changed", str(exc))
+
+        run_threads(4, work, timeout=120)
 
 
 class DictChangesWhileConverting(unittest.TestCase):
