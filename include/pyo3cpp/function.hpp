@@ -596,14 +596,15 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                                [[maybe_unused]] PyObject *self) const
     {
         (void)slots;  // unused when the function takes no arguments
+        // Views inside container parameters keep their sources here until the call returns
+        // (view_scope.hpp); nothing at all for calls whose parameters hold no such view. It ends
+        // after the values and after the instance locks: releasing a source may run a __del__
+        // that calls back into this instance.
+        [[maybe_unused]] CallViewScope<(needs_view_scope<std::tuple_element_t<I, values_tuple>>::value || ...)>
+            view_scope(py);
         // Instance locks taken by the conversions (and self's, in a method) are ordered by
         // address if one must wait (instance_lock.hpp): the scope ends when the body starts.
         [[maybe_unused]] CallLocks<(locks_instance<std::tuple_element_t<I, values_tuple>> || ...)> call_locks;
-        // Views inside container parameters keep their sources here until the call returns
-        // (view_scope.hpp); declared before the values, so it ends after them. Nothing at all
-        // for calls whose parameters hold no such view.
-        [[maybe_unused]] CallViewScope<(needs_view_scope<std::tuple_element_t<I, values_tuple>>::value || ...)>
-            view_scope(py);
         // Braced initialisation converts left to right, like CPython.
         values_tuple values{convert_one<I, MaybeMissing>(py, slots)...};
         if constexpr (!split::takes_self) call_locks.close();

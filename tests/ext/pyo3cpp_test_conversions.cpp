@@ -31,7 +31,21 @@ void maybe_call(std::optional<Bound<PyAny>> &callback)
     if (callback) callback->call();
 }
 
+// A locked class whose method takes views: the sources are released after the instance lock,
+// so a source's __del__ may call the instance again.
+struct Joiner {
+    long calls = 0;
+    std::string join(std::vector<std::string_view> views)
+    {
+        ++calls;
+        return joined(views);
+    }
+    long count() const { return calls; }
+};
+
 }  // namespace
+
+PYO3CPP_CLASS(Joiner);
 
 PYO3CPP_MODULE(pyo3cpp_test_conversions, m)
 {
@@ -90,6 +104,9 @@ PYO3CPP_MODULE(pyo3cpp_test_conversions, m)
     }, arg("obj"));
     // A top-level view: the argument itself is alive for the call, no scope needed.
     m.def("plain_view", [](std::string_view text) { return std::string(text); }, arg("text"));
+
+    m.add_class<Joiner>("Joiner").def_init<>().def("join", &Joiner::join, arg("views"))
+        .def("count", &Joiner::count);
 
     // ---- dicts that change while they convert
     m.def("map_size", [](std::map<std::string, long> counts) { return counts.size(); }, arg("counts"));

@@ -5,6 +5,9 @@ on 3.11) a dangling view is a heap-use-after-free report; in plain builds the fr
 overwritten by the next objects, so the contents are checked too."""
 import gc
 import operator
+import subprocess
+import sys
+import textwrap
 import unittest
 
 import pyo3cpp_test_conversions as m
@@ -104,6 +107,22 @@ class ViewsInContainers(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, "ViewScope"):
             m.extract_views_unscoped([fresh(1)])
         self.assertEqual(m.extract_views_scoped(generated(10)), expected_join(10))
+
+    def test_sources_are_released_after_the_instance_lock(self):
+        # A source's __del__ (run when the call releases it) calls the same instance: run in a
+        # child process, so that a deadlock fails the test instead of hanging the suite.
+        code = textwrap.dedent("""
+            import pyo3cpp_test_conversions as m
+            j = m.Joiner()
+            seen = []
+            class Noisy(str):
+                def __del__(self):
+                    seen.append(j.count())
+            print(j.join(Noisy(c * 30) for c in "ab"), seen)
+        """)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.strip(), "%s|%s| [1, 1]" % ("a" * 30, "b" * 30))
 
     def test_a_top_level_view_needs_nothing(self):
         self.assertEqual(m.plain_view(fresh(3)), fresh(3))
