@@ -505,6 +505,17 @@ def describe(obj):
         return "<%s, repr raised %s>" % (type(obj).__name__, type(exc).__name__)
 
 
+def same_value(a, b):
+    """==, with NaN equal to NaN at any depth (a converted NaN is a new float object)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return a == b
+
+
 def check(seed, index, label, call, expected=NO_MODEL):
     try:
         result = call()
@@ -522,8 +533,7 @@ def check(seed, index, label, call, expected=NO_MODEL):
     if isinstance(expected, type):
         raise Failure("seed %d call %d: %s returned %s, the model expects %s"
                       % (seed, index, label, describe(result), expected.__name__))
-    same = result == expected or (isinstance(expected, float) and math.isnan(expected) and math.isnan(result))
-    if not same:
+    if not same_value(result, expected):
         raise Failure("seed %d call %d: %s returned %s, the model expects %s"
                       % (seed, index, label, describe(result), describe(expected)))
 
