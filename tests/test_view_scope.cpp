@@ -70,7 +70,7 @@ TEST(ViewScope, HoldsEachSourceUntilItEnds)
 {
     auto guard = attach();
     auto py = guard.py();
-    auto list = eval(py, "['x' * 40, 'y' * 40, 'z' * 40]");
+    auto list = eval(py, "[c * 40 for c in 'xyz']");  // made at run time: never immortal
     PyObject *first = PyList_GET_ITEM(list.as_ptr(), 0);
     const Py_ssize_t before = refcnt(first);
     Py_ssize_t inside = 0;
