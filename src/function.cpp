@@ -401,6 +401,10 @@ PYO3CPP_API int pyo3cpp_bind_arguments(const pyo3cpp_signature *sig, PyObject *c
     for (Py_ssize_t k = 0; k < nkw; ++k) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, k);
         PyObject *value = args[nargs + k];
+        if (!PyUnicode_Check(key)) {  // a C caller's kwnames: as CPython's own binding says
+            PyErr_Format(PyExc_TypeError, "%s() keywords must be strings", sig->name);
+            return fail_binding(sig, slots);
+        }
         Py_ssize_t j = find_keyword(sig, prep, key);
         const int kind = j >= 0 ? sig->params[j].kind : -1;
         const bool by_name = kind == PYO3CPP_PARAM_POSITIONAL_OR_KEYWORD ||
@@ -415,7 +419,12 @@ PYO3CPP_API int pyo3cpp_bind_arguments(const pyo3cpp_signature *sig, PyObject *c
             continue;
         }
         if (prep.var_keyword >= 0) {
-            if (PyDict_SetItem(slots[prep.var_keyword], key, value) < 0)
+            // A name given twice (only a C caller can) is an error, not a silent overwrite.
+            const int seen = PyDict_Contains(slots[prep.var_keyword], key);
+            if (seen > 0)
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for keyword argument '%S'",
+                             sig->name, key);
+            if (seen != 0 || PyDict_SetItem(slots[prep.var_keyword], key, value) < 0)
                 return fail_binding(sig, slots);
             continue;
         }

@@ -10,7 +10,11 @@ struct Counter {
     Counter(long start, long step_) : count(start), step(step_) {}
     long add(Python py, std::optional<long> n)
     {
-        count += n.value_or(step);
+        // C++ signed overflow is undefined: a sum past a C long is Python's OverflowError.
+        long sum;
+        if (__builtin_add_overflow(count, n.value_or(step), &sum))
+            throw std::overflow_error("Counter.add() result does not fit in a C long");
+        count = sum;
         if (on_change.as_ptr() != nullptr) on_change.bind(py).call(count);
         return count;
     }

@@ -32,6 +32,17 @@
 //   std::map, std::unordered_map: from a dict; into a dict.
 //   Borrowed<T>, Bound<T>, Py<T>: passed through (checked like cast<T>(): TypeError).
 //
+// Views (std::string_view, Borrowed<T>, a FromPython declaring `is_view = true`) point into the
+// object converted: what a view parameter of a bound function guarantees is that it is valid for
+// the whole call, wherever it sits. On its own (or in an optional, pair, tuple) the argument
+// keeps it valid; inside a vector or map (std::vector<std::string_view>, map keys, at any depth)
+// the call keeps every element's source alive until it returns (view_scope.hpp), so a generator's
+// items, or a list the function's own callback empties, cannot leave a view dangling. Never keep
+// a view past the call. Outside a bound call, such a container conversion needs a ViewScope open
+// (RuntimeError otherwise). Containers are safe against the Python code their elements'
+// conversions run (convert_containers.hpp): a dict that changes size raises RuntimeError as
+// CPython's iteration does, a list that shrinks is read safely, length hints are capped.
+//
 // Failure messages (what a bound function's argument errors are built from). A message is a
 // clause in CPython's words with no function or argument in it, and never a C++ type name;
 // types are named by their Python typing text (type_hint.hpp) and the object by its type's

@@ -1,11 +1,25 @@
 // convert_containers.hpp — conversions of std::optional, std::vector, std::tuple, std::pair,
 // std::map and std::unordered_map (the contract, messages included, is convert.hpp's; include
 // that header, which includes this one).
+// Safe against the Python code an element's conversion runs (an __index__, an iterator, a
+// __del__), which may mutate or free the container being converted:
+//   - a list is read by index, its size read again at each step, each item held strongly while
+//     it converts;
+//   - a dict is walked as CPython's own iteration walks it: a dict that changes size raises
+//     RuntimeError "dictionary changed size during iteration", one that yields more keys than it
+//     had raises "dictionary keys changed during iteration" (so nothing walks for ever);
+//   - an element type holding a view (view_scope.hpp) keeps its source object alive in the
+//     thread's innermost ViewScope, so no view outlives what it points into;
+//   - a __length_hint__ is a hint: the first reservation is capped (an iterable's hint never
+//     allocates more than max_hinted_reserve elements up front), allocation failures are
+//     std::bad_alloc (MemoryError in a bound function).
 // Thread: any attached thread. Containers are read through the free-threading-safe paths of
 // dict.hpp/list.hpp; a list into a std::vector is read under one critical section.
-// Cost: one conversion per element, plus the container's own walk.
+// Cost: one conversion per element, plus the container's own walk; for a dict, one size
+// comparison per item.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -17,6 +31,7 @@
 #include <vector>
 
 #include "pyo3cpp/convert.hpp"
+#include "pyo3cpp/view_scope.hpp"
 
 namespace pyo3cpp {
 
@@ -46,6 +61,17 @@ template <> struct IntoPython<std::nullopt_t> {
 
 // ---------------------------------------------------------------- sequences
 
+namespace detail {
+// The most elements a length hint reserves up front: past it the vector grows as it fills (a
+// lying hint of 2**62 must not become one huge allocation; ASan's operator new aborts on one).
+inline constexpr Py_ssize_t max_hinted_reserve = 4096;
+// Keeps an element's source alive when its C++ value points into it (view_scope.hpp).
+template <class T> inline void keep_view_source(Python py, PyObject *source)
+{
+    if constexpr (holds_view<T>::value) ViewScope::keep(py, source);
+}
+}  // namespace detail
+
 template <class T, class Allocator> struct FromPython<std::vector<T, Allocator>> {
     static std::vector<T, Allocator> extract(Borrowed<PyAny> obj)
     {
@@ -70,6 +96,7 @@ template <class T, class Allocator> struct FromPython<std::vector<T, Allocator>>
                         PyObject *item;
                         ~Held() { Py_DECREF(item); }
                     } held{compat::new_ref(PyList_GET_ITEM(list, i))};
+                    detail::keep_view_source<T>(py, held.item);
                     result.push_back(FromPython<T>::extract(Borrowed<PyAny>::from_ptr(py, held.item)));
                 }
             } catch (const PyErr &err) {
@@ -83,11 +110,12 @@ template <class T, class Allocator> struct FromPython<std::vector<T, Allocator>>
         const auto items = Bound<PyIterator>::from_owned_ptr_unchecked(py, iterator);
         const Py_ssize_t hint = PyObject_LengthHint(obj.as_ptr(), 0);
         if (hint < 0) throw_fetched(py);
-        result.reserve(static_cast<std::size_t>(hint));
+        result.reserve(static_cast<std::size_t>(std::min(hint, detail::max_hinted_reserve)));
         for (const Bound<PyAny> &item : items) {
             // A try per item, not around the loop: the iterator's own errors are not about an
             // item. The failing item's index is the number converted so far.
             try {
+                detail::keep_view_source<T>(py, item.as_ptr());
                 result.push_back(FromPython<T>::extract(item.as_borrowed()));
             } catch (const PyErr &err) {
                 detail::rethrow_item(py, err, static_cast<Py_ssize_t>(result.size()));
@@ -180,19 +208,39 @@ struct MapCursor {
     bool in_value = false;
 };
 
+// The dict changed while it converted: CPython's words for its own iteration.
+[[noreturn, gnu::cold, gnu::noinline]] inline void raise_dict_changed(Python py, bool size_changed)
+{
+    PyErr_SetString(PyExc_RuntimeError, size_changed ? "dictionary changed size during iteration"
+                                                     : "dictionary keys changed during iteration");
+    throw_fetched(py);
+}
+
 // Converts every item, key first, then value (each moved into the node once, as a single
 // emplace would). Out of line and with no try block: a handler in the same function made GCC
 // stop inlining the map's emplace (about 35 instructions more per item). Each step reads the
-// dict under a critical section and takes strong references (as dict.hpp's iteration does).
+// dict under a critical section and takes strong references (as dict.hpp's iteration does), and
+// checks, as CPython's dict iterator does, that the conversions run so far (which may run Python
+// code) left the dict's size alone and that it yields no more keys than it had: without that a
+// value whose __index__ inserts a key would keep the walk going for ever.
 template <class Map> [[gnu::noinline]] void fill_map(Python py, Borrowed<PyDict> dict, Map &result,
                                                      MapCursor &cursor)
 {
     Py_ssize_t position = 0;
+    Py_ssize_t size = -1, left = 0;
     for (;;) {
         PyObject *key, *value;
         {
             CriticalSection section(py, dict);
+            const Py_ssize_t now = PyDict_GET_SIZE(dict.as_ptr());
+            if (size < 0) {
+                size = left = now;
+            } else if (now != size) [[unlikely]] {
+                raise_dict_changed(py, true);
+            }
             if (!PyDict_Next(dict.as_ptr(), &position, &key, &value)) break;
+            if (left-- == 0) [[unlikely]]
+                raise_dict_changed(py, false);
             Py_INCREF(key);
             Py_INCREF(value);
         }
@@ -202,9 +250,11 @@ template <class Map> [[gnu::noinline]] void fill_map(Python py, Borrowed<PyDict>
             PyObject *item;
             ~Held() { Py_DECREF(item); }
         } held_value{value};
+        keep_view_source<typename Map::key_type>(py, key);
         typename Map::key_type converted_key =
             FromPython<typename Map::key_type>::extract(Borrowed<PyAny>::from_ptr(py, key));
         cursor.in_value = true;
+        keep_view_source<typename Map::mapped_type>(py, value);
         result.emplace(std::move(converted_key),
                        FromPython<typename Map::mapped_type>::extract(Borrowed<PyAny>::from_ptr(py, value)));
         cursor.key = nullptr;

@@ -9,7 +9,9 @@
 //         Borrowed<T> / Bound<T> / Py<T> for another tag: checked like cast<T>();
 //       * std::optional<T>: may be omitted (std::nullopt) and accepts None (std::nullopt);
 //       * Args / Kwargs (arg.hpp): *args and **kwargs;
-//       * anything else T: FromPython<T>::extract (convert.hpp), by value or const reference.
+//       * anything else T: FromPython<T>::extract (convert.hpp), by value or const reference;
+//         views inside containers (std::vector<std::string_view>, map keys) stay valid for the
+//         whole call: the call keeps their source objects alive (view_scope.hpp).
 //     Names, defaults and markers: arg.hpp. Results: void -> None; Bound/Py/Borrowed -> that
 //     object; anything else -> IntoPython.
 //   - Errors are worded like CPython's own and always name the function and the argument:
@@ -59,6 +61,7 @@
 #include "pyo3cpp/forced_unwind.hpp"
 #include "pyo3cpp/instance_lock.hpp"
 #include "pyo3cpp/type_hint.hpp"
+#include "pyo3cpp/view_scope.hpp"
 
 namespace pyo3cpp::detail {
 
@@ -607,6 +610,12 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                                [[maybe_unused]] PyObject *self) const
     {
         (void)slots;  // unused when the function takes no arguments
+        // Views inside container parameters keep their sources here until the call returns
+        // (view_scope.hpp); nothing at all for calls whose parameters hold no such view. It ends
+        // after the values and after the instance locks: releasing a source may run a __del__
+        // that calls back into this instance.
+        [[maybe_unused]] CallViewScope<(needs_view_scope<std::tuple_element_t<I, values_tuple>>::value || ...)>
+            view_scope(py);
         // Instance locks taken by the conversions (and self's, in a method) are ordered by
         // address if one must wait (instance_lock.hpp): the scope ends when the body starts.
         [[maybe_unused]] CallLocks<(locks_instance<std::tuple_element_t<I, values_tuple>> || ...)> call_locks;

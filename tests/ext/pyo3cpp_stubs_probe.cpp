@@ -77,7 +77,11 @@ PYO3CPP_MODULE(pyo3cpp_stubs_probe, m)
               return std::string(PyModule_GetName(mod.as_ptr()));
           },
           arg("module"));
-    m.def("seq_len", [](Bound<PySequence> s) { return PySequence_Size(s.as_ptr()); },
+    m.def("seq_len", [](Bound<PySequence> s) {
+              const Py_ssize_t size = PySequence_Size(s.as_ptr());
+              if (size < 0) throw_fetched(s.py());  // __len__ raised
+              return size;
+          },
           arg("items"));
     m.def("configure", [](const std::string &name, long retries, double timeout, bool verbose,
                           std::optional<std::string> log_file) {

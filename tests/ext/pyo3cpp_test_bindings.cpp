@@ -15,8 +15,21 @@ using namespace pyo3cpp;
 
 namespace {
 
-long add(long a, long b) { return a + b; }
-long twice(long x) { return 2 * x; }
+// Arithmetic past a C long is OverflowError, never a wrapped (undefined) result.
+long checked_add(long a, long b)
+{
+    long result;
+    if (__builtin_add_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
+    return result;
+}
+long checked_mul(long a, long b)
+{
+    long result;
+    if (__builtin_mul_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
+    return result;
+}
+long add(long a, long b) { return checked_add(a, b); }
+long twice(long x) { return checked_mul(x, 2); }
 
 std::string describe(const std::string &text, double ratio, std::optional<long> limit,
                      const std::string &sep, bool loud)
@@ -39,7 +52,7 @@ Bound<PyAny> collect(Python py, const std::string &prefix, Args args, bool flag,
 long total(const std::map<std::string, long> &counts)
 {
     long sum = 0;
-    for (const auto &[key, value] : counts) sum += value;
+    for (const auto &[key, value] : counts) sum = checked_add(sum, value);
     return sum;
 }
 
@@ -115,7 +128,7 @@ PYO3CPP_MODULE(pyo3cpp_test_bindings, m)
 
     m.def("add", add);                                              // shared entry, positional-only
     m.def<&twice>("twice", "Twice x.", arg("x"));                   // compile-time entry
-    m.def("lambda_add", [](long a, long b) { return a + b; }, arg("a"), arg("b"));  // unique entry
+    m.def("lambda_add", [](long a, long b) { return checked_add(a, b); }, arg("a"), arg("b"));  // unique entry
     m.def("describe", describe, "Describe text.", arg("text"), arg("ratio") = 0.5,
           arg("limit") = std::nullopt, arg("sep") = ", ", arg("loud") = false);
     m.def("quoted", [](const std::string &s) { return s; }, arg("s") = "it's \"q\"\n\\");
@@ -150,5 +163,5 @@ PYO3CPP_MODULE(pyo3cpp_test_bindings, m)
     m.def("make_level", [](int v) { return static_cast<Level>(v); }, arg("v"));
     m.def("all_colors", [] { return std::vector<Color>{Color::Red, Color::Green, Color::Blue}; });
     for (const std::string &name : many_names()) m.def(name.c_str(), add, "Adds.", arg("a"), arg("b") = 1);
-    m.submodule("sub", [](ModuleDef &sub) { sub.def("triple", [](long x) { return 3 * x; }, arg("x")); });
+    m.submodule("sub", [](ModuleDef &sub) { sub.def("triple", [](long x) { return checked_mul(x, 3); }, arg("x")); });
 }

@@ -45,7 +45,10 @@ struct Counter {
         // A read-modify-write spread out, so that unlocked concurrent calls would lose updates.
         long value = count;
         for (int i = 0; i < 3; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
-        count = value + n.value_or(step);
+        long sum;
+        if (__builtin_add_overflow(value, n.value_or(step), &sum))
+            throw std::overflow_error("Counter.add() result does not fit in a C long");
+        count = sum;
         return count;
     }
     long get() const { return count; }
@@ -91,7 +94,15 @@ struct Tally {
     std::atomic<long> n{0};
     Tally() = default;
     Tally(const Tally &other) : n(other.n.load()) {}
-    void add(long k) { n += k; }
+    void add(long k)
+    {
+        // Atomic (the class is unsynchronized: the counter itself is), and never wrapped.
+        long now = n.load(), sum;
+        do {
+            if (__builtin_add_overflow(now, k, &sum))
+                throw std::overflow_error("Tally.add() result does not fit in a C long");
+        } while (!n.compare_exchange_weak(now, sum));
+    }
 };
 
 struct Countdown {
@@ -341,7 +352,11 @@ PYO3CPP_MODULE(pyo3cpp_test_classes, m)
         .def<&Fixed::get>("__len__");
 
     // Typed handles in module functions.
-    m.def("total", [](const Counter &a, const Counter &b) { return a.count + b.count; }, arg("a"), arg("b"));
+    m.def("total", [](const Counter &a, const Counter &b) {
+              long sum;
+              if (__builtin_add_overflow(a.count, b.count, &sum)) throw std::overflow_error("total overflows");
+              return sum;
+          }, arg("a"), arg("b"));
     m.def("bump", [](Counter &c) { c.count += 1; }, arg("c"));
     m.def("transfer", [](Counter &from, Counter &to, long n) { from.count -= n; to.count += n; },
           arg("from_"), arg("to"), arg("n"));

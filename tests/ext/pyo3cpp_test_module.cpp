@@ -18,13 +18,29 @@ namespace {
 
 std::atomic<long> g_exec_calls{0};
 
+// Arithmetic past a C long is OverflowError, never a wrapped (undefined) result.
+long checked_add(long a, long b)
+{
+    long result;
+    if (__builtin_add_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
+    return result;
+}
+long checked_mul(long a, long b)
+{
+    long result;
+    if (__builtin_mul_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
+    return result;
+}
+
 // CPython's bisect.bisect_left, without `key`: the shape the heapq/bisect port will use.
 Py_ssize_t bisect_left(Python py, Borrowed<PyAny> a, Borrowed<PyAny> x, Py_ssize_t lo,
                        std::optional<Py_ssize_t> hi)
 {
     if (lo < 0) PyErr::raise(py, PyExc_ValueError, "lo must be non-negative");
-    Py_ssize_t high = hi ? *hi : PySequence_Size(a.as_ptr());
-    if (high < 0) throw_fetched(py);
+    // As CPython's: hi=-1 means "not given" (its C default), any other negative hi is an empty
+    // range. Only the length of `a` can fail.
+    Py_ssize_t high = hi && *hi != -1 ? *hi : PySequence_Size(a.as_ptr());
+    if (high < 0 && PyErr_Occurred()) throw_fetched(py);
     while (lo < high) {
         const Py_ssize_t mid = lo + (high - lo) / 2;
         auto item = Bound<PyAny>::from_owned_ptr(py, PySequence_GetItem(a.as_ptr(), mid));
@@ -96,14 +112,14 @@ PYO3CPP_MODULE(pyo3cpp_test_module, m)
     m.doc("pyo3cpp's module-helper test module.");
     m.def("bisect_left", bisect_left, "Return the index where to insert x in a, keeping it sorted.",
           arg("a"), arg("x"), arg("lo") = 0, arg("hi") = std::nullopt);
-    m.def("add", [](long a, long b) { return a + b; });  // positional-only: no names
+    m.def("add", [](long a, long b) { return checked_add(a, b); });  // positional-only: no names
     m.def("scale", [](double x, double factor) { return x * factor; }, arg("x"),
           arg("factor") = 2.0);
     m.def("greet", [](const std::string &name, const std::string &greeting) {
               return greeting + ", " + name + "!";
           },
           arg("name"), arg("greeting") = "Hello");
-    m.def("maybe", [](std::optional<long> x) { return x ? *x * 10 : -1L; }, arg("x"));
+    m.def("maybe", [](std::optional<long> x) { return x ? checked_mul(*x, 10) : -1L; }, arg("x"));
     m.def("flag", [](bool b) { return !b; }, arg("b"));
     m.def("list_len", [](Bound<PyList> items) { return PyList_GET_SIZE(items.as_ptr()); },
           arg("items"));
@@ -126,7 +142,7 @@ PYO3CPP_MODULE(pyo3cpp_test_module, m)
     m.add("REGISTRY", [](Python py) { return Bound<PyAny>::from_owned_ptr(py, PyDict_New()); });
     m.submodule("sub", [](ModuleDef &sub) {
         sub.doc("A submodule.");
-        sub.def("triple", [](long x) { return 3 * x; });
+        sub.def("triple", [](long x) { return checked_mul(x, 3); });
         sub.add("READY", true);
     });
     m.on_exec([](Python py, Borrowed<PyModule> module) {
