@@ -67,8 +67,9 @@
 //     reachable); tp_clear drops them. Without it: no GC flag, no traversal cost (unless dict()).
 //   - subclassable() (Py_TPFLAGS_BASETYPE), dict() (instances get __dict__; implies GC),
 //     weakref() (weak references), def_pickle(getstate, setstate) (__getstate__ returns any
-//     object; __setstate__ builds T from it on the empty instance pickle makes: pickle,
-//     copy.copy and copy.deepcopy then work).
+//     object, None included; __setstate__ builds T from it on the empty instance pickle makes:
+//     pickle protocols 0-5, copy.copy and copy.deepcopy then work, and keep a Python subclass's
+//     __dict__ and __slots__ (class_pickle.hpp)).
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 //   - Stubs: the typed signatures of methods, static methods, __init__, special methods and
@@ -85,6 +86,7 @@
 #include <structmember.h>
 
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <stdexcept>
@@ -94,9 +96,11 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
 #include "pyo3cpp/class_method.hpp"
 #include "pyo3cpp/class_object.hpp"
+#include "pyo3cpp/class_pickle.hpp"
 #include "pyo3cpp/class_property.hpp"
 #include "pyo3cpp/class_special.hpp"
 #include "pyo3cpp/module.hpp"
@@ -221,6 +225,7 @@ public:
         }
         detail::GcHooks<T>::base_visit = [](const T &value, Visit &v) { detail::GcHooks<B>::visit_all(value, v); };
         detail::GcHooks<T>::base_clear = [](T &value) { detail::GcHooks<B>::clear_all(value); };
+        inherit_specials_ = &Specials::template inherit_from<B>;
         base_type_ = &BaseBinding::type_ptr;
         base_name_ = BaseBinding::name;
         base_constructs_in_init_ = &BaseBinding::constructs_in_init;
@@ -307,6 +312,15 @@ public:
         auto *record = keep_record<Record>("__setstate__", Call{std::move(setstate),
                                                                 keep(std::string(name_) + ".__setstate__")});
         add_method_record<Record>(record);
+        // Every state reaches __setstate__, None included (class_pickle.hpp). Not in stubs: the
+        // protocol's plumbing, as object's own __reduce_ex__ is.
+        def("__reduce_ex__", [](Borrowed<T> self, int) { return detail::pickle_reduce(Python::assume_attached(), self.as_ptr()); },
+            arg("protocol"));
+        methods_.back().in_stubs = false;
+        def_classmethod("__pyo3cpp_unpickle__", [](Bound<PyType> cls, Bound<PyAny> state, Bound<PyAny> extra) {
+            return detail::pickle_restore(Python::assume_attached(), cls.as_ptr(), state.as_ptr(), extra.as_ptr());
+        });
+        methods_.back().in_stubs = false;
         return *this;
     }
 
@@ -323,6 +337,7 @@ private:
         detail::FunctionRecord *record;
         void *entry;
         int extra_flags;  // METH_CLASS for classmethods
+        bool in_stubs = true;
     };
 
     const char *init_name()
@@ -479,7 +494,13 @@ private:
     static void tp_dealloc(PyObject *self)
     {
         PyTypeObject *type = Py_TYPE(self);
-        if (PyType_IS_GC(type)) PyObject_GC_UnTrack(self);
+        const bool gc = PyType_IS_GC(type);
+        if (gc) PyObject_GC_UnTrack(self);
+        // A deferred non-GC instance is linked through its lock's bytes (class_dealloc.hpp).
+        static_assert(offsetof(Instance, lock) == sizeof(PyObject) && sizeof(decltype(Instance::lock)) >= sizeof(void *));
+        // A chain of instances (T holding a Py<> to the next) frees one level at a time.
+        detail::DeallocDepth depth(self, &ClassDef::tp_dealloc, gc);
+        if (!depth.entered()) return;  // deferred: finished later, nearer the top of the stack
         if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
         if constexpr (!std::is_trivially_destructible_v<T>) {  // else nothing to run or mark
             Instance *inst = Instance::of(self);
@@ -554,13 +575,14 @@ private:
             def.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_STATIC;
             method_defs_.push_back(def);
         }
+        if (inherit_specials_ != nullptr) inherit_specials_();
         for (int i = 0; i < detail::kSpecialCount; ++i)
-            if (Specials::record[i] != nullptr)
+            if (Specials::record[i] != nullptr && !Specials::inherited[i])
                 const_cast<detail::FunctionRecord *>(Specials::record[i])->prepare(py);
         method_defs_.push_back(PyMethodDef{nullptr, nullptr, 0, nullptr});
         // The typed signatures, for pyo3cpp_function_signature (stubs).
         for (std::size_t i = 0; i < methods_.size(); ++i)
-            if (pyo3cpp_method_register(&method_defs_[i], &methods_[i].record->signature) < 0)
+            if (methods_[i].in_stubs && pyo3cpp_method_register(&method_defs_[i], &methods_[i].record->signature) < 0)
                 throw_fetched(py);
         for (std::size_t i = 0; i < statics_.size(); ++i)
             if (pyo3cpp_method_register(&method_defs_[methods_.size() + i], &statics_[i]->signature) < 0)
@@ -570,7 +592,7 @@ private:
         if (init_ != nullptr && pyo3cpp_class_member_register(table, "__init__", &init_->signature) < 0)
             throw_fetched(py);
         for (int i = 0; i < detail::kSpecialCount; ++i)
-            if (Specials::record[i] != nullptr &&
+            if (Specials::record[i] != nullptr && !Specials::inherited[i] &&
                 pyo3cpp_class_member_register(table, detail::special_name(i), &Specials::record[i]->signature) < 0)
                 throw_fetched(py);
         for (const auto &prop : properties_) {
@@ -709,6 +731,7 @@ private:
     bool weakref_ = false;
     bool construct_in_new_ = false;
     PyTypeObject *(*base_type_)() noexcept = nullptr;  // extends<B>(): B's type, once made
+    void (*inherit_specials_)() noexcept = nullptr;     // extends<B>(): B's special methods
     const char *base_name_ = nullptr;
     const bool *base_constructs_in_init_ = nullptr;
 };

@@ -269,7 +269,10 @@ template <class Record> struct DirectMethod {
         values.assign(tuple->ob_item, tuple->ob_item + nargs);
         Py_ssize_t pos = 0, k = 0;
         PyObject *key, *value;
-        while (PyDict_Next(kwargs, &pos, &key, &value)) {  // kwargs is the caller's own new dict
+        // A C caller's dict may be changed by a conversion during the call (a value's __index__
+        // clearing it): the values are held for the call, as the keys are by kwnames.
+        values.reserve(static_cast<std::size_t>(nargs + PyDict_GET_SIZE(kwargs)));
+        while (PyDict_Next(kwargs, &pos, &key, &value)) {
             Py_INCREF(key);
             PyTuple_SET_ITEM(kwnames, k++, key);
             values.push_back(value);
@@ -278,7 +281,9 @@ template <class Record> struct DirectMethod {
         Py_DECREF(kwnames);
         return PyErr_NoMemory();
     }
+    for (Py_ssize_t i = nargs; i < static_cast<Py_ssize_t>(values.size()); ++i) Py_INCREF(values[static_cast<std::size_t>(i)]);
     PyObject *result = invoke(record, self, values.data(), nargs, kwnames);
+    for (Py_ssize_t i = nargs; i < static_cast<Py_ssize_t>(values.size()); ++i) Py_DECREF(values[static_cast<std::size_t>(i)]);
     Py_DECREF(kwnames);
     return result;
 }
