@@ -241,9 +241,10 @@ public:
         auto *record = keep_record<Record>(name, std::decay_t<F>(std::forward<F>(fn)),
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         record->doc = doc != nullptr ? doc : "";
-        if (record->fastcall_entry == nullptr)
-            throw std::length_error("pyo3cpp: too many functions in one extension for static methods");
-        statics_.push_back(record);
+        if (record->fastcall_entry == nullptr)  // the runtime's shared entries are all taken
+            late_.push_back({record, nullptr, kLateStatic});
+        else
+            statics_.push_back(record);
         return *this;
     }
 
@@ -314,13 +315,15 @@ public:
         add_method_record<Record>(record);
         // Every state reaches __setstate__, None included (class_pickle.hpp). Not in stubs: the
         // protocol's plumbing, as object's own __reduce_ex__ is.
+        std::size_t before = methods_.size();
         def("__reduce_ex__", [](Borrowed<T> self, int) { return detail::pickle_reduce(Python::assume_attached(), self.as_ptr()); },
             arg("protocol"));
-        methods_.back().in_stubs = false;
+        if (methods_.size() > before) methods_.back().in_stubs = false;
+        before = methods_.size();
         def_classmethod("__pyo3cpp_unpickle__", [](Bound<PyType> cls, Bound<PyAny> state, Bound<PyAny> extra) {
             return detail::pickle_restore(Python::assume_attached(), cls.as_ptr(), state.as_ptr(), extra.as_ptr());
         });
-        methods_.back().in_stubs = false;
+        if (methods_.size() > before) methods_.back().in_stubs = false;
         return *this;
     }
 
@@ -338,6 +341,16 @@ private:
         void *entry;
         int extra_flags;  // METH_CLASS for classmethods
         bool in_stubs = true;
+    };
+    // Methods, classmethods and static methods defined once the runtime's shared entries are
+    // all taken (a process with thousands): function objects of their own, whose vectorcall
+    // reaches the record through the function (no entry needed), added to the type's dict as
+    // instancemethod / classmethod / staticmethod. No limit; a bound method object per call.
+    enum LateKind { kLateMethod, kLateClassMethod, kLateStatic };
+    struct LateEntry {
+        detail::FunctionRecord *record;
+        vectorcallfunc call;  // kLateStatic: the record's own vectorcall
+        LateKind kind;
     };
 
     const char *init_name()
@@ -402,8 +415,13 @@ private:
         } else {
             entry = pyo3cpp_method_shared_entry(&detail::invoke_method_record<Record>, record);
         }
-        if (entry == nullptr)
-            throw std::length_error("pyo3cpp: more than 4096 class methods in one process");
+        if (entry == nullptr) {  // the runtime's shared entries are all taken
+            if ((extra_flags & METH_CLASS) != 0)
+                late_.push_back({record, &detail::late_classmethod_call<Record, T>, kLateClassMethod});
+            else
+                late_.push_back({record, &detail::late_method_call<Record, T>, kLateMethod});
+            return *this;
+        }
         methods_.push_back({record, entry, extra_flags});
         return *this;
     }
@@ -496,11 +514,18 @@ private:
         PyTypeObject *type = Py_TYPE(self);
         const bool gc = PyType_IS_GC(type);
         if (gc) PyObject_GC_UnTrack(self);
+        // Nothing a trivially destructible T without __dict__ lets go of can free another
+        // instance: no depth to count (the common small value class pays nothing).
+        if (std::is_trivially_destructible_v<T> && s_dict_offset == 0) return finish_dealloc(self, type);
         // A deferred non-GC instance is linked through its lock's bytes (class_dealloc.hpp).
         static_assert(offsetof(Instance, lock) == sizeof(PyObject) && sizeof(decltype(Instance::lock)) >= sizeof(void *));
         // A chain of instances (T holding a Py<> to the next) frees one level at a time.
         detail::DeallocDepth depth(self, &ClassDef::tp_dealloc, gc);
         if (!depth.entered()) return;  // deferred: finished later, nearer the top of the stack
+        finish_dealloc(self, type);
+    }
+    static void finish_dealloc(PyObject *self, PyTypeObject *type)
+    {
         if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
         if constexpr (!std::is_trivially_destructible_v<T>) {  // else nothing to run or mark
             Instance *inst = Instance::of(self);
@@ -534,6 +559,28 @@ private:
         if (inst->ready()) detail::GcHooks<T>::clear_all(*inst->value());
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         return 0;
+    }
+
+    void add_late_entries(Python py, PyObject *module, PyTypeObject *type)
+    {
+        if (late_.empty()) return;
+        PyObject *dict = type->tp_dict;  // an immutable type: its dict is filled here, once
+        for (const LateEntry &late : late_) {
+            late.record->prepare(py);  // METH_FASTCALL | METH_KEYWORDS | METH_METHOD: no C entry
+            if (late.kind != kLateStatic && late.record->show_signature)
+                late.record->method.ml_doc = keep(with_self(late.record->method.ml_doc, late.record->name,
+                                                            late.kind == kLateClassMethod ? "$cls" : "$self"));
+            vectorcallfunc call = late.kind == kLateStatic ? late.record->entry : late.call;
+            auto function = Bound<PyAny>::from_owned_ptr(
+                py, pyo3cpp_function_new(&late.record->method, reinterpret_cast<void *>(call),
+                                         &late.record->signature, module));
+            PyObject *wrapped = late.kind == kLateStatic      ? PyStaticMethod_New(function.as_ptr())
+                                : late.kind == kLateClassMethod ? PyClassMethod_New(function.as_ptr())
+                                                                : PyInstanceMethod_New(function.as_ptr());
+            auto descriptor = Bound<PyAny>::from_owned_ptr(py, wrapped);
+            check_status(py, PyDict_SetItemString(dict, late.record->name.c_str(), descriptor.as_ptr()));
+        }
+        PyType_Modified(type);
     }
 
     PyObject *make_type(Python py, PyObject *module)
@@ -705,7 +752,9 @@ private:
         spec_.slots = slots_.data();
         PyObject *type = PyType_FromModuleAndSpec(module, &spec_, reinterpret_cast<PyObject *>(base));
         if (type == nullptr) throw_fetched(py);
-        return type;  // a new reference: the class's OnceLock keeps it
+        auto made = Bound<PyAny>::from_owned_ptr(py, type);
+        add_late_entries(py, module, reinterpret_cast<PyTypeObject *>(type));
+        return std::move(made).into_ptr();  // a new reference: the class's OnceLock keeps it
     }
 
     const char *name_;
@@ -716,6 +765,7 @@ private:
     detail::SelfInvoke init_invoke_ = nullptr;
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
     std::vector<MethodEntry> methods_;
+    std::vector<LateEntry> late_;
     std::vector<detail::FunctionRecord *> statics_;
     std::vector<PyGetSetDef> getsets_;
     std::vector<std::shared_ptr<detail::PropertyRecord>> properties_;

@@ -27,8 +27,10 @@
 //   - Only the type's own tp_dealloc defers (not a base's called by a subclass's deallocation,
 //     which has a trashcan of its own), as CPython's macros decide.
 // Thread: the deallocating thread (attached). Cost: PyThreadState_Get and a counter up and down
-// per deallocation (what CPython's list pays); a non-GC type also reads one process-wide counter
-// of deferred objects (0 unless some thread is unwinding a deep chain).
+// per deallocation (what CPython's list pays) and one process-wide counter of deferred objects
+// read (0 unless some thread is unwinding a deep chain of non-GC instances); nothing for a
+// trivially destructible T without __dict__ (class.hpp skips it: it cannot free another
+// instance).
 #pragma once
 
 #include <Python.h>
@@ -85,14 +87,22 @@ inline void dealloc_leave(PyThreadState *t) noexcept
 #elif PY_VERSION_HEX < 0x030D0000
 #if PY_VERSION_HEX >= 0x030C0000
 inline int &dealloc_nesting(PyThreadState *t) noexcept { return t->trash.delete_nesting; }
+inline bool cpython_deferred_some(PyThreadState *t) noexcept { return t->trash.delete_later != nullptr; }
 #else
 inline int &dealloc_nesting(PyThreadState *t) noexcept { return t->trash_delete_nesting; }
+inline bool cpython_deferred_some(PyThreadState *t) noexcept { return t->trash_delete_later != nullptr; }
 #endif
 inline bool dealloc_too_deep(PyThreadState *t) noexcept { return dealloc_nesting(t) >= 50; }  // its unwind level
 inline void cpython_defer(PyThreadState *t, PyObject *op) noexcept { (void)_PyTrash_begin(t, op); }  // deep: deposits
 inline void dealloc_enter(PyThreadState *t) noexcept { ++dealloc_nesting(t); }
 inline bool dealloc_near_top(PyThreadState *t) noexcept { return dealloc_nesting(t) <= 0; }
-inline void dealloc_leave(PyThreadState *t) noexcept { _PyTrash_end(t); }  // down a level; frees CPython's list at the top
+inline void dealloc_leave(PyThreadState *t) noexcept
+{
+    if (cpython_deferred_some(t))
+        _PyTrash_end(t);  // down a level; frees CPython's list at the top
+    else
+        --dealloc_nesting(t);
+}
 #else
 // A later CPython: a count of this header's own (bound objects only).
 inline thread_local int t_dealloc_depth = 0;

@@ -256,6 +256,36 @@ template <class Record> struct DirectMethod {
     }
 };
 
+// The vectorcall of a method's own function object, once the runtime's shared entries are all
+// taken (class.hpp, LateEntry): bound through instancemethod / classmethod, so the instance (the
+// class) comes first among the arguments; checked here, as a method descriptor checks it.
+template <class Record, class T>
+PyObject *late_method_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    const auto &record = static_cast<const Record &>(FunctionRecord::of(callable));
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1 || !ClassBinding<T>::check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s.%s() needs a %s instance as its first argument",
+                     ClassBinding<T>::name, record.name.c_str(), ClassBinding<T>::name);
+        return nullptr;
+    }
+    return record.call(args + 1, nargs - 1, kwnames, args[0]);
+}
+template <class Record, class T>
+PyObject *late_classmethod_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    const auto &record = static_cast<const Record &>(FunctionRecord::of(callable));
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyTypeObject *own = ClassBinding<T>::type_ptr();
+    if (nargs < 1 || !PyType_Check(args[0]) || own == nullptr ||
+        !PyType_IsSubtype(reinterpret_cast<PyTypeObject *>(args[0]), own)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s() needs a subclass of %s as its first argument",
+                     ClassBinding<T>::name, record.name.c_str(), ClassBinding<T>::name);
+        return nullptr;
+    }
+    return record.call(args + 1, nargs - 1, kwnames, args[0]);
+}
+
 // call_with_tuple's path for a non-empty kwargs dict: its items become vectorcall keywords.
 [[gnu::noinline]] inline PyObject *call_with_dict(const FunctionRecord &record, SelfInvoke invoke,
                                                   PyObject *self, PyObject *args, PyObject *kwargs)
