@@ -79,7 +79,9 @@
 // class's policy. Cost per method call: the method descriptor's call, the record's own C entry
 // (the first method of each signature; others: one indexed load and an indirect call more), the
 // lock (instance_lock.hpp), then def()'s path. bench/bench_classes.cpp measures it against a
-// hand-written C type (docs/classes.md).
+// hand-written C type (docs/classes.md). The runtime's shared entries are a fast path only:
+// once a process has used them all, further methods, classmethods and static methods get
+// function objects of their own (no limit; a bound method object per call: LateEntry).
 #pragma once
 
 #include <Python.h>
@@ -320,7 +322,7 @@ public:
             arg("protocol"));
         if (methods_.size() > before) methods_.back().in_stubs = false;
         before = methods_.size();
-        def_classmethod("__pyo3cpp_unpickle__", [](Bound<PyType> cls, Bound<PyAny> state, Bound<PyAny> extra) {
+        def_classmethod("_pyo3cpp_unpickle", [](Bound<PyType> cls, Bound<PyAny> state, Bound<PyAny> extra) {
             return detail::pickle_restore(Python::assume_attached(), cls.as_ptr(), state.as_ptr(), extra.as_ptr());
         });
         if (methods_.size() > before) methods_.back().in_stubs = false;

@@ -229,7 +229,7 @@ using SelfInvoke = PyObject *(*)(const FunctionRecord &, PyObject *, PyObject *c
                                  PyObject *);
 // Instance methods need a C entry each (a method descriptor gives its function only self and
 // the arguments): the runtime holds a set for the process (pyo3cpp_method_shared_entry), each
-// bound to one record at definition.
+// bound to one record at definition; past them, late_method_call below (no entry needed).
 template <class Record>
 PyObject *invoke_with_self(const FunctionRecord &record, PyObject *self, PyObject *const *args,
                            Py_ssize_t nargs, PyObject *kwnames)

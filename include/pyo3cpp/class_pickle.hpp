@@ -3,8 +3,8 @@
 // so the state is handed to __setstate__ even when it is None (which pickle and
 // object.__reduce_ex__ would otherwise take as "no state" and skip: an empty instance).
 //
-//   x.__reduce_ex__(protocol) -> (type(x).__pyo3cpp_unpickle__, (x.__getstate__(), extra))
-//   Class.__pyo3cpp_unpickle__(state, extra) -> new = Class.__new__(Class);
+//   x.__reduce_ex__(protocol) -> (type(x)._pyo3cpp_unpickle, (x.__getstate__(), extra))
+//   Class._pyo3cpp_unpickle(state, extra) -> new = Class.__new__(Class);
 //                                               new.__setstate__(state); extra restored
 //
 // `extra` is object.__getstate__(x): what a Python subclass keeps outside the C++ state, its
@@ -25,7 +25,7 @@ namespace pyo3cpp::detail {
 [[gnu::noinline]] inline Bound<PyAny> pickle_reduce(Python py, PyObject *self)
 {
     PyObject *cls = reinterpret_cast<PyObject *>(Py_TYPE(self));
-    auto restore = Bound<PyAny>::from_owned_ptr(py, PyObject_GetAttrString(cls, "__pyo3cpp_unpickle__"));
+    auto restore = Bound<PyAny>::from_owned_ptr(py, PyObject_GetAttrString(cls, "_pyo3cpp_unpickle"));
     auto state = Bound<PyAny>::from_owned_ptr(py, PyObject_CallMethod(self, "__getstate__", nullptr));
     auto extra = Bound<PyAny>::from_owned_ptr(
         py, PyObject_CallMethod(reinterpret_cast<PyObject *>(&PyBaseObject_Type), "__getstate__", "O", self));
