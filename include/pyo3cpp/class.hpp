@@ -569,9 +569,14 @@ private:
         PyObject *dict = type->tp_dict;  // an immutable type: its dict is filled here, once
         for (const LateEntry &late : late_) {
             late.record->prepare(py);  // METH_FASTCALL | METH_KEYWORDS | METH_METHOD: no C entry
-            if (late.kind != kLateStatic && late.record->show_signature)
-                late.record->method.ml_doc = keep(with_self(late.record->method.ml_doc, late.record->name,
-                                                            late.kind == kLateClassMethod ? "$cls" : "$self"));
+            // "(self, ...)", not "($self, ...)": the function is bound as a plain callable, and
+            // inspect then drops the first parameter once, for the bound method.
+            const char *self_name = late.kind == kLateClassMethod ? "cls" : "self";
+            const std::string already = late.record->name + "(" + self_name;  // a later exec
+            if (late.kind != kLateStatic && late.record->show_signature &&
+                std::strncmp(late.record->method.ml_doc != nullptr ? late.record->method.ml_doc : "",
+                             already.c_str(), already.size()) != 0)
+                late.record->method.ml_doc = keep(with_self(late.record->method.ml_doc, late.record->name, self_name));
             vectorcallfunc call = late.kind == kLateStatic ? late.record->entry : late.call;
             auto function = Bound<PyAny>::from_owned_ptr(
                 py, pyo3cpp_function_new(&late.record->method, reinterpret_cast<void *>(call),

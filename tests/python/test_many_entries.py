@@ -32,7 +32,9 @@ except TypeError as exc:
 else:
     raise AssertionError("a classmethod accepted another class")
 import inspect
-assert str(inspect.signature(big.f_4999)) == "(x)", inspect.signature(big.f_4999)
+for f in (big.f_4999, obj.m_4999, big.Many.c_499, big.Many.s_1999):
+    assert str(inspect.signature(f)) == "(x)", (f, inspect.signature(f))
+assert str(inspect.signature(big.Many.m_4999)) == "(self, x)", inspect.signature(big.Many.m_4999)
 # Unrelated extensions imported after it: their functions, methods, statics, classmethods.
 import pyo3cpp_test_classes as classes
 c = classes.Counter(2)
