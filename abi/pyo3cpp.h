@@ -223,6 +223,15 @@ PYO3CPP_API long pyo3cpp_pool_drain(void);
  * attached or not; never fails. */
 PYO3CPP_API long pyo3cpp_pool_pending(void) PYO3CPP_NOEXCEPT;
 
+/* A drop scope on the calling thread (attached): while one is open, the last references this
+ * thread gives up through pyo3cpp_release_ref are held back, and the outermost
+ * pyo3cpp_drop_scope_exit gives them up, so no __del__ or weakref callback runs inside the
+ * scope (the class layer opens one around code that runs under an instance lock, and exits it
+ * after the lock is released). Scopes nest. Exit may run Python code (those finalisers); an
+ * exception they raise is reported as unraisable, as CPython does for __del__. */
+PYO3CPP_API void pyo3cpp_drop_scope_enter(void) PYO3CPP_NOEXCEPT;
+PYO3CPP_API void pyo3cpp_drop_scope_exit(void);
+
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:

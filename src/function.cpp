@@ -55,7 +55,10 @@ const Prepared &prepared(const pyo3cpp_signature *sig) noexcept
 // Shared C entries (pyo3cpp_function_shared_entry, pyo3cpp_method_shared_entry): a fixed set of
 // METH_FASTCALL | METH_KEYWORDS functions, each bound once to an (invoke, context) pair. They
 // live here, once per process, rather than in every extension. A method's invoke also gets
-// `self`; a function's does not.
+// `self`; a function's does not. They are a fast path only: when all are taken the class and
+// module layers fall back to function objects whose vectorcall reaches the record without an
+// entry (function.hpp's builtin_method, class.hpp's LateEntry), so no extension's size limits
+// another's.
 template <class Invoke, std::size_t N> class EntryTable {
 public:
     using Entry = PyObject *(*)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);

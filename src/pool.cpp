@@ -9,7 +9,12 @@
 // whole with one exchange; a push that lands on a stack after it was taken finds it empty and
 // sets its bit again, so nothing queued before an attach began can be missed by it. ABA cannot
 // occur: nodes are pushed one at a time and only ever removed all at once.
+// Also the drop scopes (pyo3cpp_drop_scope_enter/exit): references given up inside one are
+// released at its outermost exit, after the instance lock the class layer held around it.
+#include <atomic>
 #include <cstdlib>
+#include <new>
+#include <vector>
 
 #include "runtime_state.h"
 
@@ -187,7 +192,55 @@ void pool_forget_all() noexcept { (void)take_marked(false); }
 
 using namespace pyo3cpp::detail;
 
+namespace {
+// Drop scopes: the last references a thread gives up inside one wait for its outermost exit.
+// The process-wide count keeps the common release path to one relaxed load.
+std::atomic<long> g_open_drop_scopes{0};
+struct DropScope {
+    int depth = 0;
+    std::vector<PyObject *> held;
+};
+thread_local DropScope t_drop_scope;
+
+bool held_for_drop_scope(PyObject *obj) noexcept
+{
+    if (g_open_drop_scopes.load(std::memory_order_relaxed) == 0) return false;
+    DropScope &scope = t_drop_scope;
+    if (scope.depth == 0) return false;
+    try {
+        scope.held.push_back(obj);
+    } catch (const std::bad_alloc &) {
+        return false;  // released now rather than lost
+    }
+    return true;
+}
+}  // namespace
+
 extern "C" {
+
+PYO3CPP_API void pyo3cpp_drop_scope_enter(void) noexcept
+{
+    if (t_drop_scope.depth++ == 0) g_open_drop_scopes.fetch_add(1, std::memory_order_relaxed);
+}
+
+PYO3CPP_API void pyo3cpp_drop_scope_exit(void)
+{
+    DropScope &scope = t_drop_scope;
+    if (scope.depth <= 0 || --scope.depth != 0) return;
+    g_open_drop_scopes.fetch_sub(1, std::memory_order_relaxed);
+    // Finalisers may open scopes of their own and hold more: take the list until it stays empty.
+    while (!scope.held.empty()) {
+        std::vector<PyObject *> now;
+        now.swap(scope.held);
+        const bool attached = !runtime_finalized() && thread_is_attached();
+        for (PyObject *obj : now) {
+            if (attached)
+                Py_DECREF(obj);
+            else
+                push(obj);  // exited detached: the pool releases them at the next attach
+        }
+    }
+}
 
 PYO3CPP_API void pyo3cpp_release_ref(PyObject *obj)
 {
@@ -197,10 +250,13 @@ PYO3CPP_API void pyo3cpp_release_ref(PyObject *obj)
     if (debug_in_traverse())
         debug_fail("reference released during a GC traversal (tp_traverse)", "pyo3cpp_release_ref");
 #endif
-    if (!runtime_finalized() && thread_is_attached())
+    if (!runtime_finalized() && thread_is_attached()) {
+        if (held_for_drop_scope(obj)) [[unlikely]]
+            return;
         Py_DECREF(obj);
-    else
+    } else {
         push(obj);
+    }
 }
 
 PYO3CPP_API void pyo3cpp_defer_decref(PyObject *obj) noexcept

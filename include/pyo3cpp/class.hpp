@@ -70,8 +70,9 @@
 //     reachable); tp_clear drops them. Without it: no GC flag, no traversal cost (unless dict()).
 //   - subclassable() (Py_TPFLAGS_BASETYPE), dict() (instances get __dict__; implies GC),
 //     weakref() (weak references), def_pickle(getstate, setstate) (__getstate__ returns any
-//     object; __setstate__ builds T from it on the empty instance pickle makes: pickle,
-//     copy.copy and copy.deepcopy then work).
+//     object, None included; __setstate__ builds T from it on the empty instance pickle makes:
+//     pickle protocols 0-5, copy.copy and copy.deepcopy then work, and keep a Python subclass's
+//     __dict__ and __slots__ (class_pickle.hpp)).
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 //   - Stubs: the typed signatures of methods, static methods, __init__, special methods and
@@ -81,13 +82,16 @@
 // class's policy. Cost per method call: the method descriptor's call, the record's own C entry
 // (the first method of each signature; others: one indexed load and an indirect call more), the
 // lock (instance_lock.hpp), then def()'s path. bench/bench_classes.cpp measures it against a
-// hand-written C type (docs/classes.md).
+// hand-written C type (docs/classes.md). The runtime's shared entries are a fast path only:
+// once a process has used them all, further methods, classmethods and static methods get
+// function objects of their own (no limit; a bound method object per call: LateEntry).
 #pragma once
 
 #include <Python.h>
 #include <structmember.h>
 
 #include <array>
+#include <cstddef>
 #include <cstring>
 #include <deque>
 #include <stdexcept>
@@ -97,9 +101,11 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
 #include "pyo3cpp/class_method.hpp"
 #include "pyo3cpp/class_object.hpp"
+#include "pyo3cpp/class_pickle.hpp"
 #include "pyo3cpp/class_property.hpp"
 #include "pyo3cpp/class_special.hpp"
 #include "pyo3cpp/module.hpp"
@@ -241,6 +247,7 @@ public:
         }
         detail::GcHooks<T>::base_visit = [](const T &value, Visit &v) { detail::GcHooks<B>::visit_all(value, v); };
         detail::GcHooks<T>::base_clear = [](T &value) { detail::GcHooks<B>::clear_all(value); };
+        inherit_specials_ = &Specials::template inherit_from<B>;
         base_type_ = &BaseBinding::type_ptr;
         base_name_ = BaseBinding::name;
         base_constructs_in_init_ = &BaseBinding::constructs_in_init;
@@ -256,9 +263,10 @@ public:
         auto *record = keep_record<Record>(name, std::decay_t<F>(std::forward<F>(fn)),
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         record->doc = doc != nullptr ? doc : "";
-        if (record->fastcall_entry == nullptr)
-            throw std::length_error("pyo3cpp: too many functions in one extension for static methods");
-        statics_.push_back(record);
+        if (record->fastcall_entry == nullptr)  // the runtime's shared entries are all taken
+            late_.push_back({record, nullptr, kLateStatic});
+        else
+            statics_.push_back(record);
         return *this;
     }
 
@@ -327,6 +335,17 @@ public:
         auto *record = keep_record<Record>("__setstate__", Call{std::move(setstate),
                                                                 keep(std::string(name_) + ".__setstate__")});
         add_method_record<Record>(record);
+        // Every state reaches __setstate__, None included (class_pickle.hpp). Not in stubs: the
+        // protocol's plumbing, as object's own __reduce_ex__ is.
+        std::size_t before = methods_.size();
+        def("__reduce_ex__", [](Borrowed<T> self, int) { return detail::pickle_reduce(Python::assume_attached(), self.as_ptr()); },
+            arg("protocol"));
+        if (methods_.size() > before) methods_.back().in_stubs = false;
+        before = methods_.size();
+        def_classmethod("_pyo3cpp_unpickle", [](Bound<PyType> cls, Bound<PyAny> state, Bound<PyAny> extra) {
+            return detail::pickle_restore(Python::assume_attached(), cls.as_ptr(), state.as_ptr(), extra.as_ptr());
+        });
+        if (methods_.size() > before) methods_.back().in_stubs = false;
         return *this;
     }
 
@@ -343,6 +362,17 @@ private:
         detail::FunctionRecord *record;
         void *entry;
         int extra_flags;  // METH_CLASS for classmethods
+        bool in_stubs = true;
+    };
+    // Methods, classmethods and static methods defined once the runtime's shared entries are
+    // all taken (a process with thousands): function objects of their own, whose vectorcall
+    // reaches the record through the function (no entry needed), added to the type's dict as
+    // instancemethod / classmethod / staticmethod. No limit; a bound method object per call.
+    enum LateKind { kLateMethod, kLateClassMethod, kLateStatic };
+    struct LateEntry {
+        detail::FunctionRecord *record;
+        vectorcallfunc call;  // kLateStatic: the record's own vectorcall
+        LateKind kind;
     };
 
     const char *init_name()
@@ -408,8 +438,13 @@ private:
         } else {
             entry = pyo3cpp_method_shared_entry(&detail::invoke_method_record<Record>, record);
         }
-        if (entry == nullptr)
-            throw std::length_error("pyo3cpp: more than 4096 class methods in one process");
+        if (entry == nullptr) {  // the runtime's shared entries are all taken
+            if ((extra_flags & METH_CLASS) != 0)
+                late_.push_back({record, &detail::late_classmethod_call<Record, T>, kLateClassMethod});
+            else
+                late_.push_back({record, &detail::late_method_call<Record, T>, kLateMethod});
+            return *this;
+        }
         methods_.push_back({record, entry, extra_flags});
         return *this;
     }
@@ -523,7 +558,20 @@ private:
     static void tp_dealloc(PyObject *self)
     {
         PyTypeObject *type = Py_TYPE(self);
-        if (PyType_IS_GC(type)) PyObject_GC_UnTrack(self);
+        const bool gc = PyType_IS_GC(type);
+        if (gc) PyObject_GC_UnTrack(self);
+        // Nothing a trivially destructible T without __dict__ lets go of can free another
+        // instance: no depth to count (the common small value class pays nothing).
+        if (std::is_trivially_destructible_v<T> && s_dict_offset == 0) return finish_dealloc(self, type);
+        // A deferred non-GC instance is linked through its lock's bytes (class_dealloc.hpp).
+        static_assert(offsetof(Instance, lock) == sizeof(PyObject) && sizeof(decltype(Instance::lock)) >= sizeof(void *));
+        // A chain of instances (T holding a Py<> to the next) frees one level at a time.
+        detail::DeallocDepth depth(self, &ClassDef::tp_dealloc, gc);
+        if (!depth.entered()) return;  // deferred: finished later, nearer the top of the stack
+        finish_dealloc(self, type);
+    }
+    static void finish_dealloc(PyObject *self, PyTypeObject *type)
+    {
         if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
         if constexpr (!std::is_trivially_destructible_v<T>) {  // else nothing to run or mark
             Instance *inst = Instance::of(self);
@@ -557,6 +605,33 @@ private:
         if (inst->ready()) detail::GcHooks<T>::clear_all(*inst->value());
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         return 0;
+    }
+
+    void add_late_entries(Python py, PyObject *module, PyTypeObject *type)
+    {
+        if (late_.empty()) return;
+        PyObject *dict = type->tp_dict;  // an immutable type: its dict is filled here, once
+        for (const LateEntry &late : late_) {
+            late.record->prepare(py);  // METH_FASTCALL | METH_KEYWORDS | METH_METHOD: no C entry
+            // "(self, ...)", not "($self, ...)": the function is bound as a plain callable, and
+            // inspect then drops the first parameter once, for the bound method.
+            const char *self_name = late.kind == kLateClassMethod ? "cls" : "self";
+            const std::string already = late.record->name + "(" + self_name;  // a later exec
+            if (late.kind != kLateStatic && late.record->show_signature &&
+                std::strncmp(late.record->method.ml_doc != nullptr ? late.record->method.ml_doc : "",
+                             already.c_str(), already.size()) != 0)
+                late.record->method.ml_doc = keep(with_self(late.record->method.ml_doc, late.record->name, self_name));
+            vectorcallfunc call = late.kind == kLateStatic ? late.record->entry : late.call;
+            auto function = Bound<PyAny>::from_owned_ptr(
+                py, pyo3cpp_function_new(&late.record->method, reinterpret_cast<void *>(call),
+                                         &late.record->signature, module));
+            PyObject *wrapped = late.kind == kLateStatic      ? PyStaticMethod_New(function.as_ptr())
+                                : late.kind == kLateClassMethod ? PyClassMethod_New(function.as_ptr())
+                                                                : PyInstanceMethod_New(function.as_ptr());
+            auto descriptor = Bound<PyAny>::from_owned_ptr(py, wrapped);
+            check_status(py, PyDict_SetItemString(dict, late.record->name.c_str(), descriptor.as_ptr()));
+        }
+        PyType_Modified(type);
     }
 
     PyObject *make_type(Python py, PyObject *module)
@@ -598,13 +673,14 @@ private:
             def.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_STATIC;
             method_defs_.push_back(def);
         }
+        if (inherit_specials_ != nullptr) inherit_specials_();
         for (int i = 0; i < detail::kSpecialCount; ++i)
-            if (Specials::record[i] != nullptr)
+            if (Specials::record[i] != nullptr && !Specials::inherited[i])
                 const_cast<detail::FunctionRecord *>(Specials::record[i])->prepare(py);
         method_defs_.push_back(PyMethodDef{nullptr, nullptr, 0, nullptr});
         // The typed signatures, for pyo3cpp_function_signature (stubs).
         for (std::size_t i = 0; i < methods_.size(); ++i)
-            if (pyo3cpp_method_register(&method_defs_[i], &methods_[i].record->signature) < 0)
+            if (methods_[i].in_stubs && pyo3cpp_method_register(&method_defs_[i], &methods_[i].record->signature) < 0)
                 throw_fetched(py);
         for (std::size_t i = 0; i < statics_.size(); ++i)
             if (pyo3cpp_method_register(&method_defs_[methods_.size() + i], &statics_[i]->signature) < 0)
@@ -614,7 +690,7 @@ private:
         if (init_ != nullptr && pyo3cpp_class_member_register(table, "__init__", &init_->signature) < 0)
             throw_fetched(py);
         for (int i = 0; i < detail::kSpecialCount; ++i)
-            if (Specials::record[i] != nullptr &&
+            if (Specials::record[i] != nullptr && !Specials::inherited[i] &&
                 pyo3cpp_class_member_register(table, detail::special_name(i), &Specials::record[i]->signature) < 0)
                 throw_fetched(py);
         for (const auto &prop : properties_) {
@@ -727,11 +803,13 @@ private:
         spec_.slots = slots_.data();
         PyObject *type = PyType_FromModuleAndSpec(module, &spec_, reinterpret_cast<PyObject *>(base));
         if (type == nullptr) throw_fetched(py);
+        auto made = Bound<PyAny>::from_owned_ptr(py, type);
+        add_late_entries(py, module, reinterpret_cast<PyTypeObject *>(type));
         if (init_ != nullptr) {  // def_init: calls skip type_call's tuple (type_vectorcall)
             s_vectorcall_type = reinterpret_cast<PyTypeObject *>(type);
             s_vectorcall_type->tp_vectorcall = init_vectorcall_;
         }
-        return type;  // a new reference: the class's OnceLock keeps it
+        return std::move(made).into_ptr();  // a new reference: the class's OnceLock keeps it
     }
 
     const char *name_;
@@ -743,6 +821,7 @@ private:
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
     vectorcallfunc init_vectorcall_ = nullptr;  // type_vectorcall<Record> for it
     std::vector<MethodEntry> methods_;
+    std::vector<LateEntry> late_;
     std::vector<detail::FunctionRecord *> statics_;
     std::vector<PyGetSetDef> getsets_;
     std::vector<std::shared_ptr<detail::PropertyRecord>> properties_;
@@ -758,6 +837,7 @@ private:
     bool weakref_ = false;
     bool construct_in_new_ = false;
     PyTypeObject *(*base_type_)() noexcept = nullptr;  // extends<B>(): B's type, once made
+    void (*inherit_specials_)() noexcept = nullptr;     // extends<B>(): B's special methods
     const char *base_name_ = nullptr;
     const bool *base_constructs_in_init_ = nullptr;
 };

@@ -240,7 +240,7 @@ using SelfInvoke = PyObject *(*)(const FunctionRecord &, PyObject *, PyObject *c
                                  PyObject *);
 // Instance methods need a C entry each (a method descriptor gives its function only self and
 // the arguments): the runtime holds a set for the process (pyo3cpp_method_shared_entry), each
-// bound to one record at definition.
+// bound to one record at definition; past them, late_method_call below (no entry needed).
 template <class Record>
 PyObject *invoke_with_self(const FunctionRecord &record, PyObject *self, PyObject *const *args,
                            Py_ssize_t nargs, PyObject *kwnames)
@@ -267,6 +267,36 @@ template <class Record> struct DirectMethod {
     }
 };
 
+// The vectorcall of a method's own function object, once the runtime's shared entries are all
+// taken (class.hpp, LateEntry): bound through instancemethod / classmethod, so the instance (the
+// class) comes first among the arguments; checked here, as a method descriptor checks it.
+template <class Record, class T>
+PyObject *late_method_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    const auto &record = static_cast<const Record &>(FunctionRecord::of(callable));
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs < 1 || !ClassBinding<T>::check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "%s.%s() needs a %s instance as its first argument",
+                     ClassBinding<T>::name, record.name.c_str(), ClassBinding<T>::name);
+        return nullptr;
+    }
+    return record.call(args + 1, nargs - 1, kwnames, args[0]);
+}
+template <class Record, class T>
+PyObject *late_classmethod_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    const auto &record = static_cast<const Record &>(FunctionRecord::of(callable));
+    const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyTypeObject *own = ClassBinding<T>::type_ptr();
+    if (nargs < 1 || !PyType_Check(args[0]) || own == nullptr ||
+        !PyType_IsSubtype(reinterpret_cast<PyTypeObject *>(args[0]), own)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s() needs a subclass of %s as its first argument",
+                     ClassBinding<T>::name, record.name.c_str(), ClassBinding<T>::name);
+        return nullptr;
+    }
+    return record.call(args + 1, nargs - 1, kwnames, args[0]);
+}
+
 // call_with_tuple's path for a non-empty kwargs dict: its items become vectorcall keywords.
 [[gnu::noinline]] inline PyObject *call_with_dict(const FunctionRecord &record, SelfInvoke invoke,
                                                   PyObject *self, PyObject *args, PyObject *kwargs)
@@ -280,7 +310,10 @@ template <class Record> struct DirectMethod {
         values.assign(tuple->ob_item, tuple->ob_item + nargs);
         Py_ssize_t pos = 0, k = 0;
         PyObject *key, *value;
-        while (PyDict_Next(kwargs, &pos, &key, &value)) {  // kwargs is the caller's own new dict
+        // A C caller's dict may be changed by a conversion during the call (a value's __index__
+        // clearing it): the values are held for the call, as the keys are by kwnames.
+        values.reserve(static_cast<std::size_t>(nargs + PyDict_GET_SIZE(kwargs)));
+        while (PyDict_Next(kwargs, &pos, &key, &value)) {
             Py_INCREF(key);
             PyTuple_SET_ITEM(kwnames, k++, key);
             values.push_back(value);
@@ -289,7 +322,9 @@ template <class Record> struct DirectMethod {
         Py_DECREF(kwnames);
         return PyErr_NoMemory();
     }
+    for (Py_ssize_t i = nargs; i < static_cast<Py_ssize_t>(values.size()); ++i) Py_INCREF(values[static_cast<std::size_t>(i)]);
     PyObject *result = invoke(record, self, values.data(), nargs, kwnames);
+    for (Py_ssize_t i = nargs; i < static_cast<Py_ssize_t>(values.size()); ++i) Py_DECREF(values[static_cast<std::size_t>(i)]);
     Py_DECREF(kwnames);
     return result;
 }

@@ -166,6 +166,16 @@ private:
     T *value_;
 };
 
+// Open for a change the library makes under an instance lock (a setter, __init__ run again):
+// references given up meanwhile are released when it ends, after the lock (declare it before
+// the Access), so no __del__ or weakref callback runs under the lock.
+struct DropsAfterUnlock {
+    DropsAfterUnlock() noexcept { pyo3cpp_drop_scope_enter(); }
+    ~DropsAfterUnlock() noexcept(false) { pyo3cpp_drop_scope_exit(); }
+    DropsAfterUnlock(const DropsAfterUnlock &) = delete;
+    DropsAfterUnlock &operator=(const DropsAfterUnlock &) = delete;
+};
+
 // A T& / const T& parameter of a bound function, held between conversion and call.
 template <class Q> class ClassRef {
 public:

@@ -2,7 +2,8 @@
 // the getset records and their getter/setter functions.
 //
 // Getters take the instance shared, setters exclusive; a setter converts the value before it
-// takes the lock (no Python code runs under it) and words a bad value as
+// takes the lock and releases the references it gives up (the old value) after it, so no Python
+// code runs under it (no __del__, no weakref callback); it words a bad value as
 // "Counter.count must be int, not str". Deleting a property raises AttributeError. An unset
 // Py<> member reads as None.
 // Thread: any attached thread. Cost: the lock and one conversion per access.
@@ -137,6 +138,10 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
         } catch (const PyErr &err) {
             raise_setter_error<T>(py, err, rec.name.c_str());
         }
+        // The old value (and what it held) goes after the unlock; plain data holds no Python.
+        constexpr bool plain = std::is_member_object_pointer_v<Set> &&
+                               (std::is_arithmetic_v<V> || std::is_enum_v<V> || std::is_same_v<V, std::string>);
+        [[maybe_unused]] std::conditional_t<plain, char, DropsAfterUnlock> drops{};
         Access<T, true> access(py, self, rec.name.c_str());
         if constexpr (std::is_member_object_pointer_v<Set>)
             access.get().*rec.set_fn = std::move(*converted);

@@ -70,6 +70,25 @@ template <class T> struct Specials {
     static inline const FunctionRecord *record[kSpecialCount] = {};
     static inline SelfInvoke invoke[kSpecialCount] = {};
     static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
+    static inline bool inherited[kSpecialCount] = {};  // taken from a bound base (not T's own)
+
+    // extends<B>: every special method T does not define is B's (B made first, its own table
+    // complete), so a slot T fills for one method of a group (the comparisons, __setitem__ and
+    // __delitem__) still reaches B's others. B's records run on T's instances as B's method
+    // descriptors do. As in Python, a class that defines __eq__ without __hash__ does not
+    // inherit __hash__: its instances are unhashable.
+    template <class B> static void inherit_from() noexcept
+    {
+        const bool own_eq_without_hash = record[kEq] != nullptr && !inherited[kEq] && record[kHash] == nullptr;
+        for (int i = 0; i < kSpecialCount; ++i) {
+            if (i == kInit || (record[i] != nullptr && !inherited[i])) continue;
+            if (i == kHash && own_eq_without_hash) continue;
+            record[i] = Specials<B>::record[i];
+            invoke[i] = Specials<B>::invoke[i];
+            accepts[i] = Specials<B>::accepts[i];
+            inherited[i] = record[i] != nullptr;
+        }
+    }
 
     static PyObject *call(int slot, PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     {
@@ -140,7 +159,15 @@ template <class T> struct Specials {
     }
     static int init_slot(PyObject *self, PyObject *args, PyObject *kwargs)
     {
-        PyObject *result = call_with_tuple(*record[kInit], invoke[kInit], self, args, kwargs);
+        // __init__ run again replaces members under the lock: what they held goes after it.
+        PyObject *result;
+        try {
+            DropsAfterUnlock drops;
+            result = call_with_tuple(*record[kInit], invoke[kInit], self, args, kwargs);
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(Python::assume_attached());
+            return -1;
+        }
         if (result == nullptr) return -1;
         Py_DECREF(result);
         return 0;

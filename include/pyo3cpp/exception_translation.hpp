@@ -11,7 +11,8 @@
 //      OverflowError; other std::exception -> RuntimeError(what()); anything else -> SystemError.
 // Chaining: a C++ exception thrown with std::throw_with_nested (so that it carries the
 // exception it was handling, for instance a PyErr from Python code it called) becomes a Python
-// exception whose __cause__ is the translation of the nested one: `raise Outer from inner`.
+// exception whose __cause__ is the translation of the nested one: `raise Outer from inner`
+// (rethrowing the PyErr being handled that way stays that one exception, never its own cause).
 // Thread: any attached thread. Cost: nothing until something throws; then one rethrow per
 // translator tried.
 // The registry is per shared object (each extension module has its own): a module's translators
@@ -124,6 +125,11 @@ inline void translate_current_exception(Python py) noexcept
     PyObject *cause = compat::take_raised_exception();
     if (outer == nullptr) {  // translation failed (MemoryError, ...): keep what is there
         compat::set_raised_exception(cause);
+        return;
+    }
+    if (cause == outer) {  // throw_with_nested(e) of the PyErr e being handled: one exception
+        Py_DECREF(cause);
+        compat::set_raised_exception(outer);
         return;
     }
     if (cause != nullptr) {

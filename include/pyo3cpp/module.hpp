@@ -186,7 +186,7 @@ public:
         return *this;
     }
 
-    // An enum.Enum (or enum.IntEnum) subclass `name` for the C++ enumeration E (enum.hpp).
+    // An enum.Enum (IntEnum, Flag, IntFlag) subclass `name` for the C++ enumeration E (enum.hpp).
     template <class E>
         requires std::is_enum_v<E>
     ModuleDef &enum_(const char *name, std::initializer_list<std::pair<const char *, E>> members,
@@ -197,8 +197,7 @@ public:
         Binding::kind = kind;
         Binding::declared.clear();
         for (const auto &[member, value] : members)
-            Binding::declared.emplace_back(
-                member, static_cast<long long>(static_cast<typename Binding::Underlying>(value)));
+            Binding::declared.emplace_back(member, static_cast<typename Binding::Underlying>(value));
         steps_.push_back([name, doc](Python py, PyObject *module) {
             auto module_name = Bound<PyAny>::from_owned_ptr(py, PyModule_GetNameObject(module));
             Borrowed<PyAny> cls = Binding::create(py, module_name.as_ptr(), doc);

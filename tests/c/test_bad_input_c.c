@@ -118,6 +118,10 @@ static void not_attached(const char *where)
     pyo3cpp_release_ref(NULL);
     pyo3cpp_defer_decref(NULL);
     TAP_OK(pyo3cpp_pool_pending() == pending, NAMED("release_ref/defer_decref(NULL) queue nothing"));
+    pyo3cpp_drop_scope_exit();  /* without an enter: nothing to close */
+    pyo3cpp_drop_scope_enter();
+    pyo3cpp_drop_scope_exit();
+    TAP_OK(pyo3cpp_pool_pending() == pending, NAMED("drop scopes unbalanced or empty: no effect"));
     TAP_OK(pyo3cpp_critical_section_begin(&cs, fake) == -1,
            NAMED("pyo3cpp_critical_section_begin: -1"));
     TAP_OK(pyo3cpp_critical_section_begin2(&cs, fake, fake) == -1,
@@ -548,6 +552,14 @@ static void attached_wrong_values(void)
     Py_INCREF(obj);
     pyo3cpp_release_ref(obj);
     TAP_OK(Py_REFCNT(obj) == refs - 1, "pyo3cpp_release_ref attached: immediate decref");
+    Py_INCREF(obj);
+    pyo3cpp_drop_scope_enter();
+    pyo3cpp_drop_scope_enter();
+    pyo3cpp_release_ref(obj);
+    pyo3cpp_drop_scope_exit();
+    TAP_OK(Py_REFCNT(obj) == refs, "a drop scope holds a released reference until its outermost exit");
+    pyo3cpp_drop_scope_exit();
+    TAP_OK(Py_REFCNT(obj) == refs - 1, "the outermost drop scope exit releases it");
 
     /* set while not attached still steals: the reference waits in the pool. */
     Py_INCREF(obj);
