@@ -137,7 +137,13 @@ long take_marked(bool apply)
             Node *next = node->next;
             if (apply && node->generation == generation) {
 #if PYO3CPP_DEBUG_CHECKS
+#if PY_VERSION_HEX >= 0x030E0000 && !defined(Py_GIL_DISABLED) && SIZEOF_VOID_P > 4
+                // 3.14+: Py_REFCNT reads 32 bits; poisoned memory only shows in the whole word
+                // (as in refcount.hpp's debug_looks_dead).
+                if (node->object->ob_refcnt_full <= 0)
+#else
                 if (Py_REFCNT(node->object) <= 0)
+#endif
                     debug_fail("double release: a queued reference's object is already dead",
                                "the deferred-decref pool");
 #endif
