@@ -21,6 +21,10 @@
 
 #include <utility>
 
+// Part of borrowed.hpp's set (Borrowed, Bound and Py refer to each other); included alone, the
+// whole set comes in, in its order.
+#include "pyo3cpp/borrowed.hpp"
+
 namespace pyo3cpp {
 
 template <class T = PyAny> class Py {
