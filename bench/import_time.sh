@@ -12,7 +12,8 @@ tag=$("$python" -c 'import sys, sysconfig; print("cp%d%d%s" % (sys.version_info[
 wheels=build/ship-wheels/$tag
 [[ -d $wheels/runtime/pyo3cpp && -d $wheels/example/pyo3cpp_example ]] \
   || { echo "import_time: no unpacked wheels in $wheels (run the ship test first)" >&2; exit 1; }
-export PYTHONPATH=$wheels/runtime:$wheels/example PYTHONDONTWRITEBYTECODE=
+export PYTHONPATH=$wheels/runtime:$wheels/example
+unset PYTHONDONTWRITEBYTECODE   # (even set empty it stops .pyc caching: every run would compile)
 # Compile the .pyc files once, so every measured run is a warm import.
 "$python" -c 'import pyo3cpp_example' >/dev/null
 "$python" - "$python" "$runs" <<'PY'
