@@ -9,6 +9,8 @@
 // whole with one exchange; a push that lands on a stack after it was taken finds it empty and
 // sets its bit again, so nothing queued before an attach began can be missed by it. ABA cannot
 // occur: nodes are pushed one at a time and only ever removed all at once.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cstdlib>
 
 #include "runtime_state.h"

@@ -246,7 +246,9 @@ TEST(Leaks, AttachFromFreshThreadsKeepsMemoryFlat)
         });
     }
     const long growth = pyo3cpp_test::resident_bytes() - before;
-    if (kMemoryIsMeasurable) EXPECT_LT(growth, kTolerance) << "grew " << growth << " bytes";
+    if (kMemoryIsMeasurable) {
+        EXPECT_LT(growth, kTolerance) << "grew " << growth << " bytes";
+    }
     auto g = attach();
     Py_DECREF(obj);
 }

@@ -244,7 +244,12 @@ inline bool less(Python py, PyObject *left, PyObject *right, richcmpfunc &fast_c
 template <bool Right>
 Py_ssize_t search(Python py, PyObject *a, PyObject *x, Py_ssize_t lo, Py_ssize_t hi, PyObject *key)
 {
+    // _bisect's own message (3.15 rewords it)
+#if PY_VERSION_HEX >= 0x030F0000
+    if (lo < 0) throw PyErr::new_err(py, PyExc_ValueError, "lo cannot be negative");
+#else
     if (lo < 0) throw PyErr::new_err(py, PyExc_ValueError, "lo must be non-negative");
+#endif
     if (hi == -1) {
         hi = PySequence_Size(a);
         if (hi < 0) throw_fetched(py);
