@@ -1,5 +1,7 @@
 // attach.cpp — attaching threads to the interpreter and detaching them around blocking work.
 // Every path that (re-)attaches drains the deferred-decref pool.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cxxabi.h>
 #include <sched.h>
 #include <time.h>

@@ -4,6 +4,8 @@
 //
 // The entry points exist in every build so the ABI never depends on the option. Code compiled
 // without PYO3CPP_DEBUG_CHECKS never calls them, so a normal build pays nothing.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cstdio>
 #include <cstdlib>
 

@@ -12,6 +12,8 @@
 // PyOS_AfterFork_*) and for fork() called from C or C++ (which, if the child uses Python, must
 // itself call PyOS_BeforeFork / PyOS_AfterFork_Child, as CPython documents). A pyo3cpp_mutex
 // (PyMutex) held by another thread at the fork stays held in the child, like any POSIX mutex.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <pthread.h>
 
 #include "runtime_state.h"

@@ -18,6 +18,8 @@
 //
 // Thread: every function requires an attached thread. Prepared signatures are immutable once
 // published; the registry behind pyo3cpp_function_signature has its own lock.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <array>
 #include <type_traits>
 #include <atomic>

@@ -6,6 +6,8 @@
 // A shard's mutex is held only for table bookkeeping (never while waiting for an object),
 // so taking it while attached cannot stall the interpreter; waiting for the object itself
 // detaches.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <array>
 #include <new>
 #include <type_traits>

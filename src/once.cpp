@@ -1,6 +1,8 @@
 // once.cpp — the slow paths of once-cells: the blocking "exactly one initialiser" protocol, the
 // object cell built on it, its non-blocking (racing) variant, intern and import caches.
 // The fast path (one acquire load) is inline in abi/pyo3cpp.h and include/pyo3cpp/once_*.h.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cxxabi.h>
 
 #include <cstdio>

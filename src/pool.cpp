@@ -11,6 +11,8 @@
 // occur: nodes are pushed one at a time and only ever removed all at once.
 // Also the drop scopes (pyo3cpp_drop_scope_enter/exit): references given up inside one are
 // released at its outermost exit, after the instance lock the class layer held around it.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -142,7 +144,13 @@ long take_marked(bool apply)
             Node *next = node->next;
             if (apply && node->generation == generation) {
 #if PYO3CPP_DEBUG_CHECKS
+#if PY_VERSION_HEX >= 0x030E0000 && !defined(Py_GIL_DISABLED) && SIZEOF_VOID_P > 4
+                // 3.14+: Py_REFCNT reads 32 bits; poisoned memory only shows in the whole word
+                // (as in refcount.hpp's debug_looks_dead).
+                if (node->object->ob_refcnt_full <= 0)
+#else
                 if (Py_REFCNT(node->object) <= 0)
+#endif
                     debug_fail("double release: a queued reference's object is already dead",
                                "the deferred-decref pool");
 #endif

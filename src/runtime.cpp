@@ -1,5 +1,7 @@
 // runtime.cpp — identity of the loaded runtime: its ABI version, the CPython build it was compiled
 // for, the import-time check every extension runs, and the interpreter life-cycle hook.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+                     // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cstdint>
 #include <set>
 #include <utility>

@@ -39,7 +39,9 @@ TEST(ExclusiveSection, AppendIfAbsentNeverDuplicates)
                     exclusive_section(py, list, [&] {
                         const int present = PySequence_Contains(list.as_ptr(), item.as_ptr());
                         ASSERT_GE(present, 0);
-                        if (!present) ASSERT_EQ(PyList_Append(list.as_ptr(), item.as_ptr()), 0);
+                        if (!present) {
+                            ASSERT_EQ(PyList_Append(list.as_ptr(), item.as_ptr()), 0);
+                        }
                     });
                 }
             });

@@ -213,9 +213,10 @@ TEST(Leaks, EveryPublicOperation100kTimesKeepsRefcountsAndMemoryFlat)
         const long growth = pyo3cpp_test::resident_bytes() - before;
         EXPECT_FALSE(PyErr_Occurred());
         EXPECT_EQ(pyo3cpp_pool_pending(), 0);
-        if (kMemoryIsMeasurable)
+        if (kMemoryIsMeasurable) {
             EXPECT_LT(growth, kTolerance) << op.name << ": resident memory grew by " << growth
                                           << " bytes over " << kIterations << " iterations";
+        }
     }
 }
 
@@ -245,7 +246,9 @@ TEST(Leaks, AttachFromFreshThreadsKeepsMemoryFlat)
         });
     }
     const long growth = pyo3cpp_test::resident_bytes() - before;
-    if (kMemoryIsMeasurable) EXPECT_LT(growth, kTolerance) << "grew " << growth << " bytes";
+    if (kMemoryIsMeasurable) {
+        EXPECT_LT(growth, kTolerance) << "grew " << growth << " bytes";
+    }
     auto g = attach();
     Py_DECREF(obj);
 }

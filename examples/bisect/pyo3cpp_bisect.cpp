@@ -244,7 +244,12 @@ inline bool less(Python py, PyObject *left, PyObject *right, richcmpfunc &fast_c
 template <bool Right>
 Py_ssize_t search(Python py, PyObject *a, PyObject *x, Py_ssize_t lo, Py_ssize_t hi, PyObject *key)
 {
+    // _bisect's own message (3.15 rewords it)
+#if PY_VERSION_HEX >= 0x030F0000
+    if (lo < 0) throw PyErr::new_err(py, PyExc_ValueError, "lo cannot be negative");
+#else
     if (lo < 0) throw PyErr::new_err(py, PyExc_ValueError, "lo must be non-negative");
+#endif
     if (hi == -1) {
         hi = PySequence_Size(a);
         if (hi < 0) throw_fetched(py);
@@ -344,13 +349,13 @@ void insort_fn(Python py, const Borrowed<PyAny> *args, Py_ssize_t nargs, Borrowe
 #define BISECT_RIGHT_TEXT                                                         \
     "Return the index where to insert item x in list a, assuming a is sorted.\n\n" \
     "The return value i is such that all e in a[:i] have e <= x, and all e in\n"   \
-    "a[i:] have e > x.  So if x already appears in the list, a.insert(i, x) will\n" \
-    "insert just after the rightmost x already there.\n\n" BISECT_BOUNDS_AND_KEY
+    "a[i:] have e > x.  So if x already appears in the list, a.insert(i, x)\n"      \
+    "will insert just after the rightmost x already there.\n\n" BISECT_BOUNDS_AND_KEY
 #define BISECT_LEFT_TEXT                                                          \
     "Return the index where to insert item x in list a, assuming a is sorted.\n\n" \
     "The return value i is such that all e in a[:i] have e < x, and all e in\n"    \
-    "a[i:] have e >= x.  So if x already appears in the list, a.insert(i, x) will\n" \
-    "insert just before the leftmost x already there.\n\n" BISECT_BOUNDS_AND_KEY
+    "a[i:] have e >= x.  So if x already appears in the list, a.insert(i, x)\n"     \
+    "will insert just before the leftmost x already there.\n\n" BISECT_BOUNDS_AND_KEY
 #define INSORT_RIGHT_TEXT                                                  \
     "Insert item x in list a, and keep it sorted assuming a is sorted.\n\n" \
     "If x is already in a, insert it to the right of the rightmost x.\n\n" BISECT_BOUNDS_AND_KEY

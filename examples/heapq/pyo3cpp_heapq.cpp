@@ -403,8 +403,8 @@ constexpr const char heapreplace_max_doc[] =
 constexpr const char heappushpop_max_doc[] =
     "heappushpop_max($module, heap, item, /)\n--\n\n"
     "Maxheap variant of heappushpop.\n\n"
-    "The combined action runs more efficiently than heappush_max() followed by\n"
-    "a separate call to heappop_max().";
+    "The combined action runs more efficiently than heappush_max()\n"
+    "followed by a separate call to heappop_max().";   // CPython 3.14's wording and wrapping
 constexpr const char heapify_max_doc[] =
     "heapify_max($module, heap, /)\n--\n\n"
     "Maxheap variant of heapify.";

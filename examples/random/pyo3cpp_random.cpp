@@ -206,7 +206,12 @@ double draw_float(Random &self)
 // no Python code of the user's.
 Bound<PyAny> draw_bits(Random &self, Python py, long long k)
 {
+    // _random's own message: 3.14 converts k with Argument Clinic's unsigned 64-bit converter.
+#if PY_VERSION_HEX >= 0x030E0000
+    if (k < 0) throw PyErr::new_err(py, PyExc_ValueError, "Cannot convert negative int");
+#else
     if (k < 0) throw PyErr::new_err(py, PyExc_ValueError, "number of bits must be non-negative");
+#endif
     if (k <= 32) {
         const std::uint32_t value = k == 0 ? 0 : self.mt.next32() >> (32 - k);
         return Bound<PyAny>::from_owned_ptr(py, PyLong_FromUnsignedLong(value));
@@ -275,7 +280,14 @@ void init_random(Bound<Random> self, Python py, Args args, Kwargs kwargs)
     if ((type == random_type || type->tp_init == random_type->tp_init) && PyDict_GET_SIZE(kwargs.as_ptr()) != 0)
         throw PyErr::new_err(py, PyExc_TypeError, "Random() takes no keyword arguments");
     const Py_ssize_t nargs = PyTuple_GET_SIZE(args.as_ptr());
+#if PY_VERSION_HEX >= 0x030E0000   // _random's own message: 3.14 counts arguments like Argument Clinic
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "Random expected at most 1 argument, got %zd", nargs);
+        throw PyErr::fetch(py);
+    }
+#else
     if (nargs > 1) throw PyErr::new_err(py, PyExc_TypeError, "Random() requires 0 or 1 argument");
+#endif
     std::optional<Borrowed<PyAny>> arg;
     if (nargs == 1 && !args.get_borrowed_item(0).is_none()) arg = args.get_borrowed_item(0);
     reseed(std::move(self), py, arg);

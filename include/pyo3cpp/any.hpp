@@ -21,6 +21,7 @@
 // dependent name defers its lookup to the point of use, when Bound is complete.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <optional>
 #include <type_traits>

@@ -4,6 +4,7 @@
 // every view has its whole method set wherever Borrowed is visible.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/convert.hpp"
 #include "pyo3cpp/call.hpp"

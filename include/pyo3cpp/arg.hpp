@@ -25,6 +25,7 @@
 // Thread: definition-time values; no Python involved. Cost: none per call.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <charconv>
 #include <cmath>
 #include <optional>

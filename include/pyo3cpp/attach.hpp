@@ -30,6 +30,7 @@
 //     created, the pool is not drained); any thread, any time.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <memory>
 #include <optional>
 #include <stdexcept>

@@ -8,6 +8,7 @@
 // Cost: a pointer compare / an incref of the True or False singleton.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/any.hpp"
 
 namespace pyo3cpp {

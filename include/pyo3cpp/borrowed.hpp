@@ -16,6 +16,7 @@
 // Cost: nothing; every operation is inline.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <type_traits>
 
 #include "pyo3cpp/any.hpp"

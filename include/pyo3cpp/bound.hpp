@@ -13,7 +13,13 @@
 //
 // A moved-from Bound is null: only destruction, assignment and is_null() are valid on it.
 // Cost: the same instructions as hand-written Py_INCREF / Py_DECREF.
-#pragma once
+// Part of borrowed.hpp's set (Borrowed, Bound and Py refer to each other). Included alone, this
+// file includes borrowed.hpp, which includes it back at the point the set needs it: hence a
+// classic include guard after that line instead of #pragma once.
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
+#include "pyo3cpp/borrowed.hpp"
+#ifndef PYO3CPP_BOUND_HPP
+#define PYO3CPP_BOUND_HPP
 
 #include <utility>
 
@@ -133,3 +139,5 @@ template <class T> Bound<T> Borrowed<T>::to_owned() const
 }  // namespace pyo3cpp
 
 #include "pyo3cpp/py.hpp"
+
+#endif  // PYO3CPP_BOUND_HPP

@@ -8,6 +8,7 @@
 // Cost: as_bytes is two field reads; new_bytes allocates and copies once.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <string>
 #include <string_view>
 

@@ -29,6 +29,7 @@
 // arguments cost their conversion.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <type_traits>
 #include <utility>

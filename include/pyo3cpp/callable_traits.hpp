@@ -8,6 +8,7 @@
 // one non-template operator() (lambdas without `auto` parameters). Compile time only.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <type_traits>
 

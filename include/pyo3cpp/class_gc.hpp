@@ -9,6 +9,7 @@
 // Thread: the GC's. Cost: one indirect call per declared member per traversal.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <utility>
 
 #include "pyo3cpp/fwd.hpp"

@@ -11,6 +11,7 @@
 // the lock (instance_lock.hpp).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <array>
 #include <cstring>
 #include <memory>

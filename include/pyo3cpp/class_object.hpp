@@ -34,6 +34,7 @@
 // from a OnceLock (one acquire load); locking costs are in instance_lock.hpp.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

@@ -26,6 +26,7 @@
 // Thread/cost: compile-time declarations; nothing at run time.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <type_traits>
 
 #include "pyo3cpp/fwd.hpp"

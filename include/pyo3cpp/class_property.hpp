@@ -9,6 +9,7 @@
 // Thread: any attached thread. Cost: the lock and one conversion per access.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <array>
 #include <cstring>
 #include <memory>

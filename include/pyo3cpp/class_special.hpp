@@ -9,6 +9,7 @@
 // Thread: any attached thread. Cost: one indexed load and an indirect call to the record.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <array>
 #include <cstring>
 #include <memory>

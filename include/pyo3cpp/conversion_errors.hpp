@@ -7,6 +7,7 @@
 // convert.hpp is the way in: it includes this body where its conversions need it (this header
 // and convert.hpp need each other's declarations, so the body is guarded by hand).
 #if !defined(PYO3CPP_CONVERT_HPP_INCLUDING_ERRORS)
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/convert.hpp"
 #elif !defined(PYO3CPP_CONVERSION_ERRORS_BODY)
 #define PYO3CPP_CONVERSION_ERRORS_BODY

@@ -86,6 +86,7 @@
 // Cost: scalars are one C API call; containers one conversion per element.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <concepts>
 #include <cstdint>
 #include <cstring>

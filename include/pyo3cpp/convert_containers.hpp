@@ -19,6 +19,7 @@
 // comparison per item.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <algorithm>
 #include <cstddef>
 #include <map>

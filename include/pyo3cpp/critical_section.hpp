@@ -30,6 +30,7 @@
 // Cost: free-threaded, uncontended: CPython's begin/end (a few atomic operations); GIL: zero.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <type_traits>
 #include <utility>
 

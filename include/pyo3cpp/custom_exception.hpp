@@ -27,6 +27,7 @@
 // Cost: none until E is thrown; then one rethrow per translator tried.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <exception>
 #include <string>

@@ -20,6 +20,7 @@
 // plus the critical section (free-threaded builds; nothing on GIL builds). No allocation.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <iterator>
 #include <new>

@@ -28,6 +28,7 @@
 // incref; from Python an isinstance check and a read of `value`.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstdint>
 #include <initializer_list>
 #include <limits>

@@ -55,6 +55,7 @@
 // the optional forms (dict.get_item, getattr_opt).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <cstddef>
 #include <cstring>

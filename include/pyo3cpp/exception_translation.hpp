@@ -19,6 +19,7 @@
 // apply to the functions of the extensions they were registered in.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <cstring>
 #include <exception>

@@ -43,6 +43,7 @@
 // builds: relocking just calls fn. Only on the innermost section of this thread.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <functional>
 #include <optional>
 #include <type_traits>

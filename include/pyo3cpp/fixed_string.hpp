@@ -7,6 +7,7 @@
 // Cost: none at run time (the characters live in read-only data).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <string_view>
 

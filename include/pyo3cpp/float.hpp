@@ -9,6 +9,7 @@
 // Cost: one field read / one allocation.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/any.hpp"
 
 namespace pyo3cpp {

@@ -16,6 +16,7 @@
 #pragma once
 
 #if defined(__GLIBCXX__)
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cxxabi.h>
 #define PYO3CPP_CATCH_ALL                 \
     catch (::abi::__forced_unwind &) {    \

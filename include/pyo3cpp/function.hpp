@@ -38,6 +38,7 @@
 // runtime that binds keywords, defaults and *args/**kwargs. No heap allocation of its own.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <array>
 #include <atomic>
 #include <cstddef>

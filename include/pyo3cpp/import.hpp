@@ -28,6 +28,7 @@
 // Cost after the first call: one acquire load and a null test.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/borrowed.hpp"
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/fixed_string.hpp"

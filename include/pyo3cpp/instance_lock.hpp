@@ -54,6 +54,7 @@
 // readers queue behind it), and a futex wait while detached.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <algorithm>
 #include <atomic>
 #include <cstdint>

@@ -8,6 +8,7 @@
 // Cost: one C API call.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <concepts>
 
 #include "pyo3cpp/any.hpp"

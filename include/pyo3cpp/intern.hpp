@@ -26,6 +26,7 @@
 // Cost after the first call: one acquire load (a plain load on x86-64) and a null test.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/borrowed.hpp"
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/fixed_string.hpp"

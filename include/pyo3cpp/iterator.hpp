@@ -13,6 +13,7 @@
 // Cost: one PyIter_Next per item, nothing else; no allocation.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <iterator>
 #include <optional>

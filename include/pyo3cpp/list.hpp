@@ -18,6 +18,7 @@
 // allocation beyond what the list itself does.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <iterator>
 #include <optional>

@@ -46,6 +46,7 @@
 // them (function.hpp).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <functional>
 #include <initializer_list>
 #include <memory>

@@ -44,6 +44,7 @@
 // library); the contended path is a library call plus a detach/re-attach.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <concepts>
 #include <cstdint>
 #include <mutex>

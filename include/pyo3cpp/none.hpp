@@ -7,6 +7,7 @@
 // its method set declared before anything uses it. Cost: nothing.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/any.hpp"
 
 namespace pyo3cpp {

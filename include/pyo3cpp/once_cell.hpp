@@ -30,6 +30,7 @@
 //     });
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/forced_unwind.hpp"
 
 #include <functional>

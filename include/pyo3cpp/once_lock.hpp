@@ -37,6 +37,7 @@
 //     PyObject_CallOneArg(decimal.as_ptr(), text);
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/forced_unwind.hpp"
 
 #include <exception>

@@ -20,6 +20,7 @@
 // Cost: sizeof(T) + 16 bytes of state + a flag; the fast path is one acquire load.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <cstdint>
 #include <memory>

@@ -19,7 +19,12 @@
 // decrefs or queues); everything else is inline.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <utility>
+
+// Part of borrowed.hpp's set (Borrowed, Bound and Py refer to each other); included alone, the
+// whole set comes in, in its order.
+#include "pyo3cpp/borrowed.hpp"
 
 namespace pyo3cpp {
 

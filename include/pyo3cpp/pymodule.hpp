@@ -11,6 +11,7 @@
 // Cost: one C API call each.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <string>
 #include <string_view>
 

@@ -16,6 +16,7 @@
 //   intern<"s">, import_cached<>   cached interned names, imports    (intern.hpp, import.hpp)
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/fwd.hpp"
 #include "pyo3cpp/python.hpp"
 #include "pyo3cpp/borrowed.hpp"

@@ -12,6 +12,7 @@
 // a message naming the caller if it is false).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/fwd.hpp"
 
 #if PYO3CPP_DEBUG_CHECKS

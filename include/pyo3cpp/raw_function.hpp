@@ -20,6 +20,7 @@
 // something throws. The interpreter's call specialisations apply (it is a plain built-in).
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/function.hpp"
 
 namespace pyo3cpp::detail {

@@ -10,6 +10,7 @@
 // poisons it (PYTHONMALLOC=debug, available in release builds): run debug-checked tests with it.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/fwd.hpp"
 
 #if PYO3CPP_DEBUG_CHECKS
@@ -36,10 +37,22 @@ inline void debug_require_refcount_allowed(const char *where)
         debug_abort("refcount operation on a thread that is not attached", where);
 }
 inline void debug_require_attached(const char *where) { debug_require_refcount_allowed(where); }
+// Whether an object's header says it is dead (refcount <= 0, or the debug allocator's poison).
+// From 3.14 a 64-bit GIL build's Py_REFCNT reads only the low 32 bits, so poisoned memory (0xDD…)
+// passes as a live, immortal-looking object; the whole 64-bit word (as CPython's own debug build
+// checks it) is negative there.
+inline bool debug_looks_dead(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030E0000 && !defined(Py_GIL_DISABLED) && SIZEOF_VOID_P > 4
+    return o->ob_refcnt_full <= 0;
+#else
+    return Py_REFCNT(o) <= 0;
+#endif
+}
 // Attached callers only (reading a refcount is racy otherwise).
 inline void debug_require_alive(PyObject *o, const char *where)
 {
-    if (Py_REFCNT(o) <= 0)
+    if (debug_looks_dead(o))
         debug_abort("double release: the object is already dead (refcount <= 0; released twice, "
                     "or a borrowed reference was stolen)",
                     where);

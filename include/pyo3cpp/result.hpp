@@ -34,6 +34,7 @@
 // allocation, no normalisation, no formatting); nothing on the success path but the flag.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <memory>
 #include <new>
 #include <optional>

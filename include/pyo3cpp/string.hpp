@@ -15,6 +15,7 @@
 // decodes and allocates once.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <string>
 #include <string_view>
 

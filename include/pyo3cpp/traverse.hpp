@@ -22,6 +22,7 @@
 //     }
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/fwd.hpp"
 
 namespace pyo3cpp {

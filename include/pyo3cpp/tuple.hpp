@@ -10,6 +10,7 @@
 // Cost: each method is its C API call inline; iteration is one incref per item.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <iterator>
 #include <tuple>

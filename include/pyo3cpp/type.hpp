@@ -8,6 +8,7 @@
 // Cost: one C API call each.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/any.hpp"
 
 namespace pyo3cpp {

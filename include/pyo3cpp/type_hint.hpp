@@ -26,6 +26,7 @@
 // type_hint_c_str builds it once per type (a function-local static) and returns it after that.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <map>
 #include <optional>

@@ -2,6 +2,7 @@
 // the type in a TypeError. Specialise pyo3cpp::type_traits<YourTag> to add your own tags.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include "pyo3cpp/fwd.hpp"
 
 namespace pyo3cpp {

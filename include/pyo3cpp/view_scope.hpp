@@ -29,6 +29,7 @@
 // (amortised), one reference count; no allocation until the first element.
 #pragma once
 
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstddef>
 #include <map>
 #include <optional>

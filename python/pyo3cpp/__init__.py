@@ -11,10 +11,13 @@ sides (see docs/shipping.md).
 Build systems: ``python -m pyo3cpp --cflags --libs --pkgconfigdir --include``, or
 :func:`include`, :func:`pkgconfig_dir`, :func:`library_path`.
 """
-import ctypes
-import importlib.machinery
+# Import cost: an extension package imports this first, so this module imports only what is
+# already loaded at startup or costs little: _ctypes (the C half of ctypes) instead of ctypes
+# (which pulls in struct, and on 3.14+ sysconfig and threading), string methods instead of re
+# (enum, functools, collections). bench/import_time.sh measures it.
+import _ctypes
 import os
-import re
+from importlib.machinery import EXTENSION_SUFFIXES
 
 from . import _build
 
@@ -27,25 +30,42 @@ PYTHON_TAG = _build.PYTHON_TAG     # the Python ABI this runtime serves, e.g. "c
 LIBRARY = _build.LIBRARY           # its file name and SONAME, e.g. "libpyo3cpp-cp313t.so.1"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_NEEDED = re.compile(r"^libpyo3cpp-(cp\d+t?)\.so\.(\d+)$")
+
+
+def _split_tag(tag):
+    """'cp313t' -> ('3', '13', True); None unless it is cp<digit><digits>[t]."""
+    digits = tag[2:-1] if tag.endswith("t") else tag[2:]
+    if not tag.startswith("cp") or len(digits) < 2 or not digits.isdigit():
+        return None
+    return digits[0], digits[1:], tag.endswith("t")
+
+
+def _needed_runtime(name):
+    """'libpyo3cpp-cp313t.so.1' -> ('cp313t', 1); None for any other file name."""
+    stem, dot_so, abi = name.partition(".so.")
+    if not (dot_so and stem.startswith("libpyo3cpp-") and abi.isdigit()
+            and _split_tag(stem[len("libpyo3cpp-"):])):
+        return None
+    return stem[len("libpyo3cpp-"):], int(abi)
 
 
 def interpreter_tag():
     """The running interpreter's Python ABI tag, from its extension-module suffix."""
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        match = re.match(r"^\.cpython-(\d+t?)-", suffix)
-        if match:
-            return "cp" + match.group(1)
+    for suffix in EXTENSION_SUFFIXES:
+        if suffix.startswith(".cpython-") and suffix.count("-") >= 2:
+            tag = "cp" + suffix.split("-")[1]
+            if _split_tag(tag):
+                return tag
     return "unknown"
 
 
 def describe_tag(tag):
     """'cp313t' -> 'CPython 3.13 (free-threaded)'; 'cp311' -> 'CPython 3.11 (GIL)'."""
-    match = re.match(r"^cp(\d)(\d+)(t?)$", tag)
-    if not match:
+    parts = _split_tag(tag)
+    if not parts:
         return tag
-    build = "free-threaded" if match.group(3) else "GIL"
-    return f"CPython {match.group(1)}.{match.group(2)} ({build})"
+    major, minor, free_threaded = parts
+    return f"CPython {major}.{minor} ({'free-threaded' if free_threaded else 'GIL'})"
 
 
 def include():
@@ -74,25 +94,44 @@ if PYTHON_TAG != interpreter_tag():
 # DT_NEEDED entry, which the loader resolves by SONAME to this already loaded object. If a
 # runtime with this SONAME is already in the process (an extension built against a system
 # install, loaded first through its RUNPATH), that one is used: never a second copy.
+# (_ctypes.dlopen is what ctypes.CDLL calls; it adds RTLD_NOW.)
+class _Runtime:
+    def __init__(self, handle):
+        self._handle = handle   # what a _ctypes function pointer looks up its symbol in
+
+
+class _CLong(_ctypes._SimpleCData):
+    _type_ = "l"
+
+
+class _CInt(_ctypes._SimpleCData):
+    _type_ = "i"
+
+
+class _CFunction(_ctypes.CFuncPtr):
+    _flags_ = _ctypes.FUNCFLAG_CDECL
+    _restype_ = _CInt
+
+
 try:
-    _runtime = ctypes.CDLL(LIBRARY, mode=os.RTLD_NOLOAD)
+    _runtime = _Runtime(_ctypes.dlopen(LIBRARY, os.RTLD_NOLOAD | os.RTLD_LOCAL))
 except OSError:
-    _runtime = ctypes.CDLL(library_path())
-_runtime.pyo3cpp_abi_version.restype = ctypes.c_long
-_runtime.pyo3cpp_runtime_python.restype = None
-_runtime.pyo3cpp_runtime_python.argtypes = [ctypes.POINTER(ctypes.c_int)] * 3
+    _runtime = _Runtime(_ctypes.dlopen(library_path(), os.RTLD_LOCAL))
+_abi_version = _CFunction(("pyo3cpp_abi_version", _runtime))
+_abi_version.restype = _CLong
+_runtime_python = _CFunction(("pyo3cpp_runtime_python", _runtime))
+_runtime_python.restype = None
 
 
 def abi_version():
     """The ABI version the loaded runtime implements (pyo3cpp_abi_version())."""
-    return int(_runtime.pyo3cpp_abi_version())
+    return int(_abi_version())
 
 
 def runtime_python():
     """(major, minor, free_threaded) of the CPython the loaded runtime was compiled for."""
-    major, minor, free_threaded = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-    _runtime.pyo3cpp_runtime_python(ctypes.byref(major), ctypes.byref(minor),
-                                    ctypes.byref(free_threaded))
+    major, minor, free_threaded = _CInt(), _CInt(), _CInt()
+    _runtime_python(_ctypes.byref(major), _ctypes.byref(minor), _ctypes.byref(free_threaded))
     return major.value, minor.value, bool(free_threaded.value)
 
 
@@ -110,34 +149,39 @@ if abi_version() != ABI_VERSION or _loaded_tag() != PYTHON_TAG:   # a hand-mixed
 def _needed_libraries(path):
     """DT_NEEDED entries of an ELF64 little-endian shared object ([] if it is not one). Reads the
     header, the section table, the dynamic section and its string table: a few KiB."""
-    import struct
+    def word(data, at, size):   # little-endian unsigned; struct would be one more import
+        if at + size > len(data):
+            raise IndexError(at)
+        return int.from_bytes(data[at:at + size], "little")
+
     try:
         with open(path, "rb") as f:
             head = f.read(64)
             if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
                 return []
-            shoff, = struct.unpack_from("<Q", head, 0x28)
-            shentsize, shnum = struct.unpack_from("<HH", head, 0x3A)
+            shoff, shentsize, shnum = word(head, 0x28, 8), word(head, 0x3A, 2), word(head, 0x3C, 2)
             f.seek(shoff)
             table = f.read(shentsize * shnum)
-            sections = [struct.unpack_from("<IIQQQQIIQQ", table, i * shentsize)
-                        for i in range(shnum)]
+            # (sh_type, sh_offset, sh_size, sh_link, sh_entsize) of each section
+            sections = [(word(table, i * shentsize + 4, 4), word(table, i * shentsize + 24, 8),
+                         word(table, i * shentsize + 32, 8), word(table, i * shentsize + 40, 4),
+                         word(table, i * shentsize + 56, 8)) for i in range(shnum)]
             needed = []
-            for _, sh_type, _, _, offset, size, link, _, _, entsize in sections:
+            for sh_type, offset, size, link, entsize in sections:
                 if sh_type != 6:   # SHT_DYNAMIC
                     continue
                 f.seek(offset)
                 dynamic = f.read(size)
-                f.seek(sections[link][4])
-                strtab = f.read(sections[link][5])
+                f.seek(sections[link][1])
+                strtab = f.read(sections[link][2])
                 for pos in range(0, len(dynamic) - 15, entsize or 16):
-                    tag, value = struct.unpack_from("<qQ", dynamic, pos)
+                    tag, value = word(dynamic, pos, 8), word(dynamic, pos + 8, 8)
                     if tag == 0:
                         break
                     if tag == 1:   # DT_NEEDED
                         needed.append(strtab[value:strtab.index(b"\0", value)].decode())
             return needed
-    except (OSError, struct.error, ValueError, IndexError):
+    except (OSError, ValueError, IndexError):
         return []
 
 
@@ -148,7 +192,7 @@ def require(package):
     import sys
     module = sys.modules[package]
     here = interpreter_tag()
-    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    suffixes = tuple(EXTENSION_SUFFIXES)
     for directory in getattr(module, "__path__", []):
         for root, _, files in os.walk(directory):
             for name in sorted(files):
@@ -156,10 +200,10 @@ def require(package):
                     continue
                 path = os.path.join(root, name)
                 for needed in _needed_libraries(path):
-                    match = _NEEDED.match(needed)
-                    if not match or needed == LIBRARY and name.endswith(suffixes):
+                    runtime = _needed_runtime(needed)
+                    if not runtime or needed == LIBRARY and name.endswith(suffixes):
                         continue
-                    built_for, built_abi = match.group(1), int(match.group(2))
+                    built_for, built_abi = runtime
                     relative = os.path.relpath(path, os.path.dirname(directory))
                     raise ImportError(
                         f"{relative} was built for {describe_tag(built_for)} with pyo3cpp ABI "

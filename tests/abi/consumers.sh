@@ -106,8 +106,10 @@ fi
 
 # ---- a C program through pkg-config
 cc=${CC:-cc}
+# PYO3CPP_EMBED_LDFLAGS: what a program linking this libpython needs besides pkg-config's flags
+# (scripts/test sets it for Debian sid's interpreters: sid's loader and libc).
 # shellcheck disable=SC2046
-if $cc -std=c99 -Wall -Werror "$consumer/program.c" -o "$tmp/program" \
+if $cc -std=c99 -Wall -Werror "$consumer/program.c" -o "$tmp/program" ${PYO3CPP_EMBED_LDFLAGS:-} \
      $(pkg-config --cflags --libs "$name" "python-$py_ver$py_t-embed") -Wl,-rpath,"$libdir" \
      -Wl,-rpath,"$(pkg-config --variable=libdir "python-$py_ver$py_t-embed")" >"$tmp/program.log" 2>&1 \
    && "$tmp/program" >>"$tmp/program.log" 2>&1 && grep -q "pyo3cpp ABI 1 for CPython $py_ver$py_t" "$tmp/program.log"; then

@@ -74,7 +74,7 @@ void fail(Python py, const std::string &kind)
 }
 
 // Calls `callback`; a Python exception from it is wrapped: ParseError from that KeyError.
-long parse_with(Python py, Borrowed<PyAny> callback)
+long parse_with(Python, Borrowed<PyAny> callback)
 {
     try {
         return extract<long>(callback.call());
