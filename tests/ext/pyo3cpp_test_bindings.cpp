@@ -4,6 +4,8 @@
 // custom exception classes with chaining, and enums. Driven by tests/python/test_bindings.py.
 #include <pyo3cpp/pyo3cpp.hpp>
 
+#include "checked_arithmetic.hpp"
+
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -15,19 +17,8 @@ using namespace pyo3cpp;
 
 namespace {
 
-// Arithmetic past a C long is OverflowError, never a wrapped (undefined) result.
-long checked_add(long a, long b)
-{
-    long result;
-    if (__builtin_add_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
-    return result;
-}
-long checked_mul(long a, long b)
-{
-    long result;
-    if (__builtin_mul_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
-    return result;
-}
+using pyo3cpp_tests::checked_add;
+using pyo3cpp_tests::checked_mul;
 long add(long a, long b) { return checked_add(a, b); }
 long twice(long x) { return checked_mul(x, 2); }
 

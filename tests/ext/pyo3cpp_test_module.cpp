@@ -4,6 +4,8 @@
 // would see a half-built module if the import system let them.
 #include <pyo3cpp/pyo3cpp.hpp>
 
+#include "checked_arithmetic.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <new>
@@ -18,19 +20,8 @@ namespace {
 
 std::atomic<long> g_exec_calls{0};
 
-// Arithmetic past a C long is OverflowError, never a wrapped (undefined) result.
-long checked_add(long a, long b)
-{
-    long result;
-    if (__builtin_add_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
-    return result;
-}
-long checked_mul(long a, long b)
-{
-    long result;
-    if (__builtin_mul_overflow(a, b, &result)) throw std::overflow_error("result does not fit in a C long");
-    return result;
-}
+using pyo3cpp_tests::checked_add;
+using pyo3cpp_tests::checked_mul;
 
 // CPython's bisect.bisect_left, without `key`: the shape the heapq/bisect port will use.
 Py_ssize_t bisect_left(Python py, Borrowed<PyAny> a, Borrowed<PyAny> x, Py_ssize_t lo,
