@@ -18,6 +18,7 @@
 // on GIL builds it relies on the GIL, which pyo3cpp's lock costs one compare-and-swap over.
 // Seeding computes the key (which may call back into Python: hash(), int.__abs__) before
 // taking the lock, so no user Python code ever runs while the generator is held.
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>

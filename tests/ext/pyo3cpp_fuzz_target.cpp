@@ -3,6 +3,7 @@
 // keyword layouts of every kind, and a raw vectorcall entry for kwnames no Python call can make.
 // Functions taking views in containers also take `then`, a callback run before the body reads
 // the views (the fuzzer passes one that empties the argument's containers and collects).
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -3,6 +3,7 @@
 // tests/python/test_container_safety.py; every function reads what it was given only after the
 // conversion (and after a callback that may drop the argument's items), so a dangling view is
 // read by the function body, where ASan sees it.
+#include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <map>
 #include <optional>
 #include <string>
