@@ -17,8 +17,9 @@
 //     writer that waits for it).
 //   - Waiting detaches (and re-attaches without draining the deferred-decref pool): the holder
 //     can always get the interpreter, and a stop-the-world GC is never held up by a waiter.
-//   - Unwinding: a thread that takes the lock while detached and is ended by CPython's
-//     finalisation as it re-attaches (forced unwind) gives the lock back; a failure while a call
+//   - Unwinding and parking: a waiting thread takes the lock only once re-attached, so a thread
+//     that CPython's finalisation ends (forced unwind, up to 3.13.5) or parks for ever (3.14, and
+//     later 3.13 releases) as it re-attaches holds nothing; a failure while a call
 //     re-takes its locks (an error, bad_alloc, forced unwind) leaves every guard holding exactly
 //     what it records, so each lock ends as it was found.
 //   - Re-entrance: each thread keeps a short list of the instance locks it holds. Asking, from a
@@ -70,6 +71,7 @@
 #include <unistd.h>
 #endif
 #include <pthread.h>
+#include <time.h>
 
 #include "pyo3cpp/attach.hpp"
 #include "pyo3cpp/error.hpp"
@@ -287,10 +289,6 @@ public:
         state_.fetch_sub(reads, std::memory_order_relaxed);
     }
     void mark_written_at_fork() noexcept { writer_wake_.fetch_or(kLockedAtFork, std::memory_order_relaxed); }
-    void unlock_at_fork(bool exclusive) noexcept
-    {
-        state_.fetch_sub(exclusive ? kWriteLocked : 1, std::memory_order_relaxed);
-    }
     void clear_waiting_at_fork() noexcept
     {
         state_.fetch_and(~(kReadersWaiting | kWritersWaiting), std::memory_order_relaxed);
@@ -336,7 +334,6 @@ static_assert(sizeof(InstanceLock) == 8);
 struct LockWaiter {
     InstanceLock *lock;
     bool exclusive;
-    bool acquired;  // took the lock, not yet re-attached (fork: its hold has no record yet)
     const HeldLock *held;
     const char *cls;
     const char *method;
@@ -380,7 +377,7 @@ inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaite
         bool queued_behind = false;
         if (self.exclusive)
             for (const LockWaiter *u = registry.waiters; u != nullptr && !queued_behind; u = u->next)
-                queued_behind = u->lock == self.lock && !u->exclusive && !u->acquired;
+                queued_behind = u->lock == self.lock && !u->exclusive;
         if (!queued_behind) return nullptr;
     }
     const std::uint64_t visit = ++registry.visit;  // marks the waiters this search has reached
@@ -392,7 +389,7 @@ inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaite
                            (!w->exclusive && self.exclusive && w->lock == self.lock)))  // queued behind us
             return w;
         for (LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
-            if (u == &self || u->acquired || u->visited == visit) continue;
+            if (u == &self || u->visited == visit) continue;
             const bool blocks = (!w->exclusive && u->exclusive && u->lock == w->lock) ||
                                 holds_conflicting(u->held, w->lock, w->exclusive);
             if (!blocks) continue;
@@ -423,6 +420,36 @@ inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaite
     throw PyErr::new_err(py, PyExc_RuntimeError, text);
 }
 
+// Finalisation has begun (this thread is the one finalising: every other thread that tries to
+// attach now is ended or parked).
+inline bool interpreter_exiting() noexcept
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing() != 0;
+#else
+    return _Py_IsFinalizing() != 0;
+#endif
+}
+
+// Waiting at exit (a __del__ or atexit code): a holder that CPython ends as it re-attaches gives
+// the lock back at once (3.11 to 3.13.5), one it parks (3.14, later 3.13 releases) never will.
+// So the wait is bounded: polled, detached, for up to two seconds, then RuntimeError.
+[[gnu::noinline, gnu::cold]] inline void lock_at_exit(Python py, InstanceLock &lock, bool exclusive,
+                                                      const char *cls, const char *method)
+{
+    for (int waited_ms = 0; waited_ms < 2000; ++waited_ms) {
+        if (lock.try_lock(exclusive)) return;
+        void *token = pyo3cpp_detach_begin();
+        struct timespec pause{0, 1000000};
+        nanosleep(&pause, nullptr);
+        reattach_without_drain(token);
+    }
+    std::string text = describe_call(cls, method) + ": the " + cls +
+                       " instance is held by a thread that the interpreter's exit stopped; it will "
+                       "never be released";
+    throw PyErr::new_err(py, PyExc_RuntimeError, text);
+}
+
 namespace lock_fork {
 inline void prepare() noexcept
 {
@@ -442,10 +469,9 @@ inline void child() noexcept
     for (LockThread *thread : registry.threads)
         if (thread != registry.forking)
             for (HeldLock *h = thread->held; h != nullptr; h = h->older) settle(h->lock, h->mode);
-    // A waiter that took its lock had not touched T: the lock goes back. Waiting flags are
-    // cleared: every thread that set one is gone.
-    for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next)
-        if (w->acquired) w->lock->unlock_at_fork(w->exclusive);
+    // Waiters hold nothing (a detached wait gives back what it takes, under this mutex, before
+    // it re-attaches; only the instant between that take and the mutex is not covered). Waiting
+    // flags are cleared: every thread that set one is gone.
     for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next) w->lock->clear_waiting_at_fork();
     registry.waiters = nullptr;
     std::erase_if(registry.threads, [&](LockThread *t) { return t != registry.forking; });
@@ -480,59 +506,53 @@ inline void child() noexcept
 [[gnu::noinline]] inline void InstanceLock::lock_waiting(Python py, bool exclusive, const HeldLock *held,
                                                          const char *cls, const char *method)
 {
-    if (try_lock(exclusive)) return;
-    if (locked_at_fork()) raise_locked_at_fork(py, cls, method);
-    LockRegistry &registry = lock_registry();
-    LockWaiter me{this, exclusive, false, held, cls, method, nullptr, 0};
-    const char *other_cls = nullptr, *other_method = nullptr;
-    bool cycle = false;
-    {
-        std::lock_guard<std::mutex> hold(registry.mutex);
-        if (const LockWaiter *other = find_wait_cycle(registry, me)) {
-            cycle = true;
-            other_cls = other->cls;
-            other_method = other->method;
-        } else {
-            me.next = registry.waiters;
-            registry.waiters = &me;
+    // The lock is taken only while attached. A thread that re-attaches during finalisation is
+    // ended (3.11 to 3.13.5: a forced unwind) or parked for ever (3.14, later 3.13 releases);
+    // a parked thread cannot give anything back, so it must hold nothing then. The detached wait
+    // takes the lock (the queue order stays the lock's own) and hands it straight back; the
+    // re-attached thread then takes it with one try, and waits again if it lost the race.
+    for (;;) {
+        if (try_lock(exclusive)) break;
+        if (locked_at_fork()) raise_locked_at_fork(py, cls, method);
+        if (interpreter_exiting()) [[unlikely]] {
+            lock_at_exit(py, *this, exclusive, cls, method);
+            break;
         }
-    }
-    // Raised outside the mutex: creating the exception may run Python code (GC) that locks.
-    if (cycle) raise_wait_cycle(py, cls, method, other_cls, other_method);
-    auto leave = [&]() noexcept {
-        std::lock_guard<std::mutex> hold(registry.mutex);
-        for (LockWaiter **p = &registry.waiters; *p != nullptr; p = &(*p)->next)
-            if (*p == &me) {
-                *p = me.next;
-                break;
-            }
-    };
-    void *token = pyo3cpp_detach_begin();
-    if (exclusive)
-        wait_exclusive();
-    else
-        wait_shared();
-    {
-        std::lock_guard<std::mutex> hold(registry.mutex);
-        me.acquired = true;
-    }
-    // CPython may end this thread as it re-attaches (a daemon thread at finalisation): the lock
-    // it just took goes back, or nothing could ever take it again.
-    struct GiveBackOnUnwind {
-        InstanceLock *lock;
-        bool exclusive;
-        decltype(leave) &leave_registry;
-        bool armed = true;
-        ~GiveBackOnUnwind()
+        LockRegistry &registry = lock_registry();
+        LockWaiter me{this, exclusive, held, cls, method, nullptr, 0};
+        const char *other_cls = nullptr, *other_method = nullptr;
+        bool cycle = false;
         {
-            if (!armed) return;
-            leave_registry();
-            lock->unlock(exclusive);
+            std::lock_guard<std::mutex> hold(registry.mutex);
+            if (const LockWaiter *other = find_wait_cycle(registry, me)) {
+                cycle = true;
+                other_cls = other->cls;
+                other_method = other->method;
+            } else {
+                me.next = registry.waiters;
+                registry.waiters = &me;
+            }
         }
-    } give_back{this, exclusive, leave};
-    reattach_without_drain(token);
-    give_back.armed = false;
-    leave();
+        // Raised outside the mutex: creating the exception may run Python code (GC) that locks.
+        if (cycle) raise_wait_cycle(py, cls, method, other_cls, other_method);
+        void *token = pyo3cpp_detach_begin();
+        if (exclusive)
+            wait_exclusive();
+        else
+            wait_shared();
+        {
+            // Given back and unregistered in one step: the fork handler sees either a waiter
+            // holding nothing or no waiter.
+            std::lock_guard<std::mutex> hold(registry.mutex);
+            unlock(exclusive);
+            for (LockWaiter **p = &registry.waiters; *p != nullptr; p = &(*p)->next)
+                if (*p == &me) {
+                    *p = me.next;
+                    break;
+                }
+        }
+        reattach_without_drain(token);
+    }
     if (locked_at_fork()) [[unlikely]] {  // the child of a fork woke us (see lock_fork::child)
         unlock(exclusive);
         raise_locked_at_fork(py, cls, method);

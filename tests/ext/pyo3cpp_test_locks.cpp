@@ -162,9 +162,9 @@ PYO3CPP_MODULE(pyo3cpp_test_locks, m)
         for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next) {
             std::uint32_t words[2];
             std::memcpy(words, static_cast<const void *>(w->lock), sizeof words);
-            std::snprintf(line, sizeof line, "waiter %p for %p (%s) state=%08x wake=%u acquired=%d in %s.%s holds:",
+            std::snprintf(line, sizeof line, "waiter %p for %p (%s) state=%08x wake=%u in %s.%s holds:",
                           static_cast<void *>(w), static_cast<void *>(w->lock), w->exclusive ? "excl" : "shared",
-                          words[0], words[1], w->acquired, w->cls, w->method ? w->method : "(arg)");
+                          words[0], words[1], w->cls, w->method ? w->method : "(arg)");
             out += line;
             for (const HeldLock *h = w->held; h != nullptr; h = h->older) {
                 std::snprintf(line, sizeof line, " %p:%d", static_cast<void *>(h->lock), h->mode);
