@@ -40,8 +40,10 @@
 #include <utility>
 #include <vector>
 
-#include "pyo3cpp/borrowed.hpp"
-#include "pyo3cpp/error.hpp"
+// Only declarations first: borrowed.hpp leads to convert_containers.hpp, which uses what this
+// header defines (the definitions come at the end).
+#include "pyo3cpp/fwd.hpp"
+#include "pyo3cpp/python.hpp"
 
 namespace pyo3cpp {
 
@@ -133,3 +135,6 @@ template <> struct CallViewScope<true> : ViewScope {
 }  // namespace detail
 
 }  // namespace pyo3cpp
+
+#include "pyo3cpp/borrowed.hpp"
+#include "pyo3cpp/error.hpp"
