@@ -13,7 +13,7 @@
 // key's __hash__/__eq__ is Python code that may release and re-take the GIL, and re-taking it
 // during finalisation ends a daemon thread with a forced unwind on 3.11/3.12; that unwind must
 // pass through these frames (a noexcept frame would turn it into std::terminate). The same rule
-// as every other re-attach path of the library (see DESIGN.md, "Process lifecycle").
+// as every other re-attach path of the library.
 #include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
                      // (3.15: _POSIX_C_SOURCE 202405L) that the C library headers read
 #include <cstddef>

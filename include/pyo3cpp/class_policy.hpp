@@ -10,7 +10,7 @@
 // for the ownership types (Bound<Counter>, Py<Counter>, cast<Counter>()) and a parameter/result
 // type of bound functions; the Python type itself is made by ModuleDef::add_class<T>.
 //
-// The policies (DESIGN.md, "Classes"):
+// The policies (docs/classes.md):
 //   - locked (default): every instance carries a reader/writer lock (instance_lock.hpp). Methods
 //     and setters that take `T&` run exclusively; those that take `const T&` (const member
 //     functions, getters) run shared, so readers overlap. A thread that must wait detaches
