@@ -17,11 +17,14 @@
 //     writer that waits for it).
 //   - Waiting detaches (and re-attaches without draining the deferred-decref pool): the holder
 //     can always get the interpreter, and a stop-the-world GC is never held up by a waiter.
-//   - Unwinding and parking: a waiting thread takes the lock only once re-attached, so a thread
-//     that CPython's finalisation ends (forced unwind, up to 3.13.5) or parks for ever (3.14, and
-//     later 3.13 releases) as it re-attaches holds nothing; a failure while a call
-//     re-takes its locks (an error, bad_alloc, forced unwind) leaves every guard holding exactly
-//     what it records, so each lock ends as it was found.
+//   - Unwinding and parking: a waiting thread takes the lock detached and keeps it as it
+//     re-attaches. One that CPython's finalisation ends as it re-attaches (forced unwind, up to
+//     3.13.5) gives it back; one that wakes once finalisation has begun gives it back first (3.14
+//     and later 3.13 releases park such a thread for ever). A waiter the exit overtakes during
+//     the re-attach itself stays parked with the lock: code run by the exit (__del__, atexit)
+//     that then waits for the instance raises RuntimeError after two seconds instead of hanging.
+//     A failure while a call re-takes its locks (an error, bad_alloc, forced unwind) leaves every
+//     guard holding exactly what it records, so each lock ends as it was found.
 //   - Re-entrance: each thread keeps a short list of the instance locks it holds. Asking, from a
 //     nested call, for an instance this thread holds exclusively, or for exclusive access to one
 //     it reads, throws PyErr(RuntimeError: "<Class>.<method>(): the instance is already in use
@@ -246,15 +249,21 @@ public:
     void lock_waiting(Python py, bool exclusive, const HeldLock *held, const char *cls, const char *method);
 
     // The waits proper: detached, no Python. Return when the lock is held in the mode asked.
-    void wait_exclusive() noexcept
+    // The take itself happens under `fork_guard` (the waiters' registry mutex, which the fork
+    // handler holds across a fork) and sets `taken` there: a forked child knows for certain
+    // whether the waiter holds the lock.
+    void wait_exclusive(std::mutex &fork_guard, bool &taken) noexcept
     {
         std::uint32_t keep = 0;  // after sleeping: other writers may still wait, keep the flag
         for (;;) {
             std::uint32_t s = state_.load(std::memory_order_relaxed);
             if ((s & kCountMask) == 0) {
-                if (state_.compare_exchange_weak(s, s | kWriteLocked | keep, std::memory_order_acquire,
-                                                 std::memory_order_relaxed))
+                std::lock_guard<std::mutex> hold(fork_guard);
+                if (state_.compare_exchange_strong(s, s | kWriteLocked | keep, std::memory_order_acquire,
+                                                   std::memory_order_relaxed)) {
+                    taken = true;
                     return;
+                }
                 continue;
             }
             if ((s & kWritersWaiting) == 0 &&
@@ -267,13 +276,16 @@ public:
             keep = kWritersWaiting;
         }
     }
-    void wait_shared() noexcept
+    void wait_shared(std::mutex &fork_guard, bool &taken) noexcept
     {
         for (;;) {
             std::uint32_t s = state_.load(std::memory_order_relaxed);
             if (read_lockable(s)) {
-                if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed))
+                std::lock_guard<std::mutex> hold(fork_guard);
+                if (state_.compare_exchange_strong(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+                    taken = true;
                     return;
+                }
                 continue;
             }
             if ((s & kReadersWaiting) == 0) {
@@ -289,6 +301,10 @@ public:
         state_.fetch_sub(reads, std::memory_order_relaxed);
     }
     void mark_written_at_fork() noexcept { writer_wake_.fetch_or(kLockedAtFork, std::memory_order_relaxed); }
+    void unlock_at_fork(bool exclusive) noexcept
+    {
+        state_.fetch_sub(exclusive ? kWriteLocked : 1, std::memory_order_relaxed);
+    }
     void clear_waiting_at_fork() noexcept
     {
         state_.fetch_and(~(kReadersWaiting | kWritersWaiting), std::memory_order_relaxed);
@@ -334,6 +350,7 @@ static_assert(sizeof(InstanceLock) == 8);
 struct LockWaiter {
     InstanceLock *lock;
     bool exclusive;
+    bool acquired;  // took the lock, not yet re-attached (fork: its hold has no record yet)
     const HeldLock *held;
     const char *cls;
     const char *method;
@@ -377,7 +394,7 @@ inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaite
         bool queued_behind = false;
         if (self.exclusive)
             for (const LockWaiter *u = registry.waiters; u != nullptr && !queued_behind; u = u->next)
-                queued_behind = u->lock == self.lock && !u->exclusive;
+                queued_behind = u->lock == self.lock && !u->exclusive && !u->acquired;
         if (!queued_behind) return nullptr;
     }
     const std::uint64_t visit = ++registry.visit;  // marks the waiters this search has reached
@@ -389,7 +406,7 @@ inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaite
                            (!w->exclusive && self.exclusive && w->lock == self.lock)))  // queued behind us
             return w;
         for (LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
-            if (u == &self || u->visited == visit) continue;
+            if (u == &self || u->acquired || u->visited == visit) continue;
             const bool blocks = (!w->exclusive && u->exclusive && u->lock == w->lock) ||
                                 holds_conflicting(u->held, w->lock, w->exclusive);
             if (!blocks) continue;
@@ -469,9 +486,11 @@ inline void child() noexcept
     for (LockThread *thread : registry.threads)
         if (thread != registry.forking)
             for (HeldLock *h = thread->held; h != nullptr; h = h->older) settle(h->lock, h->mode);
-    // Waiters hold nothing (a detached wait gives back what it takes, under this mutex, before
-    // it re-attaches; only the instant between that take and the mutex is not covered). Waiting
-    // flags are cleared: every thread that set one is gone.
+    // A waiter that took its lock had not touched T: the lock goes back (the take and its mark
+    // happen together under this mutex). Waiting flags are cleared: every thread that set one
+    // is gone.
+    for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next)
+        if (w->acquired) w->lock->unlock_at_fork(w->exclusive);
     for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next) w->lock->clear_waiting_at_fork();
     registry.waiters = nullptr;
     std::erase_if(registry.threads, [&](LockThread *t) { return t != registry.forking; });
@@ -506,11 +525,14 @@ inline void child() noexcept
 [[gnu::noinline]] inline void InstanceLock::lock_waiting(Python py, bool exclusive, const HeldLock *held,
                                                          const char *cls, const char *method)
 {
-    // The lock is taken only while attached. A thread that re-attaches during finalisation is
-    // ended (3.11 to 3.13.5: a forced unwind) or parked for ever (3.14, later 3.13 releases);
-    // a parked thread cannot give anything back, so it must hold nothing then. The detached wait
-    // takes the lock (the queue order stays the lock's own) and hands it straight back; the
-    // re-attached thread then takes it with one try, and waits again if it lost the race.
+    // The detached wait takes the lock and keeps it as the thread re-attaches: the lock's own
+    // queue decides who goes next, and each waiter wakes once. (Giving it back to re-take it
+    // attached woke every waiter again at each release: 4,000 waiters took 36 s on 3.11.)
+    // A thread that re-attaches during finalisation is ended (3.11 to 3.13.5: a forced unwind,
+    // and GiveBackOnUnwind returns the lock) or parked for ever (3.14, later 3.13 releases). So
+    // a waiter that wakes once finalisation has begun gives the lock back before re-attaching;
+    // one that finalisation overtakes during the re-attach itself stays parked with the lock,
+    // and lock_at_exit bounds what that costs the exit's own code.
     for (;;) {
         if (try_lock(exclusive)) break;
         if (locked_at_fork()) raise_locked_at_fork(py, cls, method);
@@ -519,7 +541,7 @@ inline void child() noexcept
             break;
         }
         LockRegistry &registry = lock_registry();
-        LockWaiter me{this, exclusive, held, cls, method, nullptr, 0};
+        LockWaiter me{this, exclusive, false, held, cls, method, nullptr, 0};
         const char *other_cls = nullptr, *other_method = nullptr;
         bool cycle = false;
         {
@@ -535,23 +557,48 @@ inline void child() noexcept
         }
         // Raised outside the mutex: creating the exception may run Python code (GC) that locks.
         if (cycle) raise_wait_cycle(py, cls, method, other_cls, other_method);
-        void *token = pyo3cpp_detach_begin();
-        if (exclusive)
-            wait_exclusive();
-        else
-            wait_shared();
-        {
-            // Given back and unregistered in one step: the fork handler sees either a waiter
-            // holding nothing or no waiter.
-            std::lock_guard<std::mutex> hold(registry.mutex);
-            unlock(exclusive);
+        auto leave = [&]() noexcept {
             for (LockWaiter **p = &registry.waiters; *p != nullptr; p = &(*p)->next)
                 if (*p == &me) {
                     *p = me.next;
                     break;
                 }
+        };
+        void *token = pyo3cpp_detach_begin();
+        // Taken and marked in one step under the registry's mutex: the fork handler sees a
+        // waiter that holds the lock (acquired: given back in the child) or one that waits.
+        if (exclusive)
+            wait_exclusive(registry.mutex, me.acquired);
+        else
+            wait_shared(registry.mutex, me.acquired);
+        bool exiting;
+        {
+            std::lock_guard<std::mutex> hold(registry.mutex);
+            exiting = interpreter_exiting();
+            if (exiting) {
+                unlock(exclusive);
+                leave();
+            }
         }
+        if (exiting) {
+            reattach_without_drain(token);
+            continue;  // now waits as exit code does (lock_at_exit)
+        }
+        struct GiveBackOnUnwind {
+            InstanceLock *lock;
+            bool exclusive;
+            decltype(leave) &leave_registry;
+            bool armed = true;
+            ~GiveBackOnUnwind()
+            {
+                std::lock_guard<std::mutex> hold(lock_registry().mutex);
+                leave_registry();
+                if (armed) lock->unlock(exclusive);
+            }
+        } give_back{this, exclusive, leave};
         reattach_without_drain(token);
+        give_back.armed = false;
+        break;
     }
     if (locked_at_fork()) [[unlikely]] {  // the child of a fork woke us (see lock_fork::child)
         unlock(exclusive);

@@ -142,10 +142,13 @@ class Waiters(unittest.TestCase):
         m.reset_violations()
 
     def test_thousands_of_waiting_writers_and_readers(self):
-        # 2,000 writers and 2,000 readers queue on one instance held by a third party; each
+        # 1,100 writers and 400 readers queue on one instance held by a third party; each
         # writer holds it a little while. Waiting writers were counted in 10 bits: the 1,024th
-        # carried into the writer bit and two writers were seen inside at once.
-        writers, readers = 2000, 2000
+        # carried into the writer bit and two writers were seen inside at once. Each waiter must
+        # wake about once: when a woken waiter gave the lock back to re-take it attached, every
+        # release woke the queue again, and 2,000 + 2,000 waiters outlasted this test's deadline
+        # under ASan on a loaded 2-core machine.
+        writers, readers = 1100, 400
         x = Box(0)
         all_started = threading.Event()
         old = threading.stack_size(256 * 1024)
@@ -154,8 +157,8 @@ class Waiters(unittest.TestCase):
             holder = threading.Thread(target=lambda: x.call(lambda: (holding.set(), all_started.wait(120))))
             holder.start()
             self.assertTrue(holding.wait(30))
-            threads = [threading.Thread(target=lambda: x.hold(0.0002)) for _ in range(writers)]
-            threads += [threading.Thread(target=lambda: x.read_hold(0.0002)) for _ in range(readers)]
+            threads = [threading.Thread(target=lambda: x.hold(0.0002), daemon=True) for _ in range(writers)]
+            threads += [threading.Thread(target=lambda: x.read_hold(0.0002), daemon=True) for _ in range(readers)]
             random.Random(1).shuffle(threads)
             for t in threads:
                 t.start()
