@@ -18,14 +18,18 @@
 //     (OverflowError for an int too large for a double or a long, ValueError, an error raised by
 //     the operand's own __index__ or __float__) propagates, worded as a method argument's error,
 //     as CPython's own int * float raises OverflowError instead of answering NotImplemented.
-//   - Dispatch as CPython's slot wrappers for Python classes do: a slot receives (left, right);
-//     the left operand's forward method runs when left's type uses this very slot (so a Python
-//     subclass that overrides the operator in Python is not bypassed); when right's type also uses
-//     it and differs from left's, right's reflected method runs if the forward one is missing or
-//     answered NotImplemented. Operands of the same type never reach the reflected method. A bound
-//     subclass that defines none of an operator's methods keeps its base's slot (CPython inherits
-//     it), so base and subclass share one dispatch; one that defines some gets its own slot, which
-//     CPython tries first when the subclass is the right operand, as for Python subclasses.
+//   - Dispatch: a slot receives (left, right), either of which may be the class's. As CPython's
+//     slot functions (SLOT1BINFULL) do: left's forward method runs when left is the class's; when
+//     right is the class's too and of another type, right's reflected method runs if the forward
+//     one is missing or answered NotImplemented; operands of one type never reach the reflected
+//     method. "The class's" is a type check (an instance of the class or a subclass), as in
+//     CPython's own int and float, not "its type uses this slot" as for Python classes: the
+//     wrappers CPython adds (Vec.__add__, Vec.__radd__) call this slot again from a Python
+//     subclass's own slot, with an operand whose type uses another slot. So, as with int, a Python
+//     subclass's override answering NotImplemented falls back to the C++ method. A subclass on the
+//     right that overrides the reflected method (in Python, or a bound subclass defining it) has a
+//     slot of its own, which CPython calls first. A bound subclass that defines none of an
+//     operator's methods keeps its base's slot (CPython inherits it): one dispatch for both.
 //   - In place (__iadd__ ...): the method runs on self (exclusively locked when it takes T&) and
 //     the expression's value is self; the C++ result, if any, is discarded. An operand that does
 //     not convert gives NotImplemented, and Python falls back to __add__/__radd__.
@@ -39,9 +43,9 @@
 //   - __int__/__float__/__index__: CPython checks their results' types (int, float, int).
 //     __complex__, __round__, __trunc__, __floor__, __ceil__ are plain methods in CPython: def()
 //     binds them as methods.
-// Thread: any attached thread, under the class's policy. Cost per operator: the slot's type
-// checks (two loads and a compare per operand), then one indexed load and an indirect call to the
-// record, as for every special method.
+// Thread: any attached thread, under the class's policy. Cost per operator: the class's type (an
+// acquire load) and a type check per operand (a compare; a walk of the MRO for subclasses), then
+// one indexed load and an indirect call to the record, as for every special method.
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
@@ -56,6 +60,8 @@
 #include "pyo3cpp/class_special.hpp"
 
 namespace pyo3cpp::detail {
+
+inline constexpr int kPowOp = 8;  // pow's place among the binary operators (class_special.hpp)
 
 // ------------------------------------------------------------------------------ operands
 
@@ -210,7 +216,7 @@ template <class Record, class T> void describe_in_place(FunctionRecord &base)
 // def() time: the number of operands each kind of operator method takes.
 [[gnu::cold]] inline void check_number_arity(const char *name, int special, std::size_t arity)
 {
-    const int pow_first = kNumberFirst + 3 * 8;  // __pow__ __rpow__ __ipow__ may take a modulus
+    const int pow_first = kNumberFirst + 3 * kPowOp;  // __pow__ __rpow__ __ipow__ may take a modulus
     const bool unary = special >= kUnaryFirst;
     const bool pow = special >= pow_first && special < pow_first + 3;
     const bool ok = unary ? arity == 0 : (arity == 1 || (pow && arity == 2));
@@ -223,64 +229,67 @@ template <class Record, class T> void describe_in_place(FunctionRecord &base)
 
 // ------------------------------------------------------------------------------- the slots
 
-// The left/right decision of a binary slot, shared by every class: a type "uses the slot" when
-// its nb_* entry at `offset` is this very function (CPython's slot wrappers test the same).
-inline bool uses_number_slot(PyObject *object, std::size_t offset, void *slot) noexcept
+// One binary (or three-argument pow) slot call, for any class: `type` is the class's, `records`/
+// `invokes` its special-method table (Specials<T>), `forward` the entry of the forward method (the
+// reflected one follows it). The operands after the instance: the other one, then the modulus if
+// not nullptr. An operand is the class's when it is an instance of it or of a subclass (a type
+// check, as CPython's own int and float slots do; not "its type uses this slot", which a slot
+// wrapper reached from a Python subclass's own slot would fail). Not a template: compiled once,
+// whatever the number of classes.
+inline PyObject *dispatch_number(PyObject *left, PyObject *right, PyObject *modulus, int forward,
+                                 PyTypeObject *type, const FunctionRecord *const *records,
+                                 const SelfInvoke *invokes)
 {
-    PyNumberMethods *numbers = Py_TYPE(object)->tp_as_number;
-    return numbers != nullptr &&
-           *reinterpret_cast<void *const *>(reinterpret_cast<const char *>(numbers) + offset) == slot;
+    if (type == nullptr) Py_RETURN_NOTIMPLEMENTED;  // not made: no instance can exist
+    const bool left_ours = PyObject_TypeCheck(left, type);
+    const bool right_ours = Py_TYPE(left) != Py_TYPE(right) && PyObject_TypeCheck(right, type);
+    const Py_ssize_t nargs = modulus != nullptr ? 2 : 1;
+    if (left_ours && records[forward] != nullptr) {
+        PyObject *args[2] = {right, modulus};
+        PyObject *result = invokes[forward](*records[forward], left, args, nargs, nullptr);
+        if (result != Py_NotImplemented || !right_ours) return result;  // NULL included
+        Py_DECREF(result);
+    }
+    if (right_ours && records[forward + 1] != nullptr) {
+        PyObject *args[2] = {left, modulus};
+        return invokes[forward + 1](*records[forward + 1], right, args, nargs, nullptr);
+    }
+    Py_RETURN_NOTIMPLEMENTED;
 }
 
 template <class T> struct NumberSlots {
     using Specials = detail::Specials<T>;
     struct Op {
-        std::size_t offset;  // in PyNumberMethods
         int slot, in_place_slot;  // Py_nb_* ids (0: none)
     };
     static constexpr Op ops[kBinaryOpCount] = {
-        {offsetof(PyNumberMethods, nb_add), Py_nb_add, Py_nb_inplace_add},
-        {offsetof(PyNumberMethods, nb_subtract), Py_nb_subtract, Py_nb_inplace_subtract},
-        {offsetof(PyNumberMethods, nb_multiply), Py_nb_multiply, Py_nb_inplace_multiply},
-        {offsetof(PyNumberMethods, nb_matrix_multiply), Py_nb_matrix_multiply, Py_nb_inplace_matrix_multiply},
-        {offsetof(PyNumberMethods, nb_true_divide), Py_nb_true_divide, Py_nb_inplace_true_divide},
-        {offsetof(PyNumberMethods, nb_floor_divide), Py_nb_floor_divide, Py_nb_inplace_floor_divide},
-        {offsetof(PyNumberMethods, nb_remainder), Py_nb_remainder, Py_nb_inplace_remainder},
-        {offsetof(PyNumberMethods, nb_divmod), Py_nb_divmod, 0},
-        {offsetof(PyNumberMethods, nb_power), Py_nb_power, Py_nb_inplace_power},
-        {offsetof(PyNumberMethods, nb_lshift), Py_nb_lshift, Py_nb_inplace_lshift},
-        {offsetof(PyNumberMethods, nb_rshift), Py_nb_rshift, Py_nb_inplace_rshift},
-        {offsetof(PyNumberMethods, nb_and), Py_nb_and, Py_nb_inplace_and},
-        {offsetof(PyNumberMethods, nb_or), Py_nb_or, Py_nb_inplace_or},
-        {offsetof(PyNumberMethods, nb_xor), Py_nb_xor, Py_nb_inplace_xor},
+        {Py_nb_add, Py_nb_inplace_add},
+        {Py_nb_subtract, Py_nb_inplace_subtract},
+        {Py_nb_multiply, Py_nb_inplace_multiply},
+        {Py_nb_matrix_multiply, Py_nb_inplace_matrix_multiply},
+        {Py_nb_true_divide, Py_nb_inplace_true_divide},
+        {Py_nb_floor_divide, Py_nb_inplace_floor_divide},
+        {Py_nb_remainder, Py_nb_inplace_remainder},
+        {Py_nb_divmod, 0},
+        {Py_nb_power, Py_nb_inplace_power},
+        {Py_nb_lshift, Py_nb_inplace_lshift},
+        {Py_nb_rshift, Py_nb_inplace_rshift},
+        {Py_nb_and, Py_nb_inplace_and},
+        {Py_nb_or, Py_nb_inplace_or},
+        {Py_nb_xor, Py_nb_inplace_xor},
     };
-    static constexpr int kPow = 8;
+    static constexpr int kPow = kPowOp;
     static constexpr int unary_ids[kUnaryOpCount] = {Py_nb_negative, Py_nb_positive, Py_nb_absolute, Py_nb_invert,
                                                      Py_nb_int,      Py_nb_float,    Py_nb_index};
 
-    // forward: the entry of the forward method (reflected: forward + 1). args: the operands after
-    // the instance (the other one, then the modulus if any).
-    static PyObject *dispatch(PyObject *left, PyObject *right, PyObject *modulus, int forward, std::size_t offset,
-                              void *slot)
+    static PyObject *dispatch(PyObject *left, PyObject *right, PyObject *modulus, int forward)
     {
-        const bool left_ours = uses_number_slot(left, offset, slot);
-        const bool right_ours = Py_TYPE(left) != Py_TYPE(right) && uses_number_slot(right, offset, slot);
-        const Py_ssize_t nargs = modulus != nullptr ? 2 : 1;
-        if (left_ours && Specials::record[forward] != nullptr) {
-            PyObject *args[2] = {right, modulus};
-            PyObject *result = Specials::call(forward, left, args, nargs);
-            if (result != Py_NotImplemented || !right_ours) return result;  // NULL included
-            Py_DECREF(result);
-        }
-        if (right_ours && Specials::record[forward + 1] != nullptr) {
-            PyObject *args[2] = {left, modulus};
-            return Specials::call(forward + 1, right, args, nargs);
-        }
-        Py_RETURN_NOTIMPLEMENTED;
+        return dispatch_number(left, right, modulus, forward, ClassBinding<T>::type_ptr(), Specials::record,
+                               Specials::invoke);
     }
     template <int B> static PyObject *binary(PyObject *left, PyObject *right)
     {
-        return dispatch(left, right, nullptr, kNumberFirst + 3 * B, ops[B].offset, reinterpret_cast<void *>(&binary<B>));
+        return dispatch(left, right, nullptr, kNumberFirst + 3 * B);
     }
     template <int B> static PyObject *in_place(PyObject *self, PyObject *other)
     {
@@ -288,8 +297,7 @@ template <class T> struct NumberSlots {
     }
     static PyObject *power(PyObject *left, PyObject *right, PyObject *modulus)
     {
-        return dispatch(left, right, modulus == Py_None ? nullptr : modulus, kNumberFirst + 3 * kPow,
-                        ops[kPow].offset, reinterpret_cast<void *>(&power));
+        return dispatch(left, right, modulus == Py_None ? nullptr : modulus, kNumberFirst + 3 * kPow);
     }
     static PyObject *in_place_power(PyObject *self, PyObject *other, PyObject *modulus)
     {

@@ -277,10 +277,34 @@ class Inheritance(unittest.TestCase):
         q = p
         p += Vec(1, 1)
         self.assertIs(p, q)
-        # A Python override is not bypassed by the C++ slot.
+        # A Python override runs first; one answering NotImplemented falls back to the C++
+        # method, as for a subclass of int.
         self.assertEqual(Over(1, 2) + Vec(1, 1), "Over.__add__")
         self.assertEqual(Over(1, 2) + 5, "Over.__add__")
         self.assertEqual(xy(Vec(1, 1) + Over(1, 2)), (2, 3))
+
+        class Declines(Vec):
+            def __add__(self, other):
+                return NotImplemented
+
+        self.assertEqual(xy(Declines(1, 2) + Vec(1, 1)), (2, 3))
+        with self.assertRaises(TypeError):
+            Declines(1, 2) + 5
+
+        class DeclinesInt(int):
+            def __add__(self, other):
+                return NotImplemented
+
+        self.assertEqual(DeclinesInt(1) + 2, 3)  # CPython's int, for comparison
+
+        class Reflects(Vec):
+            def __rmul__(self, other):
+                return "Reflects.__rmul__"
+
+        # A subclass on the right that overrides the reflected method is asked first.
+        self.assertEqual(Vec(1, 1) * Reflects(1, 2), "Reflects.__rmul__")
+        self.assertEqual(3 * Reflects(1, 2), "Reflects.__rmul__")
+        self.assertEqual(xy(Reflects(1, 2) * 3), (3, 6))
 
 
 class Stubs(unittest.TestCase):
@@ -307,6 +331,37 @@ class Stubs(unittest.TestCase):
                      "def __index__(self) -> int: ...",
                      "def __divmod__(self, arg0: float, /) -> tuple[Vec, Vec]: ..."]:
             self.assertIn("    " + line, lines)
+
+
+class DocsExample(unittest.TestCase):
+    """examples/vector: docs/classes.md shows it byte for byte, and it behaves as shown there."""
+
+    def test_docs_show_the_source_verbatim(self):
+        import pathlib
+        import re
+        root = pathlib.Path(__file__).resolve().parents[2]
+        docs = (root / "docs" / "classes.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "vector" / "pyo3cpp_vector.cpp").read_text(encoding="utf-8")
+        self.assertIn(source, re.findall(r"^```cpp\n(.*?)^```$", docs, re.S | re.M))
+
+    def test_as_shown(self):
+        from pyo3cpp_vector import Vector
+        v = Vector(1, 2, 3)
+        self.assertEqual(repr(2.0 * v + Vector(1, 1, 1)), "Vector(3.000000, 5.000000, 7.000000)")
+        w = v
+        v += Vector(1, 1, 1)
+        self.assertIs(w, v)
+        self.assertEqual((v.x, v.y, v.z), (2, 3, 4))
+        with self.assertRaises(TypeError) as cm:
+            v + "x"
+        self.assertEqual(str(cm.exception),
+                         "unsupported operand type(s) for +: 'pyo3cpp_vector.Vector' and 'str'")
+        self.assertEqual(v @ Vector(1, 0, 0), 2.0)
+        self.assertEqual(abs(Vector(2, 3, 6)), 7.0)
+        self.assertEqual(-Vector(1, 2, 3), Vector(-1, -2, -3))
+        self.assertEqual(v - Vector(1, 1, 1), Vector(1, 2, 3))
+        v += v
+        self.assertEqual(v, Vector(4, 6, 8))
 
 
 class Race(unittest.TestCase):
