@@ -171,8 +171,10 @@ public:
                                         "\"): not supported (use def_init for __init__; the attribute "
                                         "and descriptor protocols are not bound yet)");
         const int special = detail::special_slot_of(name);
-        if (detail::is_number_special(special))
-            return add_number(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
+        if constexpr (detail::returns_self_reference<T, std::decay_t<F>>)  // T &operator+=: no copy
+            if (detail::is_in_place_special(special))
+                return add_method<false>(name, detail::DiscardResult<std::decay_t<F>>{std::forward<F>(fn)}, doc,
+                                         special, std::forward<Specs>(specs)...);
         if (std::strcmp(name, "__next__") == 0)
             return add_method<true>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
         return add_method<false>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
@@ -419,6 +421,12 @@ private:
         if (special >= 0) {
             Specials::record[special] = record;
             Specials::invoke[special] = &detail::invoke_with_self<Record>;
+            if (detail::is_number_special(special)) {  // class_number.hpp
+                detail::check_number_arity(name, special, Record::arity);
+                Specials::operand_fits[special][0] = detail::operand_probe<Record, 0>();
+                Specials::operand_fits[special][1] = detail::operand_probe<Record, 1>();
+                if (detail::is_in_place_special(special)) record->describe = &detail::describe_in_place<Record, T>;
+            }
             using Rest = typename detail::method_shape<std::decay_t<F>>::rest;
             if constexpr (Rest::size >= 1) {
                 using First = typename first_param<Rest>::type;
@@ -428,24 +436,6 @@ private:
             return *this;
         }
         return add_method_record<Record>(record);
-    }
-
-    // An operator of the number protocol (class_number.hpp): its operands convert to
-    // NotImplemented when they do not fit; an in-place one gives self.
-    template <class F, class... Specs>
-    ClassDef &add_number(const char *name, F &&fn, const char *doc, int special, Specs &&...specs)
-    {
-        using Call = detail::NumberCall<T, std::decay_t<F>>;
-        using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
-        detail::check_number_arity(name, special, Record::arity);
-        const bool in_place = detail::is_in_place_special(special);
-        auto *record = keep_record<Record>(name, Call{std::decay_t<F>(std::forward<F>(fn)), keep(name), in_place},
-                                           std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
-        record->doc = doc != nullptr ? doc : "";
-        if (in_place) record->describe = &detail::describe_in_place<Record, T>;
-        Specials::record[special] = record;
-        Specials::invoke[special] = &detail::invoke_with_self<Record>;
-        return *this;
     }
 
     template <class L> struct first_param;

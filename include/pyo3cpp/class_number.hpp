@@ -3,18 +3,21 @@
 // modulus), the unary ones (__neg__ __pos__ __abs__ __invert__) and the conversions __int__
 // __float__ __index__, as the type's nb_* slots.
 //
-// Used by class.hpp: ClassDef<T>::def("__add__", fn) makes a record whose callable is a
-// NumberCall (below) and keeps it in Specials<T> under the name's entry (class_special.hpp, so
-// it is inherited through extends<> one by one like every special method); make_type asks
-// NumberSlots<T>::add_slots for the slots.
+// Used by class.hpp: ClassDef<T>::def("__add__", fn) makes the same method record as any method
+// (so an operator costs no template code of its own: the name is known only at run time) and
+// keeps it in Specials<T> under the name's entry (class_special.hpp: inherited through
+// extends<> one by one like every special method), with a probe per operand (operand_fits);
+// make_type asks NumberSlots<T>::add_slots for the slots.
 //
 // Contract:
 //   - An operand that does not convert to its parameter's type is not an error: the method returns
 //     NotImplemented (no exception set), so Python tries the other operand's reflected method and
 //     finally raises its own "TypeError: unsupported operand type(s) for +: 'Vec' and 'str'".
 //     "Does not convert" means: for a parameter naming a bound class (T&, const T&, T, Bound<T>,
-//     Borrowed<T>, Py<T>), an object that is not an instance of it (no conversion is attempted);
-//     for any other parameter, a conversion that raises TypeError. Any other error of a conversion
+//     Borrowed<T>, Py<T>), an object that is not an instance of it; for any other parameter, a
+//     conversion that raises TypeError. (The call runs as any method's; when it fails with
+//     TypeError the slot asks the operands' probes, and drops the error if one does not fit:
+//     nothing extra on the path that succeeds.) Any other error of a conversion
 //     (OverflowError for an int too large for a double or a long, ValueError, an error raised by
 //     the operand's own __index__ or __float__) propagates, worded as a method argument's error,
 //     as CPython's own int * float raises OverflowError instead of answering NotImplemented.
@@ -31,7 +34,8 @@
 //     slot of its own, which CPython calls first. A bound subclass that defines none of an
 //     operator's methods keeps its base's slot (CPython inherits it): one dispatch for both.
 //   - In place (__iadd__ ...): the method runs on self (exclusively locked when it takes T&) and
-//     the expression's value is self; the C++ result, if any, is discarded. An operand that does
+//     the expression's value is self; the C++ result, if any, is discarded (a T& returned, as by
+//     `T &operator+=`, is not even copied). An operand that does
 //     not convert gives NotImplemented, and Python falls back to __add__/__radd__.
 //   - pow: __pow__(other) or __pow__(other, mod) with an optional modulus (std::optional<M> or an
 //     arg(...) default): pow(a, b) passes one argument, pow(a, b, m) two. The three-argument form
@@ -53,6 +57,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -64,22 +69,6 @@ namespace pyo3cpp::detail {
 inline constexpr int kPowOp = 8;  // pow's place among the binary operators (class_special.hpp)
 
 // ------------------------------------------------------------------------------ operands
-
-// An operand parameter X of an operator method, converted or found not to be for this method.
-template <class X> class Operand {
-public:
-    Operand() = default;  // the operand does not convert: the method answers NotImplemented
-    template <class V>
-        requires(!std::is_same_v<std::remove_cvref_t<V>, Operand> && std::is_constructible_v<X, V &&>)
-    Operand(V &&value) : value_(std::in_place, std::forward<V>(value))
-    {
-    }
-    bool mismatched() const noexcept { return !value_.has_value(); }
-    X &&take() noexcept { return std::move(*value_); }
-
-private:
-    std::optional<X> value_;
-};
 
 // The bound class a parameter type names (void: none).
 template <class X> struct operand_class {
@@ -101,110 +90,66 @@ template <BoundClass C> struct operand_class<Py<C>> {
     using type = C;
 };
 
-template <class X> struct param<Operand<X>> {
-    static_assert(!param<X>::variadic, "pyo3cpp::ClassDef::def: an operator takes no *args/**kwargs");
-    static constexpr bool optional = param<X>::optional;
-    static constexpr bool variadic = false;
-    static constexpr const char *expected = param<X>::expected;
-    static constexpr bool locks_instance = ::pyo3cpp::detail::locks_instance<X>;
-    static Operand<X> convert(Python py, PyObject *object)
-    {
-        using C = typename operand_class<X>::type;
-        if constexpr (!std::is_void_v<C>) {
-            if (!ClassBinding<C>::check(object)) return Operand<X>();
-            return Operand<X>(param<X>::convert(py, object));
-        } else {
-            try {
-                return Operand<X>(param<X>::convert(py, object));
-            } catch (const PyErr &err) {
-                if (!err.matches(py, PyExc_TypeError)) throw;
-                return Operand<X>();  // the error is dropped here: nothing stays set
-            }
-        }
-    }
-};
-
-// ------------------------------------------------------------------------------- results
-
-// What an operator method gives back: a value, self (in place), or NotImplemented.
-template <class Out> struct NumberResult {
-    enum Kind : unsigned char { kValue, kSelf, kNotImplemented };
-    Kind kind = kNotImplemented;
-    PyObject *self = nullptr;  // kSelf: borrowed (the caller holds it for the call)
-    std::optional<Out> value;
-};
-template <> struct NumberResult<void> {
-    enum Kind : unsigned char { kValue, kSelf, kNotImplemented };
-    Kind kind = kNotImplemented;
-    PyObject *self = nullptr;
-};
-
-template <class Out> struct moves_into_python<NumberResult<Out>> : std::true_type {
-    template <class R> static PyObject *convert(Python py, R &&result)
-    {
-        if (result.kind == NumberResult<Out>::kNotImplemented) return Py_NewRef(Py_NotImplemented);
-        if (result.kind == NumberResult<Out>::kSelf) return Py_NewRef(result.self);
-        if constexpr (std::is_void_v<Out>) {
-            (void)py;
-            return Py_NewRef(Py_None);
-        } else {
-            return result_to_python(py, std::move(*result.value));
-        }
-    }
-};
-
-// ------------------------------------------------------------------------------- the call
-
-// The callable of an operator method's record: its operands as Operand<...> parameters (so the
-// binder converts them in order, under the call's lock scope, as for any method), then the
-// instance locked as the policy says, then the C++ method. in_place: the result is self.
-template <class T, class F, class Shape = method_shape<F>, class Rest = typename Shape::rest> struct NumberCall;
-template <class T, class F, class Shape, class... A> struct NumberCall<T, F, Shape, type_list<A...>> {
-    using S = typename Shape::self;
-    using R = typename Shape::result;
-    using kind = self_kind<T, S>;
-    using Out = std::conditional_t<std::is_void_v<R>, void, std::remove_cvref_t<R>>;
-    using Result = NumberResult<Out>;
-    static_assert(((!std::is_same_v<std::remove_cvref_t<A>, Python>) && ...),
-                  "pyo3cpp::ClassDef::def: an operator method takes no Python token");
-    static constexpr bool locks_operand = (locks_instance<param_decay_t<A>> || ...);
-    F fn;
-    const char *name;
-    bool in_place;
-
-    Result operator()(MethodSelf self, Operand<param_decay_t<A>>... operands) const
-    {
-        Result result;
-        if ((operands.mismatched() || ...)) return result;  // NotImplemented
+// Whether `object` converts to an operator's parameter type X: for a parameter naming a bound
+// class, an instance check (nothing converted, no lock taken); for any other, a conversion that
+// raises TypeError does not fit, one that succeeds or raises anything else does (that error is
+// the method's). Asked only after the method's call failed with TypeError (a cold path).
+template <class X> bool operand_fits(PyObject *object)
+{
+    using C = typename operand_class<X>::type;
+    if constexpr (!std::is_void_v<C>) {
+        return ClassBinding<C>::check(object);
+    } else {
         Python py = Python::assume_attached();
-        auto run = [&](auto &&instance) {
-            if (in_place) {
-                std::invoke(fn, instance, operands.take()...);
-                result.kind = Result::kSelf;
-                result.self = self.self;
-            } else if constexpr (std::is_void_v<R>) {
-                std::invoke(fn, instance, operands.take()...);
-                result.kind = Result::kValue;
-            } else {
-                result.value.emplace(std::invoke(fn, instance, operands.take()...));  // under the lock
-                result.kind = Result::kValue;
-            }
-        };
-        if constexpr (kind::handle) {
-            if constexpr (locks_operand) leave_call_scope();
-            auto view = Borrowed<PyAny>::from_ptr(py, self.self).template cast_unchecked<T>();
-            if constexpr (std::is_same_v<std::remove_cvref_t<S>, Bound<T>>)
-                run(view.to_owned());
-            else
-                run(view);
-        } else {
-            Access<T, kind::exclusive> access(py, self.self, name);
-            if constexpr (locks_operand) leave_call_scope();  // self was the call's last lock
-            run(access.get());
+        try {
+            (void)param<X>::convert(py, object);
+            return true;
+        } catch (const PyErr &err) {
+            return !err.matches(py, PyExc_TypeError);
+        } PYO3CPP_CATCH_ALL {
+            return true;  // not a type mismatch: the method's own error stands
         }
-        return result;
+    }
+}
+
+// The probe for the I-th Python parameter of a method record (nullptr: none, or not an operand).
+using OperandFits = bool (*)(PyObject *);
+template <class Record, std::size_t I> constexpr OperandFits operand_probe() noexcept
+{
+    if constexpr (I < Record::arity) {
+        using X = std::tuple_element_t<I, typename Record::values_tuple>;
+        if constexpr (param<X>::variadic)
+            return nullptr;
+        else
+            return &operand_fits<X>;
+    } else {
+        return nullptr;
+    }
+}
+
+// An in-place method whose C++ function returns a reference to the instance (`T &operator+=`):
+// called without converting that result (the slot gives self), so no copy of T is made.
+template <class F, class Shape = method_shape<F>, class Rest = typename Shape::rest> struct DiscardResult;
+template <class F, class Shape, class... A> struct DiscardResult<F, Shape, type_list<A...>> {
+    F fn;
+    void operator()(typename Shape::self self, A... args) const
+    {
+        std::invoke(fn, std::forward<typename Shape::self>(self), std::forward<A>(args)...);
     }
 };
+template <class F> struct method_shape<DiscardResult<F>> {
+    using self = typename method_shape<F>::self;
+    using rest = typename method_shape<F>::rest;
+    using result = void;
+};
+template <class T, class F>
+inline constexpr bool returns_self_reference = [] {
+    using R = typename method_shape<F>::result;
+    if constexpr (std::is_lvalue_reference_v<R>)
+        return std::is_base_of_v<std::remove_cvref_t<R>, T> && !std::is_const_v<std::remove_reference_t<R>>;
+    else
+        return false;
+}();
 
 // Stubs: an in-place method's value is the instance.
 template <class Record, class T> void describe_in_place(FunctionRecord &base)
@@ -229,32 +174,58 @@ template <class Record, class T> void describe_in_place(FunctionRecord &base)
 
 // ------------------------------------------------------------------------------- the slots
 
-// One binary (or three-argument pow) slot call, for any class: `type` is the class's, `records`/
-// `invokes` its special-method table (Specials<T>), `forward` the entry of the forward method (the
-// reflected one follows it). The operands after the instance: the other one, then the modulus if
-// not nullptr. An operand is the class's when it is an instance of it or of a subclass (a type
-// check, as CPython's own int and float slots do; not "its type uses this slot", which a slot
-// wrapper reached from a Python subclass's own slot would fail). Not a template: compiled once,
-// whatever the number of classes.
-inline PyObject *dispatch_number(PyObject *left, PyObject *right, PyObject *modulus, int forward,
-                                 PyTypeObject *type, const FunctionRecord *const *records,
-                                 const SelfInvoke *invokes)
+// One operator method's entry in a class's special-method table (Specials<T>).
+struct NumberMethod {
+    const FunctionRecord *record;
+    SelfInvoke invoke;
+    const OperandFits *fits;  // [2]: the other operand's, the modulus's
+};
+
+// Calls an operator method with the operands after the instance (the other one, then the modulus
+// if not nullptr). A failure with TypeError where an operand does not fit its parameter
+// (operand_fits) becomes NotImplemented, the error dropped.
+inline PyObject *call_number(const NumberMethod &method, PyObject *self, PyObject *other, PyObject *modulus)
+{
+    PyObject *args[2] = {other, modulus};
+    PyObject *result = method.invoke(*method.record, self, args, modulus != nullptr ? 2 : 1, nullptr);
+    if (result != nullptr || !PyErr_ExceptionMatches(PyExc_TypeError)) [[likely]]
+        return result;
+    Python py = Python::assume_attached();
+    PyErr error = PyErr::fetch(py);  // the probes below may raise and clear errors of their own
+    const bool mismatch = (method.fits[0] != nullptr && !method.fits[0](other)) ||
+                          (modulus != nullptr && method.fits[1] != nullptr && !method.fits[1](modulus));
+    if (mismatch) Py_RETURN_NOTIMPLEMENTED;  // `error` is dropped with it
+    error.restore(py);
+    return nullptr;
+}
+
+// One binary (or three-argument pow) slot call, for any class: `type` is the class's, `forward`
+// and `reflected` its methods (record nullptr: not defined). An operand is the class's when it
+// is an instance of it or of a subclass (a type check, as CPython's own int and float slots do;
+// not "its type uses this slot", which the slot wrappers CPython adds fail when reached from a
+// Python subclass's own slot). Not a template: compiled once, whatever the number of classes.
+inline PyObject *dispatch_number(PyObject *left, PyObject *right, PyObject *modulus, PyTypeObject *type,
+                                 const NumberMethod &forward, const NumberMethod &reflected)
 {
     if (type == nullptr) Py_RETURN_NOTIMPLEMENTED;  // not made: no instance can exist
     const bool left_ours = PyObject_TypeCheck(left, type);
     const bool right_ours = Py_TYPE(left) != Py_TYPE(right) && PyObject_TypeCheck(right, type);
-    const Py_ssize_t nargs = modulus != nullptr ? 2 : 1;
-    if (left_ours && records[forward] != nullptr) {
-        PyObject *args[2] = {right, modulus};
-        PyObject *result = invokes[forward](*records[forward], left, args, nargs, nullptr);
+    if (left_ours && forward.record != nullptr) {
+        PyObject *result = call_number(forward, left, right, modulus);
         if (result != Py_NotImplemented || !right_ours) return result;  // NULL included
         Py_DECREF(result);
     }
-    if (right_ours && records[forward + 1] != nullptr) {
-        PyObject *args[2] = {left, modulus};
-        return invokes[forward + 1](*records[forward + 1], right, args, nargs, nullptr);
-    }
+    if (right_ours && reflected.record != nullptr) return call_number(reflected, right, left, modulus);
     Py_RETURN_NOTIMPLEMENTED;
+}
+
+// An in-place call: self is the value (the method's own result is dropped).
+inline PyObject *in_place_number(const NumberMethod &method, PyObject *self, PyObject *other, PyObject *modulus)
+{
+    PyObject *result = call_number(method, self, other, modulus);
+    if (result == nullptr || result == Py_NotImplemented) return result;
+    Py_DECREF(result);
+    return Py_NewRef(self);
 }
 
 template <class T> struct NumberSlots {
@@ -282,27 +253,28 @@ template <class T> struct NumberSlots {
     static constexpr int unary_ids[kUnaryOpCount] = {Py_nb_negative, Py_nb_positive, Py_nb_absolute, Py_nb_invert,
                                                      Py_nb_int,      Py_nb_float,    Py_nb_index};
 
-    static PyObject *dispatch(PyObject *left, PyObject *right, PyObject *modulus, int forward)
+    static NumberMethod method(int entry) noexcept
     {
-        return dispatch_number(left, right, modulus, forward, ClassBinding<T>::type_ptr(), Specials::record,
-                               Specials::invoke);
+        return {Specials::record[entry], Specials::invoke[entry], Specials::operand_fits[entry]};
     }
     template <int B> static PyObject *binary(PyObject *left, PyObject *right)
     {
-        return dispatch(left, right, nullptr, kNumberFirst + 3 * B);
+        constexpr int forward = kNumberFirst + 3 * B;
+        return dispatch_number(left, right, nullptr, ClassBinding<T>::type_ptr(), method(forward), method(forward + 1));
     }
     template <int B> static PyObject *in_place(PyObject *self, PyObject *other)
     {
-        return Specials::call(kNumberFirst + 3 * B + 2, self, &other, 1);
+        return in_place_number(method(kNumberFirst + 3 * B + 2), self, other, nullptr);
     }
     static PyObject *power(PyObject *left, PyObject *right, PyObject *modulus)
     {
-        return dispatch(left, right, modulus == Py_None ? nullptr : modulus, kNumberFirst + 3 * kPow);
+        constexpr int forward = kNumberFirst + 3 * kPow;
+        return dispatch_number(left, right, modulus == Py_None ? nullptr : modulus, ClassBinding<T>::type_ptr(),
+                               method(forward), method(forward + 1));
     }
     static PyObject *in_place_power(PyObject *self, PyObject *other, PyObject *modulus)
     {
-        PyObject *args[2] = {other, modulus};
-        return Specials::call(kNumberFirst + 3 * kPow + 2, self, args, modulus == Py_None ? 1 : 2);
+        return in_place_number(method(kNumberFirst + 3 * kPow + 2), self, other, modulus == Py_None ? nullptr : modulus);
     }
     template <int U> static PyObject *unary(PyObject *self) { return Specials::unary(self, kUnaryFirst + U); }
 
@@ -339,12 +311,3 @@ template <class T> struct NumberSlots {
 };
 
 }  // namespace pyo3cpp::detail
-
-namespace pyo3cpp {
-template <class X> struct TypeHint<detail::Operand<X>> {
-    static std::string text() { return type_hint<X>(); }
-};
-template <class Out> struct TypeHint<detail::NumberResult<Out>> {
-    static std::string text() { return detail::result_hint<Out>(); }
-};
-}  // namespace pyo3cpp

@@ -86,6 +86,9 @@ template <class T> struct Specials {
     static inline const FunctionRecord *record[kSpecialCount] = {};
     static inline SelfInvoke invoke[kSpecialCount] = {};
     static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
+    // Operators: whether an object converts to the first (second: pow's modulus) operand's
+    // parameter type (class_number.hpp asks after a failed call).
+    static inline bool (*operand_fits[kSpecialCount][2])(PyObject *) = {};
     static inline bool inherited[kSpecialCount] = {};  // taken from a bound base (not T's own)
 
     // extends<B>: every special method T does not define is B's (B made first, its own table
@@ -102,6 +105,8 @@ template <class T> struct Specials {
             record[i] = Specials<B>::record[i];
             invoke[i] = Specials<B>::invoke[i];
             accepts[i] = Specials<B>::accepts[i];
+            operand_fits[i][0] = Specials<B>::operand_fits[i][0];
+            operand_fits[i][1] = Specials<B>::operand_fits[i][1];
             inherited[i] = record[i] != nullptr;
         }
     }
