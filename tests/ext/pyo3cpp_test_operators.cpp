@@ -175,7 +175,7 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
         .def_readonly("count", &Total::count)
         .def("__iadd__", [](Total &t, const Total &other) {
             long value = t.count;
-            for (int i = 0; i < 8; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
+            for (int i = 0; i < 400; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);  // a wide window
             t.count = value + other.count;
         })
         .def("__add__", [](const Total &a, const Total &b) { return Total{a.count + b.count}; })
