@@ -90,7 +90,12 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
             }
             return Vec(px, py);
         }, arg("exponent"), arg("mod") = std::nullopt)
-        .def("__rpow__", [](const Vec &a, double base) { return Vec(std::pow(base, a.x), std::pow(base, a.y)); })
+        // pow's slot wrappers take a modulus (CPython's signature): declared, the stubs agree.
+        .def("__rpow__", [](const Vec &a, double base, std::optional<long> mod) {
+            Vec v(std::pow(base, a.x), std::pow(base, a.y));
+            if (mod) v = Vec(std::fmod(v.x, static_cast<double>(*mod)), std::fmod(v.y, static_cast<double>(*mod)));
+            return v;
+        })
         .def("__iadd__", [](Vec &a, const Vec &b) {
             a.x += b.x;
             a.y += b.y;
@@ -100,10 +105,6 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
             a.x *= k;
             a.y *= k;
             return 42;  // discarded: the value of `v *= k` is v
-        })
-        .def("__ipow__", [](Vec &a, long e) {
-            a.x = std::pow(a.x, static_cast<double>(e));
-            a.y = std::pow(a.y, static_cast<double>(e));
         })
         .def("__neg__", [](const Vec &a) { return Vec(-a.x, -a.y); })
         .def("__pos__", [](Bound<Vec> self) { return self; })
@@ -177,6 +178,11 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
             long value = t.count;
             for (int i = 0; i < 400; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);  // a wide window
             t.count = value + other.count;
+        })
+        .def("__ipow__", [](Total &t, unsigned int e) {  // no __pow__: `t **= e` needs this one
+            long r = 1;
+            for (unsigned int i = 0; i < e; ++i) r *= t.count;
+            t.count = r;
         })
         .def("__add__", [](const Total &a, const Total &b) { return Total{a.count + b.count}; })
         .def("__mul__", [](const Total &a, const Total &b) { return Total{a.count * b.count}; });

@@ -124,9 +124,9 @@ class Binary(unittest.TestCase):
             pow(Vec(2, 3), "x", 5)
         self.assertEqual(str(cm.exception),
                          f"unsupported operand type(s) for ** or pow(): '{V}', 'str', 'int'")
-        # __rpow__ with a modulus: this one takes none, so the extra argument is an error.
-        with self.assertRaisesRegex(TypeError, r"__rpow__\(\) takes 1 positional argument but 2 were given"):
-            pow(2, Vec(1, 2), 5)
+        # Three arguments reach right's __rpow__ with the modulus (as CPython 3.14 does).
+        self.assertEqual(xy(pow(2, Vec(3, 4), 5)), (3, 1))
+        self.assertEqual(xy(pow(2, Vec(3, 4))), (8, 16))
 
 
 class InPlace(unittest.TestCase):
@@ -141,10 +141,22 @@ class InPlace(unittest.TestCase):
         a *= 3                    # the C++ result (42) is discarded
         self.assertIs(a, before)
         self.assertEqual(xy(a), (3, 6))
-        a **= 2
-        self.assertIs(a, before)
-        self.assertEqual(xy(a), (9, 36))
         self.assertIs(operator.iadd(a, Vec(1, 1)), before)
+        a **= 2                   # no __ipow__: `a = a ** 2`, a new object
+        self.assertIsNot(a, before)
+        self.assertEqual(xy(a), (16, 49))
+        t = Total(3)
+        same = t
+        t **= 2                   # in-place pow (the ternary in-place slot, modulus None)
+        self.assertIs(t, same)
+        self.assertEqual(t.count, 9)
+        self.assertIs(t.__ipow__(1), same)
+        self.assertIs(t.__ipow__("x"), NotImplemented)
+        with self.assertRaises(OverflowError):   # not a type mismatch: the method's error
+            t.__ipow__(-1)
+        self.assertEqual(t.count, 9)
+        with self.assertRaisesRegex(TypeError, r"__ipow__\(\) takes 1 positional argument but 2 were given"):
+            t.__ipow__(2, 7)      # the wrapper passes a modulus; this method takes none
 
     def test_every_in_place_form(self):
         x = Bits(0b1111)
