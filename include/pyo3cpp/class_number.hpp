@@ -102,6 +102,7 @@ template <class X> bool operand_fits(PyObject *object)
     } else {
         Python py = Python::assume_attached();
         try {
+            ViewScope views(py);  // views inside containers need one (view_scope.hpp)
             (void)param<X>::convert(py, object);
             return true;
         } catch (const PyErr &err) {

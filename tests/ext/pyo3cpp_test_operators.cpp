@@ -11,7 +11,9 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 using namespace pyo3cpp;
 
@@ -183,6 +185,11 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
             long r = 1;
             for (unsigned int i = 0; i < e; ++i) r *= t.count;
             t.count = r;
+        })
+        // An operand holding views (std::string_view inside a container): its probe needs a view
+        // scope of its own to tell a mismatch from a conversion that cannot run.
+        .def("__sub__", [](const Total &a, const std::vector<std::string_view> &words) {
+            return Total{a.count - static_cast<long>(words.size())};
         })
         .def("__add__", [](const Total &a, const Total &b) { return Total{a.count + b.count}; })
         .def("__mul__", [](const Total &a, const Total &b) { return Total{a.count * b.count}; });

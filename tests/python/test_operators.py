@@ -98,6 +98,13 @@ class Binary(unittest.TestCase):
         self.assertIs(a.__add__("x"), NotImplemented)
         self.assertIs(a.__mul__("x"), NotImplemented)
 
+    def test_operand_holding_views(self):
+        self.assertEqual((Total(5) - ["a", "b"]).count, 3)
+        with self.assertRaises(TypeError) as cm:
+            Total(5) - [1]
+        self.assertEqual(str(cm.exception), "unsupported operand type(s) for -: "
+                                            "'pyo3cpp_test_operators.Total' and 'list'")
+
     def test_other_conversion_errors_propagate(self):
         # Not a type mismatch: the error is the method's, as int * float raises OverflowError.
         with self.assertRaises(OverflowError) as cm:
