@@ -46,11 +46,15 @@
 //     them): __repr__, __str__, __len__, __iter__, __next__ (a std::optional result that is
 //     empty ends the iteration), __getitem__, __setitem__, __delitem__, __contains__, __eq__,
 //     __ne__, __lt__, __le__, __gt__, __ge__ (a comparison whose first parameter is a bound class
-//     returns NotImplemented for other types), __hash__, __bool__, __call__. Defining __eq__
-//     without __hash__ makes instances unhashable, as in Python. Other dunder names are plain
-//     methods (__getstate__, __enter__, __format__, ...), except those only a slot not bound yet
-//     would reach (__init__ — use def_init —, the number protocol, __getattr__, descriptors,
-//     ...): def() refuses them with std::invalid_argument (ValueError at import).
+//     returns NotImplemented for other types), __hash__, __bool__, __call__, and the number
+//     protocol: __add__ ... __xor__ with their reflected (__radd__) and in-place (__iadd__: self
+//     is the value) forms, divmod, pow with an optional modulus, __neg__ __pos__ __abs__
+//     __invert__ __int__ __float__ __index__ (an operand that does not convert gives
+//     NotImplemented: class_number.hpp). Defining __eq__ without __hash__ makes instances
+//     unhashable, as in Python. Other dunder names are plain methods (__getstate__, __enter__,
+//     __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
+//     — use def_init —, __getattr__, descriptors, ...): def() refuses them with
+//     std::invalid_argument (ValueError at import).
 //   - construct_in_new(): T() is built by __new__ instead, so every instance holds a T (what
 //     CPython's own types such as _random.Random do; a Python subclass whose __init__ never
 //     calls the base's still works); def("__init__", [](T &, ...) {...}) is then an ordinary
@@ -104,6 +108,7 @@
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
 #include "pyo3cpp/class_method.hpp"
+#include "pyo3cpp/class_number.hpp"
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/class_pickle.hpp"
 #include "pyo3cpp/class_property.hpp"
@@ -163,9 +168,13 @@ public:
                                      std::forward<Specs>(specs)...);
         if (detail::unsupported_special(name))
             throw std::invalid_argument(std::string("pyo3cpp::ClassDef::def(\"") + name +
-                                        "\"): not supported (use def_init for __init__; the number, "
-                                        "attribute and descriptor protocols are not bound yet)");
+                                        "\"): not supported (use def_init for __init__; the attribute "
+                                        "and descriptor protocols are not bound yet)");
         const int special = detail::special_slot_of(name);
+        if constexpr (detail::returns_self_reference<T, std::decay_t<F>>)  // T &operator+=: no copy
+            if (detail::is_in_place_special(special))
+                return add_method<false>(name, detail::DiscardResult<std::decay_t<F>>{std::forward<F>(fn)}, doc,
+                                         special, std::forward<Specs>(specs)...);
         if (std::strcmp(name, "__next__") == 0)
             return add_method<true>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
         return add_method<false>(name, std::forward<F>(fn), doc, special, std::forward<Specs>(specs)...);
@@ -412,6 +421,12 @@ private:
         if (special >= 0) {
             Specials::record[special] = record;
             Specials::invoke[special] = &detail::invoke_with_self<Record>;
+            if (detail::is_number_special(special)) {  // class_number.hpp
+                detail::check_number_arity(name, special, Record::arity);
+                Specials::operand_fits[special][0] = detail::operand_probe<Record, 0>();
+                Specials::operand_fits[special][1] = detail::operand_probe<Record, 1>();
+                if (detail::is_in_place_special(special)) record->describe = &detail::describe_in_place<Record, T>;
+            }
             using Rest = typename detail::method_shape<std::decay_t<F>>::rest;
             if constexpr (Rest::size >= 1) {
                 using First = typename first_param<Rest>::type;
@@ -779,6 +794,7 @@ private:
         special(detail::kHash, Py_tp_hash, reinterpret_cast<void *>(&Specials::hash));
         special(detail::kBool, Py_nb_bool, reinterpret_cast<void *>(&Specials::boolean));
         special(detail::kCall, Py_tp_call, reinterpret_cast<void *>(&Specials::call_slot));
+        detail::NumberSlots<T>::add_slots(slots);
         for (int op : {detail::kLt, detail::kLe, detail::kEq, detail::kNe, detail::kGt, detail::kGe})
             if (Specials::record[op] != nullptr) {
                 slots.push_back({Py_tp_richcompare, reinterpret_cast<void *>(&Specials::richcompare)});

@@ -1,7 +1,8 @@
 // class_special.hpp — a bound class's special methods (__repr__, __len__, __getitem__, the
 // comparisons, __hash__, __call__, ... and __init__ of a class built in __new__) as type slots:
 // which dunder names map to which slot, which ones are refused because no slot is bound for them,
-// and the slot functions that call the method records.
+// and the slot functions that call the method records. The number protocol's names are listed
+// here too (one table, inherited one by one with the others); its slots are class_number.hpp's.
 //
 // Used by class.hpp (ClassDef<T>::def registers a record under its slot; make_type fills the
 // slots that have one). Slot functions follow CPython's slot contracts: -1/NULL with an
@@ -25,12 +26,24 @@ namespace pyo3cpp::detail {
 
 // ------------------------------------------------------------------------- special methods
 
+// The number protocol's binary operators, in this order; each has three entries in SpecialSlot
+// (forward, reflected, in place: __add__, __radd__, __iadd__), class_number.hpp fills their slots.
+inline constexpr int kBinaryOpCount = 14;
+inline constexpr int kUnaryOpCount = 7;  // __neg__ __pos__ __abs__ __invert__ __int__ __float__ __index__
+
 enum SpecialSlot : int {
     kRepr, kStr, kLen, kIter, kNext, kGetItem, kSetItem, kDelItem, kContains, kHash, kBool,
     kCall, kLt, kLe, kEq, kNe, kGt, kGe,
     kInit,  // __init__ as a method, for classes constructed in __new__ (construct_in_new)
-    kSpecialCount
+    kNumberFirst,  // binary operator b: kNumberFirst + 3 * b + (0 forward, 1 reflected, 2 in place)
+    kUnaryFirst = kNumberFirst + 3 * kBinaryOpCount,
+    kSpecialCount = kUnaryFirst + kUnaryOpCount
 };
+inline constexpr bool is_number_special(int slot) noexcept { return slot >= kNumberFirst && slot < kSpecialCount; }
+inline constexpr bool is_in_place_special(int slot) noexcept
+{
+    return slot >= kNumberFirst && slot < kUnaryFirst && (slot - kNumberFirst) % 3 == 2;
+}
 // Special methods CPython reaches only through a type slot this layer does not fill yet:
 // defined as plain methods they would be silently ignored by the operators, so def() refuses them.
 inline bool unsupported_special(const char *name)
@@ -38,32 +51,34 @@ inline bool unsupported_special(const char *name)
     static const char *const names[] = {
         "__init__", "__new__", "__del__", "__getattr__", "__getattribute__", "__setattr__",
         "__delattr__", "__get__", "__set__", "__delete__", "__await__", "__aiter__", "__anext__",
-        "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__",
-        "__imul__", "__matmul__", "__rmatmul__", "__imatmul__", "__truediv__", "__rtruediv__",
-        "__itruediv__", "__floordiv__", "__rfloordiv__", "__ifloordiv__", "__mod__", "__rmod__",
-        "__imod__", "__divmod__", "__rdivmod__", "__pow__", "__rpow__", "__ipow__", "__lshift__",
-        "__rlshift__", "__ilshift__", "__rshift__", "__rrshift__", "__irshift__", "__and__",
-        "__rand__", "__iand__", "__or__", "__ror__", "__ior__", "__xor__", "__rxor__", "__ixor__",
-        "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__", "__index__",
         "__buffer__", "__release_buffer__"};
     for (const char *n : names)
         if (std::strcmp(name, n) == 0) return true;
     return false;
 }
 
+// nullptr for the in-place entry of divmod (Python has no __idivmod__).
 inline const char *special_name(int slot)
 {
     static const char *const names[kSpecialCount] = {
         "__repr__", "__str__", "__len__", "__iter__", "__next__", "__getitem__",
         "__setitem__", "__delitem__", "__contains__", "__hash__", "__bool__", "__call__",
-        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__init__"};
+        "__lt__", "__le__", "__eq__", "__ne__", "__gt__", "__ge__", "__init__",
+        "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__",
+        "__mul__", "__rmul__", "__imul__", "__matmul__", "__rmatmul__", "__imatmul__",
+        "__truediv__", "__rtruediv__", "__itruediv__", "__floordiv__", "__rfloordiv__", "__ifloordiv__",
+        "__mod__", "__rmod__", "__imod__", "__divmod__", "__rdivmod__", nullptr,
+        "__pow__", "__rpow__", "__ipow__", "__lshift__", "__rlshift__", "__ilshift__",
+        "__rshift__", "__rrshift__", "__irshift__", "__and__", "__rand__", "__iand__",
+        "__or__", "__ror__", "__ior__", "__xor__", "__rxor__", "__ixor__",
+        "__neg__", "__pos__", "__abs__", "__invert__", "__int__", "__float__", "__index__"};
     return names[slot];
 }
 
 inline int special_slot_of(const std::string &name)
 {
     for (int i = 0; i < kSpecialCount; ++i)
-        if (name == special_name(i)) return i;
+        if (const char *known = special_name(i); known != nullptr && name == known) return i;
     return -1;
 }
 
@@ -71,6 +86,9 @@ template <class T> struct Specials {
     static inline const FunctionRecord *record[kSpecialCount] = {};
     static inline SelfInvoke invoke[kSpecialCount] = {};
     static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
+    // Operators: whether an object converts to the first (second: pow's modulus) operand's
+    // parameter type (class_number.hpp asks after a failed call).
+    static inline bool (*operand_fits[kSpecialCount][2])(PyObject *) = {};
     static inline bool inherited[kSpecialCount] = {};  // taken from a bound base (not T's own)
 
     // extends<B>: every special method T does not define is B's (B made first, its own table
@@ -87,6 +105,8 @@ template <class T> struct Specials {
             record[i] = Specials<B>::record[i];
             invoke[i] = Specials<B>::invoke[i];
             accepts[i] = Specials<B>::accepts[i];
+            operand_fits[i][0] = Specials<B>::operand_fits[i][0];
+            operand_fits[i][1] = Specials<B>::operand_fits[i][1];
             inherited[i] = record[i] != nullptr;
         }
     }

@@ -1,7 +1,10 @@
 // pyo3cpp_test_classes_bad — a class definition the binding layer refuses: a special method it
-// cannot reach through a slot yet (__add__). Importing it must fail with a clear error instead
-// of giving a class whose `+` silently ignores the method. Driven by tests/python/test_classes.py.
+// cannot reach through a slot yet (__getattr__). Importing it must fail with a clear error
+// instead of giving a class whose attribute lookup silently ignores the method. Driven by
+// tests/python/test_classes.py.
 #include <pyo3cpp/pyo3cpp.hpp>
+
+#include <string>
 
 using namespace pyo3cpp;
 
@@ -14,7 +17,7 @@ PYO3CPP_CLASS(Number);
 
 PYO3CPP_MODULE(pyo3cpp_test_classes_bad, m)
 {
-    m.add_class<Number>("Number").def_init<>().def("__add__", [](const Number &a, const Number &b) {
-        return Number{a.v + b.v};
+    m.add_class<Number>("Number").def_init<>().def("__getattr__", [](const Number &a, std::string) {
+        return a.v;
     });
 }
