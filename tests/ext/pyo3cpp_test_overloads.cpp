@@ -39,14 +39,15 @@ PYO3CPP_MODULE(pyo3cpp_test_overloads, m)
         }, arg("xy"))
         .def("add", &Vec2::shifted, "Both coordinates plus d.", arg("d"))  // v.add(1.5)
         .def("add", &Vec2::plus, "The sum of two vectors.", arg("o"))     // v.add(w)
-        .def_readonly("x", &Vec2::x)
-        .def_readonly("y", &Vec2::y)
         // The test's own definitions (not in the docs).
         .def_static("origin", [] { return Vec2(); })
         .def_static("origin", [](double both) { return Vec2(both, both); }, nullptr, arg("both"))
         .def_classmethod("kind", [](Bound<PyType>) { return std::string("none"); })
         .def_classmethod("kind", [](Bound<PyType>, long) { return std::string("int"); }, nullptr, arg("n"))
-        .def("same", [](const Vec2 &, const Vec2 &) { return true; }, arg("other"));  // defined once
+        .def("same", [](const Vec2 &, const Vec2 &) { return true; }, arg("other"))  // defined once
+        // (the docs again)
+        .def_readonly("x", &Vec2::x)
+        .def_readonly("y", &Vec2::y);
 
     // The same pair in both orders: the first pass picks by the value's own type.
     m.def("int_first", [](long) { return std::string("int"); });
@@ -73,6 +74,16 @@ PYO3CPP_MODULE(pyo3cpp_test_overloads, m)
         return n;
     });
     m.def("strict", [](double) -> long { return -1; });
+    // A TypeError the body raises is the body's, not a refusal: it propagates.
+    m.def("body_type_error", [](Python py, long) -> long {
+        throw PyErr::new_err(py, PyExc_TypeError, "raised by the body");
+    });
+    m.def("body_type_error", [](double) -> long { return 2; });
+    // Bodies that call back into Python (which may call overload sets, or refuse arguments of
+    // functions defined once) while they run.
+    m.def("run", [](long n, Bound<PyAny> callback) { return callback.call(n); });
+    m.def("run", [](const std::string &s, Bound<PyAny> callback) { return callback.call(s); });
+    m.def("once", [](long n) { return n; }, arg("n"));
     // A conversion that overflows refuses the definition (the next takes it).
     m.def("narrow", [](signed char) { return std::string("int8"); });
     m.def("narrow", [](long long) { return std::string("int64"); });
