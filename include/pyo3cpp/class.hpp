@@ -64,6 +64,10 @@
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
 //     exclusive; the value is converted before the lock is taken.
+//   - Overloads (overload.hpp): def_init, def, def_static or def_classmethod again with a name
+//     the class already has in that kind makes one set, tried in order, exact types first; the
+//     class's doc then lists every constructor. Special methods are not overloaded (the last
+//     def of one is bound).
 //   - traverse(&T::a, &T::b, ...) (Py<...> members) or gc(visit, clear): the class becomes a GC
 //     type; tp_traverse runs under TraverseGuard, visits the type and the members of a
 //     constructed T (skipped while a writer holds the instance: GC then treats them as

@@ -25,6 +25,8 @@
 //       "bisect_left() got multiple values for argument 'lo'"
 //     (the wording is compiled once, in the runtime: src/function.cpp.)
 //   - Exceptions thrown by the callable become Python exceptions (exception_translation.hpp).
+//   - A name defined twice is an overload set (overload.hpp); each definition's record is the
+//     same, and only the set calls its attempt_overload.
 //   - The function object is a built-in (builtin_method, a subtype of
 //     builtin_function_or_method): `__self__` is the module, `__module__` and `__qualname__` are
 //     right, inspect.signature and help() read its __text_signature__, pickle and copy treat it
