@@ -26,11 +26,12 @@ printf '%-44s %8s\n' "call ($(basename "$build"))" "instr"
 row "once: add(1, 2)" "from pyo3cpp_test_bindings import add" "add(1, 2)"
 row "once: Counter.get() (method)" "import pyo3cpp_test_classes as m; c = m.Counter(1)" "c.get()"
 if [[ -e $(ls "$build"/tests/ext/pyo3cpp_test_overloads.* 2>/dev/null | head -1) ]]; then
+  row "once: once(7)" "from pyo3cpp_test_overloads import once" "once(7)"
   row "set: half(7) (first, exact)" "from pyo3cpp_test_overloads import half" "half(7)"
   row "set: half(7.0) (second, exact)" "from pyo3cpp_test_overloads import half" "half(7.0)"
   row "set: int_first(True) (second pass)" "from pyo3cpp_test_overloads import int_first" "int_first(True)"
   row "set: Vec2(1.0, 2.0) (constructor, 2nd of 3)" "from pyo3cpp_test_overloads import Vec2" "Vec2(1.0, 2.0)"
-  row "once: Unit() (constructor)" "from pyo3cpp_test_overloads import Unit" "Unit()"
+  row "once: Point(1.0, 2.0) (constructor)" "from pyo3cpp_test_overloads import Point" "Point(1.0, 2.0)"
   row "set: v.add(1.5) (method, first)" "from pyo3cpp_test_overloads import Vec2; v = Vec2()" "v.add(1.5)"
   row "once: v.same(v) (method)" "from pyo3cpp_test_overloads import Vec2; v = Vec2()" "v.same(v)"
 fi

@@ -721,6 +721,10 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             std::size_t least = 0;
             for (bool r : record.required) least += r ? 1 : 0;
             if (nargs > static_cast<ptrdiff_t>(arity) || nargs < static_cast<ptrdiff_t>(least)) return 0;
+            if (all_positional && nargs == static_cast<ptrdiff_t>(arity)) {  // call()'s fast path
+                if (convert == 0 && !all_taken_as_is(args, std::make_index_sequence<arity>())) return 0;
+                return run_attempt<false>(py, record, args, self, result);
+            }
         }
         std::array<PyObject *, (arity > 0 ? arity : 1)> slots{};
         if (pyo3cpp_bind_arguments(&record.signature, args, nargs, kwnames, slots.data()) < 0) {
@@ -741,6 +745,14 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             }
         } release{slots.data()};
         if (convert == 0 && !all_taken_as_is(slots.data(), std::make_index_sequence<arity>())) return 0;
+        return run_attempt<true>(py, record, slots.data(), self, result);
+    }
+
+    // Converts (refusals: 0) and calls (1, the result or the body's exception in *result).
+    template <bool MaybeMissing>
+    static int run_attempt(Python py, const TypedFunction &record, PyObject *const *slots,
+                           PyObject *self, PyObject **result)
+    {
         // Refused conversions of this definition throw OverloadMismatch (raise_argument_error)
         // while it is the one being tried; the previous one is back once it returns (a body may
         // call another overload set, or this one again).
@@ -751,8 +763,8 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         };
         try {
             Trying trying(&record.signature);
-            *result = record.template convert_and_call<true>(py, slots.data(),
-                                                             std::make_index_sequence<arity>(), self);
+            *result = record.template convert_and_call<MaybeMissing>(
+                py, slots, std::make_index_sequence<arity>(), self);
             return 1;
         } catch (const OverloadMismatch &) {
             return 0;

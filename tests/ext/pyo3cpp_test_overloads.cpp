@@ -22,6 +22,10 @@ PYO3CPP_CLASS(Vec2);
 
 struct Unit {};
 PYO3CPP_CLASS(Unit);
+struct Point {  // Vec2's (double, double) constructor alone: bench/overload_calls.sh compares
+    double x, y;
+};
+PYO3CPP_CLASS(Point);
 
 PYO3CPP_MODULE(pyo3cpp_test_overloads, m)
 {
@@ -91,4 +95,5 @@ PYO3CPP_MODULE(pyo3cpp_test_overloads, m)
     m.def("describe", [](const Vec2 &v) { return "Vec2(" + std::to_string(v.x) + ")"; });
     m.def("describe", [](const Unit &) { return std::string("Unit"); });
     m.add_class<Unit>("Unit").def_init<>();
+    m.add_class<Point>("Point").def_init<double, double>(arg("x"), arg("y"));
 }
