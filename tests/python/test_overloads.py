@@ -73,6 +73,23 @@ class Resolution(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, r"^half\(\): no overload accepts \(NoneType\)"):
             m.run(1, lambda n: m.half(None))
 
+    def test_no_reference_leaks(self):
+        """Arguments refused (count, keywords, exact pass, conversions) or taken keep their
+        reference counts."""
+        import sys
+        key, text, vec = object(), "a" * 50, V(1, 2)
+        numbers = [1, 2, 3]
+        before = [sys.getrefcount(x) for x in (key, text, vec, numbers)]
+        for _ in range(200):
+            for call in (lambda: m.half(key), lambda: m.place(key, col=key),
+                         lambda: m.place(text, at=key), lambda: vec.add(key),
+                         lambda: V(key, key)):
+                with self.assertRaises(TypeError):
+                    call()
+            m.half(text), m.place(text), m.place(text, at=1), vec.add(vec), m.items(numbers)
+            V(numbers[:2]), m.describe(vec)
+        self.assertEqual([sys.getrefcount(x) for x in (key, text, vec, numbers)], before)
+
     def test_threads(self):
         def work(index):
             for i in range(300):
