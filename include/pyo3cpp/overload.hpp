@@ -15,8 +15,8 @@
 //     conversions; the first that accepts the arguments (their count and keywords, then every
 //     conversion) runs. Keywords are bound per definition, with its own names and defaults.
 //   - A definition refuses when binding fails or a conversion fails with TypeError, ValueError
-//     or OverflowError (subclasses included); any other exception from a conversion, and anything the body raises,
-//     propagates: the next definition is not tried.
+//     or OverflowError (subclasses included); any other exception from a conversion, and
+//     anything the body raises, propagates: the next definition is not tried.
 //   - None accepts: TypeError listing the arguments' types and every signature (the runtime
 //     words it: pyo3cpp_overload_call in abi/pyo3cpp.h).
 //   - `__doc__` starts with every signature, one per line, then each definition's doc; there is
