@@ -92,7 +92,7 @@ class Resolution(unittest.TestCase):
 
     def test_threads(self):
         def work(index):
-            for i in range(300):
+            for i in range(2000):
                 value = index * 1000 + i
                 assert m.int_first(value) == "int" and m.float_first(float(value)) == "float"
                 assert m.place(value, col=1) == f"cell {value},1"
