@@ -24,6 +24,7 @@ struct Unit {};
 PYO3CPP_CLASS(Unit);
 struct Point {  // Vec2's (double, double) constructor alone: bench/overload_calls.sh compares
     double x, y;
+    Point(double x_, double y_) : x(x_), y(y_) {}
 };
 PYO3CPP_CLASS(Point);
 
