@@ -102,6 +102,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -457,6 +458,7 @@ private:
     // true once `record` is in that name's set. False: a new name.
     bool merge_overload(detail::FunctionRecord *record, LateKind kind)
     {
+        if (names_[kind].insert(record->name).second) return false;  // a new name: no search
         const int flags = kind == kLateClassMethod ? METH_CLASS : 0;
         detail::FunctionRecord *existing = nullptr;
         auto same = [&](const detail::FunctionRecord *other) { return other->name == record->name; };
@@ -900,6 +902,7 @@ private:
     std::vector<std::shared_ptr<void>> records_;
     detail::FunctionRecord *init_ = nullptr;
     detail::OverloadSet *init_set_ = nullptr;  // def_init more than once: init_ is this set
+    std::unordered_set<std::string> names_[3];  // per LateKind: the names defined so far
     detail::SelfInvoke init_invoke_ = nullptr;
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
     vectorcallfunc init_vectorcall_ = nullptr;  // type_vectorcall<Record> for it

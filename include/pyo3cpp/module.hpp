@@ -53,6 +53,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -290,8 +291,9 @@ private:
     ModuleDef &add_function(RecordPtr record, const char *doc)
     {
         record->doc = doc != nullptr ? doc : "";
-        for (RecordPtr &existing : functions_)
-            if (existing->name == record->name) return add_overload(existing, std::move(record));
+        if (!function_names_.insert(record->name).second)  // defined before: find it
+            for (RecordPtr &existing : functions_)
+                if (existing->name == record->name) return add_overload(existing, std::move(record));
         functions_.push_back(std::move(record));
         return *this;
     }
@@ -449,6 +451,7 @@ private:
     bool gil_used_ = false;
     std::vector<RecordPtr> functions_;
     std::vector<RecordPtr> overloaded_;  // the definitions of overload sets (in functions_)
+    std::unordered_set<std::string> function_names_;  // a new name needs no search
     std::vector<std::function<void(Python, PyObject *)>> steps_;
     std::vector<std::unique_ptr<ModuleDef>> children_;
     std::vector<std::shared_ptr<void>> classes_;  // ClassDef<T>s (class.hpp)
