@@ -642,6 +642,58 @@ PYO3CPP_API int pyo3cpp_class_member_register(const void *methods, const char *n
                                               const pyo3cpp_signature *sig);
 PYO3CPP_API struct _object *pyo3cpp_class_member_signature(struct _object *type, const char *name);
 
+/* ------------------------------------------------------------- overload sets (1.6) */
+
+/* A name defined several times (C++: ModuleDef::def, ClassDef::def/def_static/def_classmethod/
+ * def_init twice) is one callable that tries each definition in turn. What depends on the C++
+ * parameter types (binding one definition's arguments and converting them) is the attempt
+ * callback; the order, the two passes and the error text are here.
+ *
+ * attempt(context, self, args, nargs, kwnames, convert, &result): try one definition. Returns 0
+ * when it does not accept the arguments (wrong count or keywords, or a conversion refused with
+ * TypeError, ValueError or OverflowError), with no exception set; otherwise 1 with *result the
+ * call's result, or NULL with the body's exception (which propagates: no later definition is
+ * tried). `convert` 0: the first pass, where a value is taken only as its own type (an int is not
+ * a float, a bool is not an int, an arbitrary iterable is not a list); 1: conversions allowed. */
+typedef int (*pyo3cpp_overload_attempt)(void *context, struct _object *self,
+                                        struct _object *const *args, ptrdiff_t nargs,
+                                        struct _object *kwnames, int convert,
+                                        struct _object **result);
+
+typedef struct pyo3cpp_overload {
+    pyo3cpp_overload_attempt attempt;
+    void *context;
+    const pyo3cpp_signature *sig; /* the definition's, prepared: its typed text names it */
+    const char *doc;              /* its docstring, or NULL */
+} pyo3cpp_overload;
+
+/* pyo3cpp_overload_prepare fills `set` (name: the display name, params NULL, count 0) so that
+ * pyo3cpp_signature_prepare(set, ...) returns, and pyo3cpp_function_signature /
+ * pyo3cpp_class_member_signature report, the set's texts: the typed signature text is one line
+ * per definition ("(x: int) -> int\n(x: float, y: float) -> float"); the docstring lists every
+ * signature, one per line ("f(x: int) -> int"), then a blank line and each definition's doc.
+ * That doc has no "--" marker, so the callable has no __text_signature__ and
+ * inspect.signature raises ValueError, as for any built-in without one. `flags`
+ * PYO3CPP_OVERLOAD_CONSTRUCTOR drops the " -> None" of each line (a class's constructors).
+ * Returns the docstring (lives for the process), or NULL with an exception. Attached; call once
+ * per set, before publishing it.
+ *
+ * pyo3cpp_overload_call: tries overloads[0..count) in order without conversions, then in order
+ * with them; the first that accepts the arguments runs and its result (or exception) is
+ * returned. None accepting: TypeError naming `name` (the set's display name), the arguments'
+ * types and every signature:
+ *   "f(): no overload accepts (str, y=int); the overloads are:\n    f(x: int) -> int\n    ..."
+ * Attached. */
+#define PYO3CPP_OVERLOAD_CONSTRUCTOR 1
+PYO3CPP_API const char *pyo3cpp_overload_prepare(pyo3cpp_signature *set,
+                                                 const pyo3cpp_overload *overloads,
+                                                 ptrdiff_t count, int flags);
+PYO3CPP_API struct _object *pyo3cpp_overload_call(const pyo3cpp_signature *set,
+                                                  const pyo3cpp_overload *overloads,
+                                                  ptrdiff_t count, struct _object *self,
+                                                  struct _object *const *args, ptrdiff_t nargs,
+                                                  struct _object *kwnames);
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

@@ -46,7 +46,8 @@ struct Prepared {
     Py_ssize_t var_keyword = -1;
     bool any_keyword = false;       // some parameter can be passed by keyword
     std::string doc;                // "name(...)\n--\n\n" + doc
-    std::string typed;              // "(a: int, /) -> int"
+    std::string typed;              // "(a: int, /) -> int" (an overload set: one per line)
+    int overload_flags = 0;         // an overload set's PYO3CPP_OVERLOAD_* flags
 };
 
 const Prepared &prepared(const pyo3cpp_signature *sig) noexcept
@@ -680,6 +681,131 @@ PYO3CPP_API PyObject *pyo3cpp_function_signature(PyObject *callable)
     }
     if (sig == nullptr) Py_RETURN_NONE;
     return PyUnicode_FromString(prepared(sig).typed.c_str());
+}
+
+}  // extern "C"
+
+// ------------------------------------------------------------------------- overload sets (1.6)
+//
+// A name defined several times: the definitions are tried in order, first taking each value
+// only as its own type, then with conversions (pyo3cpp_overload_attempt, abi/pyo3cpp.h). The
+// set's "signature" carries no parameters: its Prepared holds the texts only (one typed line
+// per definition, and the docstring), so the registries above answer for it unchanged.
+
+namespace {
+
+// "(x: int) -> int" -> "x(x: int) -> int" as shown in the docstring and the error; constructors
+// drop " -> None".
+std::string overload_line(const char *name, const pyo3cpp_signature *sig, int flags)
+{
+    std::string typed = sig != nullptr && sig->prepared != nullptr ? prepared(sig).typed : "(...)";
+    const std::string none = " -> None";
+    if ((flags & PYO3CPP_OVERLOAD_CONSTRUCTOR) != 0 && typed.size() >= none.size() &&
+        typed.compare(typed.size() - none.size(), none.size(), none) == 0)
+        typed.resize(typed.size() - none.size());
+    return std::string(name) + typed;
+}
+
+// "(str, int, y=float)": what the caller passed, by type.
+std::string describe_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    std::string text = "(";
+    const Py_ssize_t nkw = kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nargs + nkw; ++i) {
+        if (i > 0) text += ", ";
+        if (i >= nargs) {
+            PyObject *key = PyTuple_GET_ITEM(kwnames, i - nargs);
+            const char *utf8 = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : nullptr;
+            if (utf8 == nullptr) PyErr_Clear();
+            text += utf8 != nullptr ? utf8 : "?";
+            text += "=";
+        }
+        text += Py_TYPE(args[i])->tp_name;
+    }
+    return text + ")";
+}
+
+}  // namespace
+
+extern "C" {
+
+PYO3CPP_API const char *pyo3cpp_overload_prepare(pyo3cpp_signature *set,
+                                                 const pyo3cpp_overload *overloads,
+                                                 ptrdiff_t count, int flags)
+{
+    if (!thread_is_attached()) return nullptr;
+    if (set == nullptr || set->name == nullptr || overloads == nullptr || count < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_overload_prepare: needs a named set and at least one overload");
+        return nullptr;
+    }
+    if (set->prepared != nullptr) return prepared(set).doc.c_str();
+    for (ptrdiff_t i = 0; i < count; ++i)
+        if (overloads[i].attempt == nullptr || overloads[i].sig == nullptr ||
+            overloads[i].sig->prepared == nullptr) {
+            PyErr_Format(PyExc_ValueError,
+                         "pyo3cpp_overload_prepare: overload %zd of %s() has no attempt or no "
+                         "prepared signature", i + 1, set->name);
+            return nullptr;
+        }
+    try {
+        auto prep = std::make_unique<Prepared>();
+        prep->generation = lifecycle_now();
+        std::string lines, docs;
+        for (ptrdiff_t i = 0; i < count; ++i) {
+            if (i > 0) {
+                prep->typed += "\n";
+                lines += "\n";
+            }
+            prep->typed += prepared(overloads[i].sig).typed;
+            lines += overload_line(set->name, overloads[i].sig, flags);
+            if (overloads[i].doc != nullptr && overloads[i].doc[0] != '\0') {
+                docs += "\n\n";
+                docs += overloads[i].doc;
+            }
+        }
+        prep->doc = lines + docs;
+        prep->overload_flags = flags;
+        set->prepared = prep.release();
+        return prepared(set).doc.c_str();
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+        return nullptr;
+    }
+}
+
+PYO3CPP_API PyObject *pyo3cpp_overload_call(const pyo3cpp_signature *set,
+                                            const pyo3cpp_overload *overloads, ptrdiff_t count,
+                                            PyObject *self, PyObject *const *args, ptrdiff_t nargs,
+                                            PyObject *kwnames)
+{
+    if (!thread_is_attached()) return nullptr;
+    if (set == nullptr || set->prepared == nullptr || overloads == nullptr || count < 1 || nargs < 0 ||
+        (nargs > 0 && args == nullptr) || (kwnames != nullptr && !PyTuple_Check(kwnames))) {
+        PyErr_SetString(PyExc_ValueError,
+                        "pyo3cpp_overload_call: needs a prepared set, overloads, args for nargs >= 0 "
+                        "and kwnames a tuple or NULL");
+        return nullptr;
+    }
+    for (int convert = 0; convert <= 1; ++convert) {
+        for (ptrdiff_t i = 0; i < count; ++i) {
+            PyObject *result = nullptr;
+            if (overloads[i].attempt(overloads[i].context, self, args, nargs, kwnames, convert,
+                                     &result) != 0)
+                return result;
+        }
+    }
+    try {
+        std::string text = std::string(set->name) + "(): no overload accepts " +
+                           describe_arguments(args, nargs, kwnames) + "; the overloads are:";
+        for (ptrdiff_t i = 0; i < count; ++i)
+            text += "\n    " + overload_line(set->name, overloads[i].sig,
+                                              prepared(set).overload_flags);
+        PyErr_SetString(PyExc_TypeError, text.c_str());
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+    }
+    return nullptr;
 }
 
 }  // extern "C"

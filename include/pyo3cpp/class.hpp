@@ -68,6 +68,10 @@
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
 //     exclusive; the value is converted before the lock is taken.
+//   - Overloads (overload.hpp): def_init, def, def_static or def_classmethod again with a name
+//     the class already has in that kind makes one set, tried in order, exact types first; the
+//     class's doc then lists every constructor. Special methods are not overloaded (the last
+//     def of one is bound).
 //   - traverse(&T::a, &T::b, ...) (Py<...> members) or gc(visit, clear): the class becomes a GC
 //     type; tp_traverse runs under TraverseGuard, visits the type and the members of a
 //     constructed T (skipped while a writer holds the instance: GC then treats them as
@@ -102,6 +106,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -114,6 +119,7 @@
 #include "pyo3cpp/class_property.hpp"
 #include "pyo3cpp/class_special.hpp"
 #include "pyo3cpp/module.hpp"
+#include "pyo3cpp/overload.hpp"
 #include "pyo3cpp/traverse.hpp"
 
 namespace pyo3cpp {
@@ -272,11 +278,8 @@ public:
         auto *record = keep_record<Record>(name, std::decay_t<F>(std::forward<F>(fn)),
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         record->doc = doc != nullptr ? doc : "";
-        if (record->fastcall_entry == nullptr)  // the runtime's shared entries are all taken
-            late_.push_back({record, nullptr, kLateStatic});
-        else
-            statics_.push_back(record);
-        return *this;
+        if (merge_overload(record, kLateStatic)) return *this;
+        return add_static_record(record);
     }
 
     // A read-only property of a data member.
@@ -403,6 +406,7 @@ private:
         using Record = detail::TypedFunction<Call, std::remove_cvref_t<Specs>...>;
         auto *record = keep_record<Record>(init_name(), std::move(call),
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
+        if (init_ != nullptr) return add_init_overload(record);
         init_ = record;
         init_invoke_ = &detail::invoke_with_self<Record>;
         init_slot_ = reinterpret_cast<void *>(&ClassDef::tp_init<Record>);
@@ -443,8 +447,86 @@ private:
         using type = P;
     };
 
+    // ---- overloads (overload.hpp): a name defined again becomes one set in the place of the first
+
+    // def_init again: the constructors are one set, named by the class in its doc and errors.
+    ClassDef &add_init_overload(detail::FunctionRecord *record)
+    {
+        if (init_set_ == nullptr) {
+            init_set_ = keep_record<detail::OverloadSet>(std::string(name_), false, PYO3CPP_OVERLOAD_CONSTRUCTOR);
+            init_set_->add(init_);
+            init_ = init_set_;
+            init_invoke_ = &detail::invoke_with_self<detail::OverloadSet>;
+            init_slot_ = reinterpret_cast<void *>(&ClassDef::tp_init<detail::OverloadSet>);
+            init_vectorcall_ = &ClassDef::type_vectorcall<detail::OverloadSet>;
+        }
+        init_set_->add(record);
+        return *this;
+    }
+
+    static bool is_overload_set(const detail::FunctionRecord *record)
+    {
+        return record->entry == &detail::OverloadSet::vectorcall;
+    }
+
+    // A method, classmethod or static method whose name this class already has in the same kind:
+    // true once `record` is in that name's set. False: a new name.
+    bool merge_overload(detail::FunctionRecord *record, LateKind kind)
+    {
+        if (names_[kind].insert(record->name).second) return false;  // a new name: no search
+        const int flags = kind == kLateClassMethod ? METH_CLASS : 0;
+        detail::FunctionRecord *existing = nullptr;
+        auto same = [&](const detail::FunctionRecord *other) { return other->name == record->name; };
+        if (kind != kLateStatic) {
+            for (auto it = methods_.begin(); existing == nullptr && it != methods_.end(); ++it)
+                if (it->extra_flags == flags && same(it->record)) {
+                    existing = it->record;
+                    if (!is_overload_set(existing)) methods_.erase(it);
+                    break;
+                }
+        } else {
+            for (auto it = statics_.begin(); existing == nullptr && it != statics_.end(); ++it)
+                if (same(*it)) {
+                    existing = *it;
+                    if (!is_overload_set(existing)) statics_.erase(it);
+                    break;
+                }
+        }
+        for (auto it = late_.begin(); existing == nullptr && it != late_.end(); ++it)
+            if (it->kind == kind && same(it->record)) {
+                existing = it->record;
+                if (!is_overload_set(existing)) late_.erase(it);
+                break;
+            }
+        if (existing == nullptr) return false;
+        if (is_overload_set(existing)) {
+            static_cast<detail::OverloadSet *>(existing)->add(record);
+            return true;
+        }
+        auto *set = keep_record<detail::OverloadSet>(record->name, kind == kLateStatic);
+        set->add(existing);
+        set->add(record);
+        if (kind == kLateStatic)
+            add_static_record(set);
+        else
+            add_method_record<detail::OverloadSet>(set, flags);
+        return true;
+    }
+
+    ClassDef &add_static_record(detail::FunctionRecord *record)
+    {
+        if (record->fastcall_entry == nullptr)  // the runtime's shared entries are all taken
+            late_.push_back({record, nullptr, kLateStatic});
+        else
+            statics_.push_back(record);
+        return *this;
+    }
+
     template <class Record> ClassDef &add_method_record(Record *record, int extra_flags = 0)
     {
+        if constexpr (!std::is_same_v<Record, detail::OverloadSet>)
+            if (merge_overload(record, (extra_flags & METH_CLASS) != 0 ? kLateClassMethod : kLateMethod))
+                return *this;
         using Direct = detail::DirectMethod<Record>;
         void *entry = nullptr;
         if (Direct::sole == nullptr) {
@@ -668,6 +750,8 @@ private:
             const std::string prefix = std::string(name_) + ".__init__(";
             if (text.compare(0, prefix.size(), prefix) == 0)
                 class_doc = std::string(name_) + "(" + text.substr(prefix.size()) + doc_;
+            else if (init_set_ != nullptr)  // every constructor's line, then the docs
+                class_doc = text + (doc_.empty() ? "" : "\n\n") + doc_;
         }
         method_defs_.clear();
         for (const MethodEntry &m : methods_) {
@@ -833,6 +917,8 @@ private:
     std::deque<std::string> texts_;
     std::vector<std::shared_ptr<void>> records_;
     detail::FunctionRecord *init_ = nullptr;
+    detail::OverloadSet *init_set_ = nullptr;  // def_init more than once: init_ is this set
+    std::unordered_set<std::string> names_[3];  // per LateKind: the names defined so far
     detail::SelfInvoke init_invoke_ = nullptr;
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type
     vectorcallfunc init_vectorcall_ = nullptr;  // type_vectorcall<Record> for it

@@ -25,6 +25,8 @@
 //       "bisect_left() got multiple values for argument 'lo'"
 //     (the wording is compiled once, in the runtime: src/function.cpp.)
 //   - Exceptions thrown by the callable become Python exceptions (exception_translation.hpp).
+//   - A name defined twice is an overload set (overload.hpp); each definition's record is the
+//     same, and only the set calls its attempt_overload.
 //   - The function object is a built-in (builtin_method, a subtype of
 //     builtin_function_or_method): `__self__` is the module, `__module__` and `__qualname__` are
 //     right, inspect.signature and help() read its __text_signature__, pickle and copy treat it
@@ -57,6 +59,7 @@
 #include "pyo3cpp/borrowed.hpp"
 #include "pyo3cpp/callable_traits.hpp"
 #include "pyo3cpp/convert.hpp"
+#include "pyo3cpp/convert_exact.hpp"
 #include "pyo3cpp/error.hpp"
 #include "pyo3cpp/exception_translation.hpp"
 #include "pyo3cpp/forced_unwind.hpp"
@@ -158,12 +161,21 @@ template <> struct param<Kwargs> {
     }
 };
 
+// Overload sets (overload.hpp): the definition being tried on this thread, whose refused
+// conversions mean "not this one" instead of an error. Read only once a conversion has failed.
+struct OverloadMismatch {};
+inline thread_local const pyo3cpp_signature *overload_attempt = nullptr;
+
 // The conversion of argument `index` failed with `err`: raise the rewritten error (runtime).
 [[noreturn, gnu::cold]] inline void raise_argument_error(Python py, const PyErr &err,
                                                         const pyo3cpp_signature *sig,
                                                         std::size_t index, PyObject *object,
                                                         const char *expected, bool optional)
 {
+    if (overload_attempt == sig &&
+        (err.matches(py, PyExc_TypeError) || err.matches(py, PyExc_ValueError) ||
+         err.matches(py, PyExc_OverflowError)))
+        throw OverloadMismatch{};
     err.restore(py);
     pyo3cpp_argument_error(sig, static_cast<ptrdiff_t>(index), object, expected, optional ? 1 : 0);
     throw_fetched(py);
@@ -289,6 +301,8 @@ struct FunctionRecord {
     pyo3cpp_fastcall_invoke invoke = nullptr;
     void (*describe)(FunctionRecord &) = nullptr;  // fills the annotations, at first exec
     void (*refresh_names)(FunctionRecord &, Python) = nullptr;  // at every exec
+    // Tries this definition as one of an overload set (overload.hpp); nullptr: it cannot be one.
+    pyo3cpp_overload_attempt attempt = nullptr;
     bool show_signature = true;               // prefix the doc with the __text_signature__
     std::string name;
     std::string doc;
@@ -473,6 +487,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         }
         describe = &TypedFunction::describe_types;
         refresh_names = &TypedFunction::refresh;
+        attempt = &TypedFunction::attempt_overload;
         build_parameters(std::make_index_sequence<arity>());
     }
 
@@ -684,6 +699,80 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     {
         return static_cast<const TypedFunction &>(FunctionRecord::of(callable))
             .call(args, PyVectorcall_NARGS(nargsf), kwnames);
+    }
+
+    // ---- as one definition of an overload set (pyo3cpp_overload_attempt; overload.hpp)
+
+    template <std::size_t... I>
+    static bool all_taken_as_is(PyObject *const *slots, std::index_sequence<I...>) noexcept
+    {
+        (void)slots;
+        return ((slots[I] == nullptr || param<std::tuple_element_t<I, values_tuple>>::variadic ||
+                 takes_as_is<std::tuple_element_t<I, values_tuple>>(slots[I])) && ...);
+    }
+
+    // Only an overload set takes this function's address: a name defined once never runs it.
+    static int attempt_overload(void *context, PyObject *self, PyObject *const *args, ptrdiff_t nargs,
+                                PyObject *kwnames, int convert, PyObject **result)
+    {
+        const auto &record = *static_cast<const TypedFunction *>(context);
+        Python py = Python::assume_attached();
+        if (kwnames == nullptr && !has_variadic) {  // counts that cannot fit: no binding at all
+            std::size_t least = 0;
+            for (bool r : record.required) least += r ? 1 : 0;
+            if (nargs > static_cast<ptrdiff_t>(arity) || nargs < static_cast<ptrdiff_t>(least)) return 0;
+            if (all_positional && nargs == static_cast<ptrdiff_t>(arity)) {  // call()'s fast path
+                if (convert == 0 && !all_taken_as_is(args, std::make_index_sequence<arity>())) return 0;
+                return run_attempt<false>(py, record, args, self, result);
+            }
+        }
+        std::array<PyObject *, (arity > 0 ? arity : 1)> slots{};
+        if (pyo3cpp_bind_arguments(&record.signature, args, nargs, kwnames, slots.data()) < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) {
+                *result = nullptr;  // MemoryError and the like: not a mismatch
+                return 1;
+            }
+            PyErr_Clear();
+            return 0;
+        }
+        struct ReleaseVariadic {
+            PyObject **slots;
+            ~ReleaseVariadic()
+            {
+                if constexpr (has_variadic)
+                    for (std::size_t i = 0; i < arity; ++i)
+                        if (variadic[i]) Py_XDECREF(slots[i]);
+            }
+        } release{slots.data()};
+        if (convert == 0 && !all_taken_as_is(slots.data(), std::make_index_sequence<arity>())) return 0;
+        return run_attempt<true>(py, record, slots.data(), self, result);
+    }
+
+    // Converts (refusals: 0) and calls (1, the result or the body's exception in *result).
+    template <bool MaybeMissing>
+    static int run_attempt(Python py, const TypedFunction &record, PyObject *const *slots,
+                           PyObject *self, PyObject **result)
+    {
+        // Refused conversions of this definition throw OverloadMismatch (raise_argument_error)
+        // while it is the one being tried; the previous one is back once it returns (a body may
+        // call another overload set, or this one again).
+        struct Trying {
+            const pyo3cpp_signature *previous;
+            explicit Trying(const pyo3cpp_signature *sig) : previous(overload_attempt) { overload_attempt = sig; }
+            ~Trying() { overload_attempt = previous; }
+        };
+        try {
+            Trying trying(&record.signature);
+            *result = record.template convert_and_call<MaybeMissing>(
+                py, slots, std::make_index_sequence<arity>(), self);
+            return 1;
+        } catch (const OverloadMismatch &) {
+            return 0;
+        } PYO3CPP_CATCH_ALL {
+            translate_current_exception(py);
+            *result = nullptr;
+            return 1;
+        }
     }
 
     static PyObject *fastcall(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)

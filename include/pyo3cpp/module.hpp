@@ -18,6 +18,7 @@
 //       m.add("Error", [](Python py) { return make_error_type(py); });   // object, built lazily
 //       m.submodule("fast", [](ModuleDef &sub) { sub.def("f", f); });    // mybisect.fast
 //       m.add_class<Counter>("Counter", "Counts.").def_init<long>(arg("start") = 0);  // class.hpp
+//       m.def("scale", scale_int).def("scale", scale_float);      // overloads (overload.hpp)
 //       m.on_exec([](Python py, Borrowed<PyModule> module) { /* anything else */ });
 //       // m.gil_used();   // opt out: this module needs the GIL (3.13t re-enables it)
 //   }
@@ -52,6 +53,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -61,6 +63,7 @@
 #include "pyo3cpp/exception_translation.hpp"
 #include "pyo3cpp/forced_unwind.hpp"
 #include "pyo3cpp/function.hpp"
+#include "pyo3cpp/overload.hpp"
 #include "pyo3cpp/raw_function.hpp"
 
 namespace pyo3cpp {
@@ -288,7 +291,25 @@ private:
     ModuleDef &add_function(RecordPtr record, const char *doc)
     {
         record->doc = doc != nullptr ? doc : "";
+        if (!function_names_.insert(record->name).second)  // defined before: find it
+            for (RecordPtr &existing : functions_)
+                if (existing->name == record->name) return add_overload(existing, std::move(record));
         functions_.push_back(std::move(record));
+        return *this;
+    }
+
+    // A name defined again: its definitions become one overload set (overload.hpp), in the
+    // place of the first.
+    ModuleDef &add_overload(RecordPtr &existing, RecordPtr record)
+    {
+        if (existing->entry != &detail::OverloadSet::vectorcall) {
+            auto set = make_record<detail::OverloadSet>(existing->name, true);
+            static_cast<detail::OverloadSet &>(*set).add(existing.get());
+            overloaded_.push_back(std::move(existing));
+            existing = std::move(set);
+        }
+        static_cast<detail::OverloadSet &>(*existing).add(record.get());
+        overloaded_.push_back(std::move(record));
         return *this;
     }
 
@@ -429,6 +450,8 @@ private:
     const char *doc_ = nullptr;
     bool gil_used_ = false;
     std::vector<RecordPtr> functions_;
+    std::vector<RecordPtr> overloaded_;  // the definitions of overload sets (in functions_)
+    std::unordered_set<std::string> function_names_;  // a new name needs no search
     std::vector<std::function<void(Python, PyObject *)>> steps_;
     std::vector<std::unique_ptr<ModuleDef>> children_;
     std::vector<std::shared_ptr<void>> classes_;  // ClassDef<T>s (class.hpp)

@@ -342,12 +342,34 @@ class _ModuleStub:
             params.append("/")
         return params
 
-    def function(self, name, func, first=None):
-        """`first`: a leading parameter the signature does not show (cls of a classmethod)."""
+    def _overloads(self, text, render, decorators=()):
+        """The definitions for a runtime signature text: one line is one signature; several
+        lines are the signatures of an overload set, each written as an `@overload`.
+        `render(line)` writes one `def`; `decorators` go before each def."""
+        lines = text.split("\n")
+        if len(lines) == 1:
+            return list(decorators) + render(text)
+        overload = "@" + self._from("typing", "overload").id
+        out = []
+        for index, line in enumerate(lines):
+            item = render(line)
+            if index > 0:
+                # The runtime tries every overload with exact types first (an int goes to an
+                # int overload written after a float one); a type checker takes the first that
+                # fits, int promoted to float, and reports the later ones as never matched or
+                # overlapping. The order is the runtime's: keep it and say so.
+                item[0] += "  # type: ignore[misc, overload-overlap, overload-cannot-match]"
+            out += [overload, *decorators] + item
+        return out
+
+    def function(self, name, func, first=None, decorators=()):
+        """`first`: a leading parameter the signature does not show (cls of a classmethod).
+        `decorators`: lines written before each def (@staticmethod)."""
         text = typed_signature(func)
         if text is not None:
-            params, returns = self._typed_params(text, first)
-            return self._render_def(name, params, returns)
+            return self._overloads(
+                text, lambda line: self._render_def(name, *self._typed_params(line, first)),
+                decorators)
         try:
             sig = inspect.signature(func) if getattr(func, "__text_signature__", None) else None
         except (ValueError, TypeError):
@@ -355,8 +377,8 @@ class _ModuleStub:
         self._any()
         lead = [first] if first is not None else []
         if sig is None:
-            return self._render_def(name, lead + ["*args: Any", "**kwargs: Any"], "Any")
-        return self._render_def(name, lead + self._untyped_params(sig), "Any")
+            return list(decorators) + self._render_def(name, lead + ["*args: Any", "**kwargs: Any"], "Any")
+        return list(decorators) + self._render_def(name, lead + self._untyped_params(sig), "Any")
 
     # classes ---------------------------------------------------------------------------------
     def enum_class(self, name, cls):
@@ -380,8 +402,8 @@ class _ModuleStub:
         return [f"class {name}({bases}): ..."]
 
     def _method(self, name, text, first, slot=None):
-        params, returns = self._typed_params(text, first, slot)
-        return self._render_def(name, params, returns)
+        return self._overloads(
+            text, lambda line: self._render_def(name, *self._typed_params(line, first, slot)))
 
     def other_class(self, name, cls):
         bases = [b for b in cls.__bases__ if b is not object]
@@ -391,14 +413,17 @@ class _ModuleStub:
         init, methods, properties, specials = [], [], [], []
         text = member_signature(cls, "__init__")
         if text is not None:
-            params, returns = self._typed_params(text, "self", "__init__")
-            if params == ["self"]:
-                # The slot's runtime signature is (self, /, *args, **kwargs), which stubtest wants
-                # a stub to match: arguments typed Never say "none accepted" to a type checker.
-                never = self._from("typing" if sys.version_info >= (3, 11)
-                                   else "typing_extensions", "Never").id
-                params += [f"*args: {never}", f"**kwargs: {never}"]
-            init = self._render_def("__init__", params, returns)
+            def one_init(line):
+                params, returns = self._typed_params(line, "self", "__init__")
+                if params == ["self"] and "\n" not in text:
+                    # The slot's runtime signature is (self, /, *args, **kwargs), which stubtest
+                    # wants a stub to match: arguments typed Never say "none accepted" to a type
+                    # checker.
+                    never = self._from("typing" if sys.version_info >= (3, 11)
+                                       else "typing_extensions", "Never").id
+                    params += [f"*args: {never}", f"**kwargs: {never}"]
+                return self._render_def("__init__", params, returns)
+            init = self._overloads(text, one_init)
         for attr, value in own.items():
             special = attr.startswith("__") and attr.endswith("__")
             if attr == "__init__" or (attr.startswith("_") and not special):
@@ -413,11 +438,12 @@ class _ModuleStub:
                     properties += self._property(attr, text)
             elif isinstance(value, staticmethod):
                 if not special or typed_signature(value.__func__) is not None:
-                    methods += ["@staticmethod"] + self.function(attr, value.__func__)
+                    methods += self.function(attr, value.__func__,
+                                             decorators=["@staticmethod"])
             elif isinstance(value, (classmethod, types.ClassMethodDescriptorType)):
                 bound = getattr(cls, attr)   # a method bound to the class: the runtime knows it
                 if not special or typed_signature(bound) is not None:
-                    methods += ["@classmethod"] + self.function(attr, bound, "cls")
+                    methods += self.function(attr, bound, "cls", decorators=["@classmethod"])
             elif attr == "__hash__" and value is None:
                 specials.append(f"__hash__: {self._from('typing', 'ClassVar').id}[None]"
                                 "  # type: ignore[assignment]")

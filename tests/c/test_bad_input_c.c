@@ -50,6 +50,21 @@ static PyObject *object_init_raises(void *ctx)
 static PyObject *object_init_list(void *ctx) { (void)ctx; return PyList_New(0); }
 static void forget_nothing(void *ctx) { (void)ctx; }
 
+/* Overload attempts: context "int" takes one exact int; "num" takes one int or float, but only
+ * with conversions. */
+static int attempt_one(void *ctx, PyObject *self, PyObject *const *args, ptrdiff_t nargs,
+                       PyObject *kwnames, int convert, PyObject **result)
+{
+    const int exact_int = strcmp((const char *)ctx, "int") == 0;
+    (void)self;
+    if (nargs != 1 || kwnames != NULL) return 0;
+    if (exact_int ? !PyLong_CheckExact(args[0])
+                  : !(convert && (PyLong_Check(args[0]) || PyFloat_Check(args[0]))))
+        return 0;
+    *result = PyUnicode_FromString((const char *)ctx);
+    return 1;
+}
+
 static pyo3cpp_once_state recursive_once = PYO3CPP_ONCE_STATE_INIT;
 static int recursive_result;
 static int init_recurses(void *ctx)
@@ -112,6 +127,10 @@ static void not_attached(const char *where)
                NAMED("pyo3cpp_class_member_register: -1"));
         TAP_OK(pyo3cpp_class_member_signature(fake, "f") == NULL,
                NAMED("pyo3cpp_class_member_signature: NULL"));
+        TAP_OK(pyo3cpp_overload_prepare(&sig, NULL, 1, 0) == NULL && sig.prepared == NULL,
+               NAMED("pyo3cpp_overload_prepare: NULL"));
+        TAP_OK(pyo3cpp_overload_call(&sig, NULL, 1, NULL, NULL, 0, NULL) == NULL,
+               NAMED("pyo3cpp_overload_call: NULL"));
     }
     TAP_OK(pyo3cpp_pool_drain() == -1, NAMED("pyo3cpp_pool_drain: -1"));
     pending = pyo3cpp_pool_pending();
@@ -322,6 +341,56 @@ static void attached_nulls(void)
         out = pyo3cpp_class_member_signature((PyObject *)&PyLong_Type, "__init__");
         TAP_OK(out == Py_None && no_error(), "pyo3cpp_class_member_signature(not ours): None");
         Py_XDECREF(out);
+    }
+    {
+        static const pyo3cpp_parameter one[1] = {
+            {"x", NULL, "int", PYO3CPP_PARAM_POSITIONAL_ONLY, 1}};
+        pyo3cpp_signature as_int = {"f", one, 1, "str", NULL};
+        pyo3cpp_signature as_num = {"f", one, 1, "str", NULL};
+        pyo3cpp_signature set = {"f", NULL, 0, NULL, NULL};
+        pyo3cpp_signature unprepared = {"g", NULL, 0, NULL, NULL};
+        pyo3cpp_overload table[2] = {{attempt_one, (void *)"num", &as_num, NULL},
+                                     {attempt_one, (void *)"int", &as_int, "Exact."}};
+        PyObject *args[1];
+        const char *doc;
+        TAP_OK(pyo3cpp_overload_prepare(NULL, table, 2, 0) == NULL &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_overload_prepare(NULL set): ValueError");
+        TAP_OK(pyo3cpp_overload_prepare(&set, table, 0, 0) == NULL &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_overload_prepare(no overloads): ValueError");
+        TAP_OK(pyo3cpp_overload_prepare(&set, table, 2, 0) == NULL &&
+                   raised(PyExc_ValueError, "prepared") && set.prepared == NULL,
+               "pyo3cpp_overload_prepare(unprepared members): ValueError");
+        TAP_OK(pyo3cpp_overload_call(&unprepared, table, 2, NULL, NULL, 0, NULL) == NULL &&
+                   raised(PyExc_ValueError, "prepared"),
+               "pyo3cpp_overload_call(unprepared set): ValueError");
+        TAP_OK(pyo3cpp_signature_prepare(&as_int, NULL) != NULL &&
+                   pyo3cpp_signature_prepare(&as_num, NULL) != NULL,
+               "overload members prepared");
+        doc = pyo3cpp_overload_prepare(&set, table, 2, 0);
+        TAP_OK(doc != NULL && strcmp(doc, "f(x: int, /) -> str\nf(x: int, /) -> str\n\nExact.") == 0,
+               "pyo3cpp_overload_prepare: every signature, then the docs");
+        args[0] = PyLong_FromLong(3);
+        out = pyo3cpp_overload_call(&set, table, 2, NULL, args, 1, NULL);
+        TAP_OK(out != NULL && strcmp(PyUnicode_AsUTF8(out), "int") == 0,
+               "pyo3cpp_overload_call: the exact pass first, whatever the order");
+        Py_XDECREF(out);
+        Py_DECREF(args[0]);
+        args[0] = PyFloat_FromDouble(3.0);
+        out = pyo3cpp_overload_call(&set, table, 2, NULL, args, 1, NULL);
+        TAP_OK(out != NULL && strcmp(PyUnicode_AsUTF8(out), "num") == 0,
+               "pyo3cpp_overload_call: then with conversions");
+        Py_XDECREF(out);
+        Py_DECREF(args[0]);
+        args[0] = Py_None;
+        TAP_OK(pyo3cpp_overload_call(&set, table, 2, NULL, args, 1, NULL) == NULL &&
+                   raised(PyExc_TypeError, "f(): no overload accepts (NoneType); the overloads "
+                                           "are:\n    f(x: int, /) -> str\n    f(x: int, /) -> str"),
+               "pyo3cpp_overload_call(no match): TypeError listing the signatures");
+        TAP_OK(pyo3cpp_overload_call(&set, table, 2, NULL, NULL, -1, NULL) == NULL &&
+                   raised(PyExc_ValueError, NULL),
+               "pyo3cpp_overload_call(nargs < 0): ValueError");
     }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
