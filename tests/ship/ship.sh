@@ -48,9 +48,14 @@ if [[ -n $(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null) ]]
   echo "# note: uncommitted changes are not in the sdists (meson dist packs committed files)"
 fi
 
-# `python3` is this interpreter for the README's commands.
+# `python3` is this interpreter for the README's commands: a script that runs it, not a symlink.
+# A venv made through a symlink records the symlink's directory as its home, and an interpreter
+# whose compiled-in prefix is not where it lives (sid's relocated 3.13: prefix /usr) then finds no
+# standard library in the venv: ensurepip died with "No module named 'encodings'" (3.14 resolves
+# the link itself). A user's python3 runs from its own prefix.
 mkdir -p "$tmp/bin"
-ln -s "$(command -v "$python")" "$tmp/bin/python3"
+printf '#!/bin/sh\nexec %q "$@"\n' "$(command -v "$python")" >"$tmp/bin/python3"
+chmod +x "$tmp/bin/python3"
 export PATH="$tmp/bin:$PATH"
 unset PKG_CONFIG_PATH PYTHONPATH PIP_REQUIRE_VIRTUALENV
 
