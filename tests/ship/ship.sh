@@ -138,6 +138,11 @@ check "the user's venv imports the example with an empty environment (env -i)" "
 import pyo3cpp_example as m, pyo3cpp
 assert m.greet("a") == "hello, a" and m.count_long_words(["free", "threaded", "python"]) == 2
 assert pyo3cpp.library_path().startswith(__import__("sysconfig").get_paths()["platlib"])'
+# Import cost (bench/import_time.md): the runtime package loads its library without ctypes.
+check "importing the example loads neither ctypes nor _ctypes (the runtime comes through pyo3cpp._loader)" \
+  "$tmp/noctypes.log" env -i "$app/bin/python" -c '
+import sys, pyo3cpp_example
+assert not {"ctypes", "_ctypes"} & set(sys.modules), sorted(m for m in sys.modules if "ctypes" in m)'
 cp -r "$site" "$tmp/moved-site"
 check "the installed packages work moved to another directory (nothing absolute inside)" "$tmp/moved.log" \
   env -i "$python" -s -c "
