@@ -11,7 +11,7 @@ set -euo pipefail
 python=${1:-/usr/bin/python3} runs=${2:-5}
 cd "$(dirname "$0")/.."
 tag=$("$python" -c 'import sys, sysconfig; print("cp%d%d%s" % (sys.version_info[:2] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "",)))')
-wheels=build/ship-wheels/$tag
+wheels=${IMPORT_TIME_WHEELS:-build/ship-wheels/$tag}   # another unpacked pair: to compare
 [[ -d $wheels/runtime/pyo3cpp && -d $wheels/example/pyo3cpp_example ]] \
   || { echo "import_time: no unpacked wheels in $wheels (run the ship test first)" >&2; exit 1; }
 export PYTHONPATH=$wheels/runtime:$wheels/example
