@@ -41,10 +41,12 @@ static PyObject *load(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "ss:load", &soname, &path))
         return NULL;
     /* RTLD_LOCAL is enough: extensions reach the runtime through their own DT_NEEDED entry,
-     * which the dynamic loader resolves by SONAME to this already loaded object. */
-    library = dlopen(soname, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);
+     * which the dynamic loader resolves by SONAME to this already loaded object. RTLD_NOW, as
+     * CPython loads extension modules: a symbol this interpreter lacks is an OSError here, at
+     * import, never a process exit at the first call. */
+    library = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
     if (library == NULL)
-        library = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+        library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         const char *reason = dlerror();
         PyErr_Format(PyExc_OSError, "%s", reason ? reason : path);
