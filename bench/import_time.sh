@@ -2,21 +2,30 @@
 # What the runtime package adds to an extension package's import: `import pyo3cpp` (loading
 # libpyo3cpp and checking it) plus `pyo3cpp.require()` (reading the package's extension modules'
 # DT_NEEDED entries), measured with `python -X importtime`, best of N runs, in a fresh process each
-# time. Uses the runtime and example packages tests/ship leaves unpacked in
-# build/ship-wheels/<tag>/ (run `meson test -C build/py311 ship` or ./scripts/test first).
+# time; then again with libstdc++ loaded before the interpreter starts (LD_PRELOAD), since a
+# C++ extension built with any binding library loads it in its own import. Uses the runtime and
+# example packages tests/ship leaves unpacked in build/ship-wheels/<tag>/ (run
+# `meson test -C build/py311 ship` or ./scripts/test first).
 #   bench/import_time.sh [PYTHON] [RUNS]      (defaults: /usr/bin/python3, 5)
 set -euo pipefail
 python=${1:-/usr/bin/python3} runs=${2:-5}
 cd "$(dirname "$0")/.."
 tag=$("$python" -c 'import sys, sysconfig; print("cp%d%d%s" % (sys.version_info[:2] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "",)))')
-wheels=build/ship-wheels/$tag
+wheels=${IMPORT_TIME_WHEELS:-build/ship-wheels/$tag}   # another unpacked pair: to compare
 [[ -d $wheels/runtime/pyo3cpp && -d $wheels/example/pyo3cpp_example ]] \
   || { echo "import_time: no unpacked wheels in $wheels (run the ship test first)" >&2; exit 1; }
 export PYTHONPATH=$wheels/runtime:$wheels/example
 unset PYTHONDONTWRITEBYTECODE   # (even set empty it stops .pyc caching: every run would compile)
 # Compile the .pyc files once, so every measured run is a warm import.
 "$python" -c 'import pyo3cpp_example' >/dev/null
-"$python" - "$python" "$runs" <<'PY'
+# The C++ runtime the library needs (libstdc++), as the dynamic loader finds it: the second
+# measurement starts with it loaded, as a process that has imported any C++ extension has.
+libstdcxx=$(ldd "$wheels/runtime/pyo3cpp/"libpyo3cpp-*.so.* | sed -n 's/^\s*libstdc++[^ ]* => \([^ ]*\) .*/\1/p')
+[[ -f $libstdcxx ]] || { echo "import_time: libstdc++ not found for the runtime" >&2; exit 1; }
+for preload in "" "$libstdcxx"; do
+if [[ -z $preload ]]; then echo "== as a first C++ extension in the process"
+else echo "== with $preload already loaded (LD_PRELOAD: what any C++ extension loads)"; fi
+LD_PRELOAD=$preload "$python" - "$python" "$runs" <<'PY'
 import subprocess, sys
 python, runs = sys.argv[1], int(sys.argv[2])
 best = {}
@@ -44,3 +53,4 @@ for key in ("pyo3cpp", "pyo3cpp (self)", "require()", "pyo3cpp_example._example_
     print(f"  {key:32} {best.get(key, 0):7d}")
 print(f"  runtime package total (pyo3cpp + require) {best['pyo3cpp'] + best['require()']:d}")
 PY
+done

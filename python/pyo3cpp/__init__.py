@@ -12,12 +12,15 @@ Build systems: ``python -m pyo3cpp --cflags --libs --pkgconfigdir --include``, o
 :func:`include`, :func:`pkgconfig_dir`, :func:`library_path`.
 """
 # Import cost: an extension package imports this first, so this module imports only what is
-# already loaded at startup or costs little: _ctypes (the C half of ctypes) instead of ctypes
-# (which pulls in struct, and on 3.14+ sysconfig and threading), string methods instead of re
-# (enum, functools, collections). bench/import_time.sh measures it.
-import _ctypes
+# already loaded at startup or costs little: its own small C module _loader loads the runtime
+# (ctypes pulled in struct, libffi, and on 3.14+ sysconfig and threading), string methods
+# instead of re (enum, functools, collections). bench/import_time.sh measures it.
 import os
-from importlib.machinery import EXTENSION_SUFFIXES
+# importlib.machinery.EXTENSION_SUFFIXES is this list; _imp is loaded at startup, the module
+# importlib.machinery is not (70 us on 3.11).
+from _imp import extension_suffixes
+
+EXTENSION_SUFFIXES = extension_suffixes()
 
 from . import _build
 
@@ -90,49 +93,24 @@ if PYTHON_TAG != interpreter_tag():
         f"this pyo3cpp package holds the runtime for {describe_tag(PYTHON_TAG)} ({LIBRARY}), "
         f"but this is {describe_tag(interpreter_tag())}: {_INSTALL_HINT}", name=__name__)
 
-# Loaded once and never unloaded. RTLD_LOCAL is enough: extensions reach it through their own
-# DT_NEEDED entry, which the loader resolves by SONAME to this already loaded object. If a
-# runtime with this SONAME is already in the process (an extension built against a system
-# install, loaded first through its RUNPATH), that one is used: never a second copy.
-# (_ctypes.dlopen is what ctypes.CDLL calls; it adds RTLD_NOW.)
-class _Runtime:
-    def __init__(self, handle):
-        self._handle = handle   # what a _ctypes function pointer looks up its symbol in
+# Loaded once and never unloaded, by pyo3cpp._loader (after the check above: a package for
+# another Python holds a _loader this interpreter cannot import). If a runtime with this SONAME
+# is already in the process (an extension built against a system install, loaded first through
+# its RUNPATH), that one is used: never a second copy. An unloadable library is an OSError.
+from . import _loader
 
-
-class _CLong(_ctypes._SimpleCData):
-    _type_ = "l"
-
-
-class _CInt(_ctypes._SimpleCData):
-    _type_ = "i"
-
-
-class _CFunction(_ctypes.CFuncPtr):
-    _flags_ = _ctypes.FUNCFLAG_CDECL
-    _restype_ = _CInt
-
-
-try:
-    _runtime = _Runtime(_ctypes.dlopen(LIBRARY, os.RTLD_NOLOAD | os.RTLD_LOCAL))
-except OSError:
-    _runtime = _Runtime(_ctypes.dlopen(library_path(), os.RTLD_LOCAL))
-_abi_version = _CFunction(("pyo3cpp_abi_version", _runtime))
-_abi_version.restype = _CLong
-_runtime_python = _CFunction(("pyo3cpp_runtime_python", _runtime))
-_runtime_python.restype = None
+_loaded_abi, _loaded_major, _loaded_minor, _loaded_free_threaded = _loader.load(
+    LIBRARY, library_path())
 
 
 def abi_version():
     """The ABI version the loaded runtime implements (pyo3cpp_abi_version())."""
-    return int(_abi_version())
+    return _loaded_abi
 
 
 def runtime_python():
     """(major, minor, free_threaded) of the CPython the loaded runtime was compiled for."""
-    major, minor, free_threaded = _CInt(), _CInt(), _CInt()
-    _runtime_python(_ctypes.byref(major), _ctypes.byref(minor), _ctypes.byref(free_threaded))
-    return major.value, minor.value, bool(free_threaded.value)
+    return _loaded_major, _loaded_minor, _loaded_free_threaded
 
 
 def _loaded_tag():
@@ -162,23 +140,25 @@ def _needed_libraries(path):
             shoff, shentsize, shnum = word(head, 0x28, 8), word(head, 0x3A, 2), word(head, 0x3C, 2)
             f.seek(shoff)
             table = f.read(shentsize * shnum)
-            # (sh_type, sh_offset, sh_size, sh_link, sh_entsize) of each section
-            sections = [(word(table, i * shentsize + 4, 4), word(table, i * shentsize + 24, 8),
-                         word(table, i * shentsize + 32, 8), word(table, i * shentsize + 40, 4),
-                         word(table, i * shentsize + 56, 8)) for i in range(shnum)]
             needed = []
-            for sh_type, offset, size, link, entsize in sections:
-                if sh_type != 6:   # SHT_DYNAMIC
+            # Only the dynamic section's header is decoded in full (require() runs on every
+            # import of an extension package: bench/import_time.md).
+            for at in range(0, shentsize * shnum, shentsize):
+                if word(table, at + 4, 4) != 6:   # sh_type: SHT_DYNAMIC
                     continue
+                offset, size = word(table, at + 24, 8), word(table, at + 32, 8)
+                link, entsize = word(table, at + 40, 4), word(table, at + 56, 8) or 16
+                strtab_at = link * shentsize    # the section of the dynamic string table
+                f.seek(word(table, strtab_at + 24, 8))
+                strtab = f.read(word(table, strtab_at + 32, 8))
                 f.seek(offset)
                 dynamic = f.read(size)
-                f.seek(sections[link][1])
-                strtab = f.read(sections[link][2])
-                for pos in range(0, len(dynamic) - 15, entsize or 16):
-                    tag, value = word(dynamic, pos, 8), word(dynamic, pos + 8, 8)
+                for pos in range(0, len(dynamic) - 15, entsize):
+                    tag = word(dynamic, pos, 8)
                     if tag == 0:
                         break
                     if tag == 1:   # DT_NEEDED
+                        value = word(dynamic, pos + 8, 8)
                         needed.append(strtab[value:strtab.index(b"\0", value)].decode())
             return needed
     except (OSError, ValueError, IndexError):

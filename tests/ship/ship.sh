@@ -48,9 +48,14 @@ if [[ -n $(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null) ]]
   echo "# note: uncommitted changes are not in the sdists (meson dist packs committed files)"
 fi
 
-# `python3` is this interpreter for the README's commands.
+# `python3` is this interpreter for the README's commands: a script that runs it, not a symlink.
+# A venv made through a symlink records the symlink's directory as its home, and an interpreter
+# whose compiled-in prefix is not where it lives (sid's relocated 3.13: prefix /usr) then finds no
+# standard library in the venv: ensurepip died with "No module named 'encodings'" (3.14 resolves
+# the link itself). A user's python3 runs from its own prefix.
 mkdir -p "$tmp/bin"
-ln -s "$(command -v "$python")" "$tmp/bin/python3"
+printf '#!/bin/sh\nexec %q "$@"\n' "$(command -v "$python")" >"$tmp/bin/python3"
+chmod +x "$tmp/bin/python3"
 export PATH="$tmp/bin:$PATH"
 unset PKG_CONFIG_PATH PYTHONPATH PIP_REQUIRE_VIRTUALENV
 
@@ -133,6 +138,11 @@ check "the user's venv imports the example with an empty environment (env -i)" "
 import pyo3cpp_example as m, pyo3cpp
 assert m.greet("a") == "hello, a" and m.count_long_words(["free", "threaded", "python"]) == 2
 assert pyo3cpp.library_path().startswith(__import__("sysconfig").get_paths()["platlib"])'
+# Import cost (bench/import_time.md): the runtime package loads its library without ctypes.
+check "importing the example loads neither ctypes nor _ctypes (the runtime comes through pyo3cpp._loader)" \
+  "$tmp/noctypes.log" env -i "$app/bin/python" -c '
+import sys, pyo3cpp_example
+assert not {"ctypes", "_ctypes"} & set(sys.modules), sorted(m for m in sys.modules if "ctypes" in m)'
 cp -r "$site" "$tmp/moved-site"
 check "the installed packages work moved to another directory (nothing absolute inside)" "$tmp/moved.log" \
   env -i "$python" -s -c "
