@@ -70,8 +70,10 @@
 //     exclusive; the value is converted before the lock is taken.
 //   - Overloads (overload.hpp): def_init, def, def_static or def_classmethod again with a name
 //     the class already has in that kind makes one set, tried in order, exact types first; the
-//     class's doc then lists every constructor. Special methods are not overloaded (the last
-//     def of one is bound).
+//     class's doc then lists every constructor. A special method defined again is a set too
+//     (__mul__ for a scalar and for a vector, __getitem__ for an int and for a tuple): an
+//     operator answers NotImplemented, and a comparison too, when no definition takes the
+//     other operand.
 //   - traverse(&T::a, &T::b, ...) (Py<...> members) or gc(visit, clear): the class becomes a GC
 //     type; tp_traverse runs under TraverseGuard, visits the type and the members of a
 //     constructed T (skipped while a writer holds the instance: GC then treats them as
@@ -423,20 +425,29 @@ private:
                                            std::remove_cvref_t<Specs>(std::forward<Specs>(specs))...);
         record->doc = doc != nullptr ? doc : "";
         if (special >= 0) {
-            Specials::record[special] = record;
-            Specials::invoke[special] = &detail::invoke_with_self<Record>;
+            detail::SpecialProbe probe;
             if (detail::is_number_special(special)) {  // class_number.hpp
                 detail::check_number_arity(name, special, Record::arity);
-                Specials::operand_fits[special][0] = detail::operand_probe<Record, 0>();
-                Specials::operand_fits[special][1] = detail::operand_probe<Record, 1>();
+                probe.fits[0] = detail::operand_probe<Record, 0>();
+                probe.fits[1] = detail::operand_probe<Record, 1>();
                 if (detail::is_in_place_special(special)) record->describe = &detail::describe_in_place<Record, T>;
+            } else if (detail::is_comparison_special(special)) {
+                probe.fits[0] = detail::operand_probe<Record, 0>();
             }
             using Rest = typename detail::method_shape<std::decay_t<F>>::rest;
             if constexpr (Rest::size >= 1) {
                 using First = typename first_param<Rest>::type;
                 if constexpr (BoundClass<std::remove_cvref_t<First>>)
-                    Specials::accepts[special] = &detail::ClassBinding<std::remove_cvref_t<First>>::check;
+                    probe.accepts = &detail::ClassBinding<std::remove_cvref_t<First>>::check;
             }
+            if (Specials::record[special] != nullptr && !Specials::inherited[special])
+                return add_special_overload(special, record, probe);
+            Specials::record[special] = record;
+            Specials::invoke[special] = &detail::invoke_with_self<Record>;
+            Specials::accepts[special] = probe.accepts;
+            Specials::operand_fits[special][0] = probe.fits[0];
+            Specials::operand_fits[special][1] = probe.fits[1];
+            Specials::set_probes[special].clear();  // the base's set, if inherited, no longer applies
             return *this;
         }
         return add_method_record<Record>(record);
@@ -461,6 +472,26 @@ private:
             init_vectorcall_ = &ClassDef::type_vectorcall<detail::OverloadSet>;
         }
         init_set_->add(record);
+        return *this;
+    }
+
+    // A special method defined again: its slot's record becomes one set (built on the first
+    // repeat), and the slot asks every definition's probe whether an operand fits (NotImplemented
+    // when none takes it, as for a single definition).
+    ClassDef &add_special_overload(int special, detail::FunctionRecord *record, detail::SpecialProbe probe)
+    {
+        detail::OverloadSet *&set = special_sets_[special];
+        if (set == nullptr) {
+            auto *first = const_cast<detail::FunctionRecord *>(Specials::record[special]);
+            set = keep_record<detail::OverloadSet>(first->name, false);
+            set->add(first);
+            Specials::set_probes[special] = {{Specials::accepts[special],
+                                              {Specials::operand_fits[special][0], Specials::operand_fits[special][1]}}};
+            Specials::record[special] = set;
+            Specials::invoke[special] = &detail::invoke_with_self<detail::OverloadSet>;
+        }
+        set->add(record);
+        Specials::set_probes[special].push_back(probe);
         return *this;
     }
 
@@ -918,6 +949,7 @@ private:
     std::vector<std::shared_ptr<void>> records_;
     detail::FunctionRecord *init_ = nullptr;
     detail::OverloadSet *init_set_ = nullptr;  // def_init more than once: init_ is this set
+    detail::OverloadSet *special_sets_[detail::kSpecialCount] = {};  // special methods defined again
     std::unordered_set<std::string> names_[3];  // per LateKind: the names defined so far
     detail::SelfInvoke init_invoke_ = nullptr;
     void *init_slot_ = nullptr;  // tp_init<Record> for init_'s record type

@@ -180,6 +180,7 @@ struct NumberMethod {
     const FunctionRecord *record;
     SelfInvoke invoke;
     const OperandFits *fits;  // [2]: the other operand's, the modulus's
+    const std::vector<SpecialProbe> *set;  // not empty: an overload set, a probe per definition
 };
 
 // Calls an operator method with the operands after the instance (the other one, then the modulus
@@ -193,8 +194,12 @@ inline PyObject *call_number(const NumberMethod &method, PyObject *self, PyObjec
         return result;
     Python py = Python::assume_attached();
     PyErr error = PyErr::fetch(py);  // the probes below may raise and clear errors of their own
-    const bool mismatch = (method.fits[0] != nullptr && !method.fits[0](other)) ||
-                          (modulus != nullptr && method.fits[1] != nullptr && !method.fits[1](modulus));
+    const bool mismatch =
+        method.set->empty()
+            ? (method.fits[0] != nullptr && !method.fits[0](other)) ||
+                  (modulus != nullptr && method.fits[1] != nullptr && !method.fits[1](modulus))
+            : !any_definition_takes(*method.set, 0, other) ||
+                  (modulus != nullptr && !any_definition_takes(*method.set, 1, modulus));
     if (mismatch) Py_RETURN_NOTIMPLEMENTED;  // `error` is dropped with it
     error.restore(py);
     return nullptr;
@@ -256,7 +261,8 @@ template <class T> struct NumberSlots {
 
     static NumberMethod method(int entry) noexcept
     {
-        return {Specials::record[entry], Specials::invoke[entry], Specials::operand_fits[entry]};
+        return {Specials::record[entry], Specials::invoke[entry], Specials::operand_fits[entry],
+                &Specials::set_probes[entry]};
     }
     template <int B> static PyObject *binary(PyObject *left, PyObject *right)
     {

@@ -40,6 +40,7 @@ enum SpecialSlot : int {
     kSpecialCount = kUnaryFirst + kUnaryOpCount
 };
 inline constexpr bool is_number_special(int slot) noexcept { return slot >= kNumberFirst && slot < kSpecialCount; }
+inline constexpr bool is_comparison_special(int slot) noexcept { return slot >= kLt && slot <= kGe; }
 inline constexpr bool is_in_place_special(int slot) noexcept
 {
     return slot >= kNumberFirst && slot < kUnaryFirst && (slot - kNumberFirst) % 3 == 2;
@@ -82,8 +83,29 @@ inline int special_slot_of(const std::string &name)
     return -1;
 }
 
+// What one definition of an overloaded special method takes (ClassDef::def of the same dunder
+// again makes the slot's record an OverloadSet): the other operand's class check for a
+// comparison, the operand probes for an operator (nullptr: anything).
+struct SpecialProbe {
+    bool (*accepts)(PyObject *) = nullptr;
+    bool (*fits[2])(PyObject *) = {nullptr, nullptr};
+};
+// An overloaded special method takes `other` as its `which` operand (0: the other one, 1: pow's
+// modulus; -1: a comparison's other object) when one of its definitions does.
+inline bool any_definition_takes(const std::vector<SpecialProbe> &set, int which, PyObject *other)
+{
+    for (const SpecialProbe &p : set) {
+        auto probe = which < 0 ? p.accepts : p.fits[which];
+        if (probe == nullptr || probe(other)) return true;
+    }
+    return false;
+}
+
 template <class T> struct Specials {
     static inline const FunctionRecord *record[kSpecialCount] = {};
+    // Not empty: the slot's record is an overload set, one probe per definition (accepts and
+    // operand_fits are then unused for it).
+    static inline std::vector<SpecialProbe> set_probes[kSpecialCount];
     static inline SelfInvoke invoke[kSpecialCount] = {};
     static inline bool (*accepts[kSpecialCount])(PyObject *) = {};  // comparisons: the other type
     // Operators: whether an object converts to the first (second: pow's modulus) operand's
@@ -107,6 +129,7 @@ template <class T> struct Specials {
             accepts[i] = Specials<B>::accepts[i];
             operand_fits[i][0] = Specials<B>::operand_fits[i][0];
             operand_fits[i][1] = Specials<B>::operand_fits[i][1];
+            set_probes[i] = Specials<B>::set_probes[i];
             inherited[i] = record[i] != nullptr;
         }
     }
@@ -197,9 +220,28 @@ template <class T> struct Specials {
     {
         static constexpr int slot_of_op[6] = {kLt, kLe, kEq, kNe, kGt, kGe};  // Py_LT .. Py_GE
         const int slot = slot_of_op[op];
-        if (record[slot] == nullptr || (accepts[slot] != nullptr && !accepts[slot](other)))
+        if (record[slot] == nullptr) Py_RETURN_NOTIMPLEMENTED;
+        if (set_probes[slot].empty() ? accepts[slot] != nullptr && !accepts[slot](other)
+                                     : !any_definition_takes(set_probes[slot], -1, other))
             Py_RETURN_NOTIMPLEMENTED;
-        return call(slot, self, &other, 1);
+        PyObject *result = call(slot, self, &other, 1);
+        if (result != nullptr || !PyErr_ExceptionMatches(PyExc_TypeError)) [[likely]]
+            return result;
+        return not_comparable(slot, other);
+    }
+    // The comparison failed with TypeError: when `other` does not convert to what any definition
+    // takes, the answer is NotImplemented (== then falls back to identity, < raises Python's own
+    // "not supported between instances"), as Python's own types answer; otherwise the error stands.
+    [[gnu::cold]] static PyObject *not_comparable(int slot, PyObject *other)
+    {
+        Python py = Python::assume_attached();
+        PyErr error = PyErr::fetch(py);  // the probes may raise and clear errors of their own
+        const bool takes = set_probes[slot].empty()
+                               ? operand_fits[slot][0] == nullptr || operand_fits[slot][0](other)
+                               : any_definition_takes(set_probes[slot], 0, other);
+        if (!takes) Py_RETURN_NOTIMPLEMENTED;  // `error` is dropped with it
+        error.restore(py);
+        return nullptr;
     }
 };
 

@@ -44,6 +44,31 @@ struct Scaled : Num {
     long factor = 1;
 };
 
+// Special methods defined more than once (overload sets): a 2x2 matrix times a matrix, a Vec or
+// a scalar; compared with a matrix or a scalar; indexed by a row or by (row, column).
+struct Mat {
+    double a[2][2] = {{0, 0}, {0, 0}};
+};
+Mat mat_times(const Mat &p, const Mat &q)
+{
+    Mat r;
+    for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) r.a[i][j] = p.a[i][0] * q.a[0][j] + p.a[i][1] * q.a[1][j];
+    return r;
+}
+Mat mat_scaled(const Mat &p, double k)
+{
+    Mat r = p;
+    for (auto &row : r.a)
+        for (double &x : row) x *= k;
+    return r;
+}
+long checked_index(long i)
+{
+    if (i < 0 || i > 1) throw std::out_of_range("Mat index out of range");
+    return i;
+}
+
 // The race: a read-modify-write spread out so that unlocked concurrent calls lose updates.
 struct Total {
     long count = 0;
@@ -58,6 +83,7 @@ PYO3CPP_CLASS(Bits);
 PYO3CPP_CLASS(Num);
 PYO3CPP_CLASS(Scaled);
 PYO3CPP_CLASS(Total);
+PYO3CPP_CLASS(Mat);
 
 PYO3CPP_MODULE(pyo3cpp_test_operators, m)
 {
@@ -193,4 +219,37 @@ PYO3CPP_MODULE(pyo3cpp_test_operators, m)
         })
         .def("__add__", [](const Total &a, const Total &b) { return Total{a.count + b.count}; })
         .def("__mul__", [](const Total &a, const Total &b) { return Total{a.count * b.count}; });
+
+    m.add_class<Mat>("Mat", "A 2x2 matrix whose operators are overloaded.")
+        .def_init([](double a, double b, double c, double d) {
+            Mat r;
+            r.a[0][0] = a;
+            r.a[0][1] = b;
+            r.a[1][0] = c;
+            r.a[1][1] = d;
+            return r;
+        }, arg("a"), arg("b"), arg("c"), arg("d"))
+        .def("__mul__", &mat_times, arg("other"))
+        .def("__mul__", [](const Mat &p, const Vec &v) {
+            return Vec(p.a[0][0] * v.x + p.a[0][1] * v.y, p.a[1][0] * v.x + p.a[1][1] * v.y);
+        }, arg("v"))
+        .def("__mul__", &mat_scaled, arg("k"))
+        .def("__rmul__", &mat_scaled, arg("k"))
+        .def("__imul__", [](Mat &p, double k) { p = mat_scaled(p, k); }, arg("k"))
+        .def("__imul__", [](Mat &p, const Mat &q) { p = mat_times(p, q); }, arg("other"))
+        .def("__eq__", [](const Mat &p, const Mat &q) {
+            return p.a[0][0] == q.a[0][0] && p.a[0][1] == q.a[0][1] && p.a[1][0] == q.a[1][0] && p.a[1][1] == q.a[1][1];
+        })
+        .def("__eq__", [](const Mat &p, double k) {  // every element equals k
+            return p.a[0][0] == k && p.a[0][1] == k && p.a[1][0] == k && p.a[1][1] == k;
+        })
+        .def("__getitem__", [](const Mat &p, std::pair<long, long> at) {
+            return p.a[checked_index(at.first)][checked_index(at.second)];
+        }, arg("at"))
+        .def("__getitem__", [](const Mat &p, long row) {
+            return std::make_pair(p.a[checked_index(row)][0], p.a[checked_index(row)][1]);
+        }, arg("row"))
+        .def("__setitem__", [](Mat &p, std::pair<long, long> at, double x) {
+            p.a[checked_index(at.first)][checked_index(at.second)] = x;
+        }, arg("at"), arg("x"));
 }

@@ -326,6 +326,69 @@ class Inheritance(unittest.TestCase):
         self.assertEqual(xy(Reflects(1, 2) * 3), (3, 6))
 
 
+class OverloadedSpecials(unittest.TestCase):
+    """A special method defined more than once is one overload set (Mat: __mul__ for a matrix, a
+    Vec and a scalar, __eq__ for a matrix and a scalar, __getitem__ by (row, column) and by row).
+    A second def used to replace the first without a word."""
+
+    def setUp(self):
+        self.p = m.Mat(1.0, 2.0, 3.0, 4.0)
+        self.q = m.Mat(0.0, 1.0, 1.0, 0.0)
+
+    def elements(self, x):
+        return (x[0, 0], x[0, 1], x[1, 0], x[1, 1])
+
+    def test_each_definition_is_reached(self):
+        self.assertEqual(self.elements(self.p * self.q), (2.0, 1.0, 4.0, 3.0))
+        self.assertEqual(self.p * m.Vec(1.0, 1.0), m.Vec(3.0, 7.0))
+        self.assertEqual(self.elements(self.p * 2.0), (2.0, 4.0, 6.0, 8.0))
+        self.assertEqual(self.elements(self.p * 2), (2.0, 4.0, 6.0, 8.0))   # int converts (second pass)
+        self.assertEqual(self.elements(3.0 * self.p), (3.0, 6.0, 9.0, 12.0))
+
+    def test_no_definition_takes_the_operand_gives_notimplemented(self):
+        with self.assertRaisesRegex(TypeError, r"^unsupported operand type\(s\) for \*: 'pyo3cpp_test_operators.Mat' and 'NoneType'$"):
+            self.p * None
+        with self.assertRaisesRegex(TypeError, r"^unsupported operand type\(s\) for \*: 'NoneType' and 'pyo3cpp_test_operators.Mat'$"):
+            None * self.p
+        self.assertIs(self.p.__mul__("x"), NotImplemented)
+
+    def test_in_place_overloads_keep_the_object(self):
+        x = m.Mat(1.0, 2.0, 3.0, 4.0)
+        before = x
+        x *= 2.0
+        self.assertIs(x, before)
+        self.assertEqual(self.elements(x), (2.0, 4.0, 6.0, 8.0))
+        x *= self.q
+        self.assertIs(x, before)
+        self.assertEqual(self.elements(x), (4.0, 2.0, 8.0, 6.0))
+        x *= x   # aliasing through an overload set
+        self.assertEqual(self.elements(x), (32.0, 20.0, 80.0, 52.0))
+
+    def test_comparison_overloads(self):
+        self.assertTrue(self.p == m.Mat(1.0, 2.0, 3.0, 4.0))
+        self.assertFalse(self.p == self.q)
+        self.assertTrue(m.Mat(5.0, 5.0, 5.0, 5.0) == 5.0)
+        self.assertFalse(self.p == 5.0)
+        self.assertFalse(self.p == "x")   # no definition takes a str: NotImplemented, then identity
+        self.assertTrue(self.p != "x")
+        with self.assertRaisesRegex(TypeError, "^'<' not supported between instances of"):
+            self.p < 1.0   # no __lt__ at all
+
+    def test_item_overloads_with_tuple_keys(self):
+        self.assertEqual(self.p[0, 1], 2.0)
+        self.assertEqual(self.p[1], (3.0, 4.0))
+        self.p[1, 0] = 9.5
+        self.assertEqual(self.p[1, 0], 9.5)
+        with self.assertRaisesRegex(IndexError, "^Mat index out of range$"):
+            self.p[2, 0]   # a body's error propagates: the next definition is not tried
+        with self.assertRaises(TypeError) as caught:
+            self.p["row"]
+        self.assertEqual(str(caught.exception),
+                         "__getitem__(): no overload accepts (str); the overloads are:\n"
+                         "    __getitem__(at: tuple[int, int]) -> float\n"
+                         "    __getitem__(row: int) -> tuple[float, float]")
+
+
 class Stubs(unittest.TestCase):
     def test_typed_signatures(self):
         # The generated stub (tests/stubs runs stubtest on it) carries the operators' types.
