@@ -137,6 +137,14 @@ def member_signature(cls, name):
 
 # --- one module -----------------------------------------------------------------------------
 
+_IN_PLACE = {"__iadd__", "__isub__", "__imul__", "__imatmul__", "__itruediv__", "__ifloordiv__",
+             "__imod__", "__ipow__", "__ilshift__", "__irshift__", "__iand__", "__ior__", "__ixor__"}
+
+
+def _is_in_place(name):
+    return name in _IN_PLACE
+
+
 def _is_simple_literal(value):
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return not isinstance(value, float) or value == value and value not in (
@@ -402,8 +410,23 @@ class _ModuleStub:
         return [f"class {name}({bases}): ..."]
 
     def _method(self, name, text, first, slot=None):
-        return self._overloads(
-            text, lambda line: self._render_def(name, *self._typed_params(line, first, slot)))
+        render = lambda line: self._render_def(name, *self._typed_params(line, first, slot))
+        lines = text.split("\n")
+        if len(lines) > 1:
+            # Overloads a stub renders alike (__eq__'s operand is always `object`) are one def.
+            seen, kept = set(), []
+            for line in lines:
+                key = tuple(render(line))
+                if key not in seen:
+                    seen.add(key)
+                    kept.append(line)
+            text = "\n".join(kept)
+        out = self._overloads(text, render)
+        if slot is not None and len(text.split("\n")) > 1 and _is_in_place(slot):
+            # mypy checks an in-place operator against its binary one signature by signature,
+            # which overload sets of both rarely satisfy; the runtime's pairing is the class's.
+            out[0] += "  # type: ignore[misc]"
+        return out
 
     def other_class(self, name, cls):
         bases = [b for b in cls.__bases__ if b is not object]
