@@ -103,11 +103,13 @@
 
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
+#include "pyo3cpp/class_member_ref.hpp"
 #include "pyo3cpp/class_method.hpp"
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/class_pickle.hpp"
 #include "pyo3cpp/class_property.hpp"
 #include "pyo3cpp/class_special.hpp"
+#include "pyo3cpp/keep_alive.hpp"
 #include "pyo3cpp/module.hpp"
 #include "pyo3cpp/traverse.hpp"
 
@@ -580,8 +582,13 @@ private:
                 inst->value()->~T();
             }
         }
+        // A reference into an owner holds no T, but the owner (class_member_ref.hpp); what T
+        // kept alive goes after ~T, which may still use it (keep_alive.hpp).
+        PyObject *owner = detail::reference_owner(self);
+        if (detail::keeps_objects(self)) [[unlikely]] detail::release_kept(self);
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         type->tp_free(self);
+        Py_XDECREF(owner);
         Py_DECREF(type);
     }
     static int tp_traverse(PyObject *self, visitproc visit, void *arg)
@@ -589,6 +596,9 @@ private:
         TraverseGuard guard;
         Py_VISIT(reinterpret_cast<PyObject *>(Py_TYPE(self)));
         if (s_dict_offset != 0) Py_VISIT(*dict_slot(self));
+        Py_VISIT(detail::reference_owner(self));
+        if (detail::keeps_objects(self))
+            if (int kept = pyo3cpp_keep_alive_traverse(self, visit, arg)) return kept;
         Instance *inst = Instance::of(self);
         if (detail::GcHooks<T>::any() && inst->ready()) {
             if constexpr (is_locked_v<T>)
