@@ -63,7 +63,11 @@
 //   - def_classmethod(name, fn(Bound<PyType> cls, ...), ...): a classmethod ("($cls, ...)").
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
-//     exclusive; the value is converted before the lock is taken.
+//     exclusive; the value is converted before the lock is taken. A data member of a bound,
+//     non-frozen class type reads as a reference into the owner, which takes the owner's lock
+//     (class_member_ref.hpp); reference_internal(fn) does the same for a method returning T&.
+//   - arg("x").keep_alive(): the argument lives as long as self (methods, __init__) or the
+//     result (static methods, classmethods): keep_alive.hpp.
 //   - traverse(&T::a, &T::b, ...) (Py<...> members) or gc(visit, clear): the class becomes a GC
 //     type; tp_traverse runs under TraverseGuard, visits the type and the members of a
 //     constructed T (skipped while a writer holds the instance: GC then treats them as

@@ -14,7 +14,9 @@
 //
 // Contract:
 //   - Layout: PyObject header, the instance lock (8 bytes, used by `locked` classes), a state
-//     byte (empty / being constructed / constructed), then T at a 16-byte boundary: the same
+//     byte (empty / being constructed / constructed / a reference into an owner, whose storage
+//     then holds the owner and the address of its T: class_member_ref.hpp), a keep-alive byte
+//     (keep_alive.hpp), then T at a 16-byte boundary: the same
 //     offset for every bound class, so a bound subclass's object is also its base's (the base
 //     subobject sits at offset 0 of the derived T; class.hpp checks it). T's alignment must not
 //     exceed 16. ~T runs once, in tp_dealloc, only if T was constructed.

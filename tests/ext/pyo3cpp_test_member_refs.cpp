@@ -20,17 +20,32 @@ struct Vector {
     Vector() = default;
     Vector(double x_, double y_, double z_) : x(x_), y(y_), z(z_) {}
     void set_x(double v) { x = v; }
-    // x += k, y += 2k, z += 3k, spread out: an unlocked concurrent call loses updates or shows a
-    // broken invariant (y == 2x, z == 3x when starting from zero) to a reader.
+    // x += k, y += 2k, z += 3k, each a read-modify-write with a pause inside and between: an
+    // unlocked concurrent call loses updates, and a reader sees a broken invariant (y == 2x,
+    // z == 3x when starting from zero).
+    static void pause()
+    {
+        for (volatile int i = 0; i < 1000; i = i + 1) {
+        }
+    }
     void add(double k)
     {
-        x += k;
-        for (int i = 0; i < 4; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
-        y += 2 * k;
-        for (int i = 0; i < 4; ++i) std::atomic_signal_fence(std::memory_order_seq_cst);
-        z += 3 * k;
+        double v = x;
+        pause();
+        x = v + k;
+        v = y;
+        pause();
+        y = v + 2 * k;
+        v = z;
+        pause();
+        z = v + 3 * k;
     }
-    bool consistent() const { return y == 2 * x && z == 3 * x; }
+    bool consistent() const
+    {
+        const double a = x;
+        pause();
+        return y == 2 * a && z == 3 * a;
+    }
     double norm1() const { return x + y + z; }
 };
 
