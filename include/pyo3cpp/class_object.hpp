@@ -196,7 +196,7 @@ template <class T, bool Exclusive> class Access {
 public:
     using ref = std::conditional_t<Exclusive, T &, const T &>;
     Access(Python py, PyObject *object, const char *method)
-        : guard_(make_guard(py, object, method)), value_(&ready_value<T, Exclusive>(py, object, method))
+        : Access(py, object, method, Instance<T>::of(object)->ready())
     {
     }
     ref get() const noexcept { return *value_; }
@@ -204,13 +204,20 @@ public:
     std::remove_reference_t<ref> *operator->() const noexcept { return value_; }
 
 private:
+    // `own`: the instance holds its T (checked once, before the lock: the state of an instance
+    // others can reach only goes from empty to ready, never back while it is alive).
+    Access(Python py, PyObject *object, const char *method, bool own)
+        : guard_(make_guard(py, object, method, own)),
+          value_(own ? Instance<T>::of(object)->value() : &ready_value<T, Exclusive>(py, object, method))
+    {
+    }
     static constexpr bool kLocks = is_locked_v<T>;
     using Guard = std::conditional_t<kLocks, InstanceGuard<Exclusive>, char>;
-    static Guard make_guard(Python py, PyObject *object, const char *method)
+    static Guard make_guard(Python py, PyObject *object, const char *method, bool own)
     {
         if constexpr (kLocks) {
             Instance<T> *inst = Instance<T>::of(object);
-            if (inst->ready()) [[likely]]
+            if (own) [[likely]]
                 return InstanceGuard<Exclusive>(py, inst->lock, ClassBinding<T>::name, method);
             // A reference into an owner takes the owner's lock (class_member_ref.hpp).
             InstanceLock *lock = referent_lock(object, Exclusive);

@@ -1,9 +1,10 @@
 // class_property.hpp — a bound class's properties (def_readonly, def_readwrite, def_property):
 // the getset records and their getter/setter functions.
 //
-// Getters take the instance shared, setters exclusive; a member of a bound (non-frozen) class type
-// reads as a reference into the owner (class_member_ref.hpp: no copy; it takes the owner's lock); a setter converts the value before it
-// takes the lock and releases the references it gives up (the old value) after it, so no Python
+// Getters take the instance shared, setters exclusive; a member of a bound (non-frozen) class
+// type reads as a reference into the owner (class_member_ref.hpp: no copy; its uses take the
+// owner's lock), and assigning it copy-assigns. A setter converts the value before it takes the
+// lock and releases the references it gives up (the old value) after it, so no Python
 // code runs under it (no __del__, no weakref callback); it words a bad value as
 // "Counter.count must be int, not str". Deleting a property raises AttributeError. An unset
 // Py<> member reads as None.

@@ -25,8 +25,7 @@ struct Vector {
     // z == 3x when starting from zero).
     static void pause()
     {
-        for (volatile int i = 0; i < 1000; i = i + 1) {
-        }
+        for (int i = 0; i < 1000; ++i) __asm__ volatile("" ::: "memory");  // kept by the compiler
     }
     void add(double k)
     {
