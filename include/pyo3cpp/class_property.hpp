@@ -105,10 +105,36 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
         }
     }
 
+    // A member of a bound class type: a reference into the owner (class_member_ref.hpp).
+    static constexpr bool kRefersIntoOwner = [] {
+        if constexpr (std::is_member_object_pointer_v<Get>)
+            return refers_into_owner<std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>>();
+        else
+            return false;
+    }();
+
     static PyObject *getter(PyObject *self, void *closure)
     {
         const auto &rec = *static_cast<const TypedProperty *>(closure);
         Python py = Python::assume_attached();
+        if constexpr (kRefersIntoOwner) {
+            // Only the member's address is taken: no lock (the reference's uses take the owner's).
+            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+            try {
+                T &owner = ready_value<T>(py, self, rec.name.c_str());
+                return make_member_reference<M>(py, self, &(owner.*rec.get_fn),
+                                                std::is_same_v<Set, NoSetter> || is_frozen_v<T>, is_locked_v<T>);
+            } PYO3CPP_CATCH_ALL {
+                translate_current_exception(py);
+                return nullptr;
+            }
+        } else {
+            return read_value(py, rec, self);
+        }
+    }
+
+    static PyObject *read_value(Python py, const TypedProperty &rec, PyObject *self)
+    {
         if constexpr (std::is_member_object_pointer_v<Get>) {
             using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
             if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {
@@ -123,22 +149,6 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
                     return nullptr;
                 }
                 return result_to_python(py, copy);
-            }
-        }
-        if constexpr (std::is_member_object_pointer_v<Get>) {
-            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
-            if constexpr (refers_into_owner<M>()) {
-                // A member of a bound class type: a reference into the owner (class_member_ref.hpp).
-                // Only its address is taken: no lock (its uses take the owner's).
-                try {
-                    T &owner = ready_value<T>(py, self, rec.name.c_str());
-                    return make_member_reference<M>(py, self, &(owner.*rec.get_fn),
-                                                    std::is_same_v<Set, NoSetter> || is_frozen_v<T>,
-                                                    is_locked_v<T>);
-                } PYO3CPP_CATCH_ALL {
-                    translate_current_exception(py);
-                    return nullptr;
-                }
             }
         }
         try {

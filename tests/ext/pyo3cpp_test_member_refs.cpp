@@ -80,6 +80,18 @@ struct Fixed {  // a frozen owner: read-only references, no lock
     Vector v{4, 5, 6};
 };
 
+struct Pair {  // an unsynchronized owner: its references take no lock
+    Vector v;
+};
+
+struct Cell {  // a GC class, as a member of a GC owner (a reference then visits its owner)
+    Py<PyAny> tag;
+};
+struct Grid {
+    Cell cell;
+    Py<PyAny> extra;
+};
+
 std::atomic<long> g_live_chains{0};
 struct Chain {
     std::vector<double> lengths;
@@ -107,6 +119,9 @@ PYO3CPP_CLASS(Body);
 PYO3CPP_CLASS(Tag, pyo3cpp::frozen);
 PYO3CPP_CLASS(Tagged);
 PYO3CPP_CLASS(Fixed, pyo3cpp::frozen);
+PYO3CPP_CLASS(Pair, pyo3cpp::unsynchronized);
+PYO3CPP_CLASS(Cell);
+PYO3CPP_CLASS(Grid);
 PYO3CPP_CLASS(Chain);
 PYO3CPP_CLASS(Solver);
 PYO3CPP_CLASS(Holder);
@@ -159,6 +174,19 @@ PYO3CPP_MODULE(pyo3cpp_test_member_refs, m)
     m.add_class<Tag>("Tag").def_init<>().def_readonly("id", &Tag::id);
     m.add_class<Tagged>("Tagged").def_init<>().def_readwrite("tag", &Tagged::tag).def_readwrite("v", &Tagged::v);
     m.add_class<Fixed>("Fixed").def_init<>().def_readonly("v", &Fixed::v);
+
+    m.add_class<Pair>("Pair").def_init<>().def_readwrite("v", &Pair::v);
+    m.add_class<Cell>("Cell").def_init<>().def_readwrite("tag", &Cell::tag).traverse<&Cell::tag>();
+    m.add_class<Grid>("Grid")
+        .def_init<>()
+        .def_readonly("cell", &Grid::cell)
+        .def_readwrite("extra", &Grid::extra)
+        .gc([](const Grid &g, Visit &v) { v(g.cell.tag); v(g.extra); },
+            [](Grid &g) {
+                auto tag = std::move(g.cell.tag);
+                auto extra = std::move(g.extra);
+            })
+        .weakref();
 
     m.add_class<Chain>("Chain", "Segment lengths (no weak references).")
         .def_init<std::vector<double>>(arg("lengths"));

@@ -96,6 +96,22 @@ class MemberReferences(unittest.TestCase):
             fixed.v.add(1)
         self.assertEqual(xyz(fixed.v), (4, 5, 6))
 
+    def test_unsynchronized_owner(self):
+        pr = m.Pair()
+        v = pr.v
+        v.add(1)
+        pr.v.x = 5
+        self.assertEqual(xyz(pr.v), (5, 2, 3))
+        self.assertEqual(xyz(v), (5, 2, 3))
+
+    def test_cycle_through_a_reference_is_collected(self):
+        g = m.Grid()
+        g.extra = g.cell  # g -> (extra) reference -> (owner) g
+        alive = weakref.ref(g)
+        del g
+        gc.collect()
+        self.assertIsNone(alive())
+
     def test_frozen_member_types_are_copied(self):
         t = m.Tagged()
         self.assertIsNot(t.tag, t.tag)
