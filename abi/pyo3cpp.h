@@ -232,6 +232,18 @@ PYO3CPP_API long pyo3cpp_pool_pending(void) PYO3CPP_NOEXCEPT;
 PYO3CPP_API void pyo3cpp_drop_scope_enter(void) PYO3CPP_NOEXCEPT;
 PYO3CPP_API void pyo3cpp_drop_scope_exit(void);
 
+/* Keep-alive (1.7): `patient` lives at least as long as `nurse` (attached; both non-NULL).
+ * nurse_is_instance != 0: `nurse` is an instance of a bound class, whose tp_dealloc and tp_clear
+ * call pyo3cpp_keep_alive_release and whose tp_traverse calls pyo3cpp_keep_alive_traverse (the
+ * patients live in the runtime's table; no weak reference needed). Otherwise a weak reference to
+ * `nurse` holds the patient until the nurse dies (TypeError if it supports none). Returns 0, or
+ * -1 with an exception set. Release may run Python code (the patients' finalisers); traverse
+ * runs no Python code, takes no reference, and returns the first non-zero visit result. */
+PYO3CPP_API int pyo3cpp_keep_alive(PyObject *nurse, PyObject *patient, int nurse_is_instance);
+PYO3CPP_API void pyo3cpp_keep_alive_release(PyObject *nurse);
+PYO3CPP_API int pyo3cpp_keep_alive_traverse(PyObject *nurse, int (*visit)(PyObject *, void *),
+                                            void *arg) PYO3CPP_NOEXCEPT;
+
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:

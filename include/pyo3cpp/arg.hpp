@@ -20,6 +20,8 @@
 //     as `=None`.
 //   - pos_only(): the parameters before it are positional-only. kw_only(): the ones after it are
 //     keyword-only. Parameters after an Args parameter are keyword-only too, as in Python.
+//   - arg("x").keep_alive(): the argument lives as long as self (methods, constructors) or the
+//     result (functions, static methods, classmethods); see keep_alive.hpp.
 //   - Args holds a tuple (Bound<PyTuple>), Kwargs a dict (Bound<PyDict>), both new objects
 //     owned by the call; Args must come after the positional parameters, Kwargs last.
 // Thread: definition-time values; no Python involved. Cost: none per call.
@@ -123,6 +125,20 @@ template <class V> struct ArgDefault {
     V value;
 };
 
+// arg("chain").keep_alive() (= value): the argument lives as long as the call's nurse (self for
+// methods and constructors, the result otherwise; keep_alive.hpp).
+template <class V> struct KeptArgDefault {
+    const char *name;
+    V value;
+};
+struct KeptArg {
+    const char *name;
+    template <class V> KeptArgDefault<std::decay_t<V>> operator=(V &&value) const
+    {
+        return KeptArgDefault<std::decay_t<V>>{name, std::forward<V>(value)};
+    }
+};
+
 struct Arg {
     const char *name;
     // arg("lo") = 0: the parameter may be omitted; the value is converted to its C++ type.
@@ -130,6 +146,9 @@ struct Arg {
     {
         return ArgDefault<std::decay_t<V>>{name, std::forward<V>(value)};
     }
+    // The argument is kept alive as long as self (methods, constructors) or the result
+    // (functions, static methods, classmethods): keep_alive.hpp.
+    constexpr KeptArg keep_alive() const noexcept { return KeptArg{name}; }
 };
 
 // arg("name"): names a Python parameter (see the contract above).
@@ -146,6 +165,8 @@ template <> struct is_arg_spec<Arg> : std::true_type {};
 template <class V> struct is_arg_spec<ArgDefault<V>> : std::true_type {};
 template <> struct is_arg_spec<KwOnlyMarker> : std::true_type {};
 template <> struct is_arg_spec<PosOnlyMarker> : std::true_type {};
+template <> struct is_arg_spec<KeptArg> : std::true_type {};
+template <class V> struct is_arg_spec<KeptArgDefault<V>> : std::true_type {};
 template <class T> inline constexpr bool is_arg_spec_v = is_arg_spec<std::remove_cvref_t<T>>::value;
 
 template <class T> inline constexpr bool is_marker_v =
@@ -153,6 +174,12 @@ template <class T> inline constexpr bool is_marker_v =
 
 template <class T> struct spec_default : std::false_type {};
 template <class V> struct spec_default<ArgDefault<V>> : std::true_type {};
+template <class V> struct spec_default<KeptArgDefault<V>> : std::true_type {};
+
+// The spec asks for keep-alive (arg("x").keep_alive()).
+template <class T> struct spec_keeps_alive : std::false_type {};
+template <> struct spec_keeps_alive<KeptArg> : std::true_type {};
+template <class V> struct spec_keeps_alive<KeptArgDefault<V>> : std::true_type {};
 
 }  // namespace detail
 }  // namespace pyo3cpp

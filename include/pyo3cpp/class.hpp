@@ -67,7 +67,11 @@
 //   - def_classmethod(name, fn(Bound<PyType> cls, ...), ...): a classmethod ("($cls, ...)").
 //   - def_static(name, callable, ...): a staticmethod. def_readonly / def_readwrite (data
 //     members) and def_property(name, getter, [setter]): properties; getters shared, setters
-//     exclusive; the value is converted before the lock is taken.
+//     exclusive; the value is converted before the lock is taken. A data member of a bound,
+//     non-frozen class type reads as a reference into the owner, which takes the owner's lock
+//     (class_member_ref.hpp); reference_internal(fn) does the same for a method returning T&.
+//   - arg("x").keep_alive(): the argument lives as long as self (methods, __init__) or the
+//     result (static methods, classmethods): keep_alive.hpp.
 //   - Overloads (overload.hpp): def_init, def, def_static or def_classmethod again with a name
 //     the class already has in that kind makes one set, tried in order, exact types first; the
 //     class's doc then lists every constructor. A special method defined again is a set too
@@ -114,12 +118,14 @@
 
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
+#include "pyo3cpp/class_member_ref.hpp"
 #include "pyo3cpp/class_method.hpp"
 #include "pyo3cpp/class_number.hpp"
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/class_pickle.hpp"
 #include "pyo3cpp/class_property.hpp"
 #include "pyo3cpp/class_special.hpp"
+#include "pyo3cpp/keep_alive.hpp"
 #include "pyo3cpp/module.hpp"
 #include "pyo3cpp/overload.hpp"
 #include "pyo3cpp/traverse.hpp"
@@ -708,8 +714,13 @@ private:
                 inst->value()->~T();
             }
         }
+        // A reference into an owner holds no T, but the owner (class_member_ref.hpp); what T
+        // kept alive goes after ~T, which may still use it (keep_alive.hpp).
+        PyObject *owner = detail::reference_owner(self);
+        if (detail::keeps_objects(self)) [[unlikely]] detail::release_kept(self);
         if (s_dict_offset != 0) Py_CLEAR(*dict_slot(self));
         type->tp_free(self);
+        Py_XDECREF(owner);
         Py_DECREF(type);
     }
     static int tp_traverse(PyObject *self, visitproc visit, void *arg)
@@ -717,6 +728,9 @@ private:
         TraverseGuard guard;
         Py_VISIT(reinterpret_cast<PyObject *>(Py_TYPE(self)));
         if (s_dict_offset != 0) Py_VISIT(*dict_slot(self));
+        Py_VISIT(detail::reference_owner(self));
+        if (detail::keeps_objects(self))
+            if (int kept = pyo3cpp_keep_alive_traverse(self, visit, arg)) return kept;
         Instance *inst = Instance::of(self);
         if (detail::GcHooks<T>::any() && inst->ready()) {
             if constexpr (is_locked_v<T>)

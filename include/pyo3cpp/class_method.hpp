@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_member_ref.hpp"
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/function.hpp"
 
@@ -66,6 +67,10 @@ template <auto Fn> struct fixed_member {
     }
 };
 template <auto Fn> struct method_shape<fixed_member<Fn>> : method_shape<decltype(Fn)> {};
+// reference_internal(fn): fn's shape, returning a reference into the instance (class_member_ref.hpp).
+template <class F> struct method_shape<ReturnsInternal<F>> : method_shape<F> {
+    using result = InternalRef<std::remove_reference_t<typename method_shape<F>::result>>;
+};
 
 template <class T> struct is_std_optional : std::false_type {};
 template <class T> struct is_std_optional<std::optional<T>> : std::true_type {};
@@ -122,6 +127,16 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
             Access<T, kind::exclusive> access(py, self.self, name);
             // self was the last lock of the call's scope (function.hpp): the body starts.
             if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();
+            if constexpr (is_internal_ref<Plain>::value) {  // reference_internal: the owner is self
+                Plain ref = std::invoke(fn, access.get(), std::forward<A>(args)...);
+                const auto *begin = reinterpret_cast<const char *>(&access.get());
+                ref.owner = self.self;
+                ref.owner_begin = begin;
+                ref.owner_end = begin + sizeof(T);
+                ref.owner_read_only = is_frozen_v<T>;
+                ref.owner_locked = is_locked_v<T>;
+                return ref;
+            }
             return finish(py, [&]() -> decltype(auto) {
                 return std::invoke(fn, access.get(), std::forward<A>(args)...);
             });
@@ -145,6 +160,9 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
         }
     }
 };
+
+// keep_alive (keep_alive.hpp): a method's and a constructor's nurse is its instance.
+template <class T, class F, bool Next> struct keep_alive_nurse_is_self<MethodCall<T, F, Next>> : std::true_type {};
 
 [[noreturn, gnu::cold]] inline void raise_derived_init(Python py, const char *method, PyObject *object)
 {
@@ -211,6 +229,7 @@ template <class T, class... A> struct InitArgs {
                         [&](void *where) { new (where) T(std::forward<A>(args)...); });
     }
 };
+template <class T, class... A> struct keep_alive_nurse_is_self<InitArgs<T, A...>> : std::true_type {};
 template <class T, class F, class Args = typename callable_traits<F>::args> struct InitFactory;
 template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>> {
     F fn;
@@ -225,6 +244,8 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         });
     }
 };
+
+template <class T, class F> struct keep_alive_nurse_is_self<InitFactory<T, F>> : std::true_type {};
 
 // B's subobject starts where T does (what extends<B> relies on). The pointer is converted on
 // storage holding no object, which the vptr sanitizer would flag for polymorphic types.

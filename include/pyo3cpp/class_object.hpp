@@ -14,7 +14,9 @@
 //
 // Contract:
 //   - Layout: PyObject header, the instance lock (8 bytes, used by `locked` classes), a state
-//     byte (empty / being constructed / constructed), then T at a 16-byte boundary: the same
+//     byte (empty / being constructed / constructed / a reference into an owner, whose storage
+//     then holds the owner and the address of its T: class_member_ref.hpp), a keep-alive byte
+//     (keep_alive.hpp), then T at a 16-byte boundary: the same
 //     offset for every bound class, so a bound subclass's object is also its base's (the base
 //     subobject sits at offset 0 of the derived T; class.hpp checks it). T's alignment must not
 //     exceed 16. ~T runs once, in tp_dealloc, only if T was constructed.
@@ -57,16 +59,28 @@ namespace pyo3cpp {
 namespace detail {
 
 enum : std::uint8_t { kEmpty = 0, kConstructing = 1, kReady = 2 };
+// A reference into an owner (class_member_ref.hpp): the state is kRefersInto plus its flags, and
+// the storage holds a RefersInto instead of a T. Never kReady, so the ready check on every access
+// sends it down the slow path: plain instances pay nothing for references existing.
+enum : std::uint8_t { kRefersInto = 0x10, kRefConst = 0x01, kRefOwnerLocked = 0x02 };
+struct RefersInto {
+    PyObject *owner;  // a strong reference: the object whose memory holds the T
+    void *value;      // the T inside it
+};
 
 // The object of a bound class T.
 template <class T> struct Instance {
     PyObject ob_base;
     InstanceLock lock;
     std::atomic<std::uint8_t> state;
-    alignas(16) unsigned char storage[sizeof(T)];  // one offset for all T (bound inheritance)
+    std::atomic<std::uint8_t> keeps;  // 1: the runtime keeps objects alive for it (keep_alive.hpp)
+    // One offset for all T (bound inheritance); room for a RefersInto (free: the object's size
+    // is a multiple of 16 either way).
+    alignas(16) unsigned char storage[sizeof(T) > sizeof(RefersInto) ? sizeof(T) : sizeof(RefersInto)];
 
     T *value() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
     bool ready() const noexcept { return state.load(std::memory_order_acquire) == kReady; }
+    RefersInto &refers() noexcept { return *reinterpret_cast<RefersInto *>(storage); }
     static Instance *of(PyObject *o) noexcept
     {
         // The object is bigger than a PyObject; keep the compiler from assuming otherwise.
@@ -130,13 +144,50 @@ template <class T> struct ClassBinding {
     throw PyErr::new_err(py, PyExc_TypeError, text);
 }
 
-// The T of `object` (an instance of T's class), or TypeError when T is not constructed.
-template <class T> T &ready_value(Python py, PyObject *object, const char *method)
+// The instance lock of any bound class's object: at the same offset for every T.
+inline InstanceLock &lock_of(PyObject *object) noexcept { return Instance<char>::of(object)->lock; }
+
+[[noreturn, gnu::cold]] inline void raise_read_only_reference(Python py, const char *cls, const char *method)
+{
+    std::string text = (method != nullptr ? std::string(cls) + "." + method + "(): the instance"
+                                          : std::string("the ") + cls + " instance") +
+                       " is a read-only reference into its owner (a def_readonly member, or an "
+                       "immutable owner); modify a copy (copy.copy) instead";
+    throw PyErr::new_err(py, PyExc_TypeError, text);
+}
+
+// The slow path of ready_value: the T a reference refers to (raises for an exclusive use of a
+// read-only one), or TypeError when the instance holds no T.
+[[gnu::cold, gnu::noinline]] inline void *referent(Python py, PyObject *object, bool exclusive, const char *cls,
+                                                   const char *method)
+{
+    Instance<char> *inst = Instance<char>::of(object);
+    const std::uint8_t state = inst->state.load(std::memory_order_acquire);
+    if ((state & kRefersInto) == 0) raise_not_initialised(py, cls, method);
+    if (exclusive && (state & kRefConst) != 0) raise_read_only_reference(py, cls, method);
+    return inst->refers().value;
+}
+
+// The T of `object` (an instance of T's class, or a reference into an owner's T), or TypeError
+// when it holds none (or, Exclusive, when it is a read-only reference).
+template <class T, bool Exclusive = false> T &ready_value(Python py, PyObject *object, const char *method)
 {
     Instance<T> *inst = Instance<T>::of(object);
     if (!inst->ready()) [[unlikely]]
-        raise_not_initialised(py, ClassBinding<T>::name, method);
+        return *std::launder(static_cast<T *>(referent(py, object, Exclusive, ClassBinding<T>::name, method)));
     return *inst->value();
+}
+
+// The lock a reference's access takes (nullptr: none: its owner is not a `locked` class, or the
+// access is refused anyway). For an instance that is not a reference: its own lock (the access
+// then fails on the missing T, as before).
+[[gnu::cold, gnu::noinline]] inline InstanceLock *referent_lock(PyObject *object, bool exclusive) noexcept
+{
+    Instance<char> *inst = Instance<char>::of(object);
+    const std::uint8_t state = inst->state.load(std::memory_order_acquire);
+    if ((state & kRefersInto) == 0) return &inst->lock;
+    if ((state & kRefOwnerLocked) == 0 || (exclusive && (state & kRefConst) != 0)) return nullptr;
+    return &lock_of(inst->refers().owner);
 }
 
 // Access to the T of an instance for one call: locked as the policy says (Exclusive: T&,
@@ -145,7 +196,7 @@ template <class T, bool Exclusive> class Access {
 public:
     using ref = std::conditional_t<Exclusive, T &, const T &>;
     Access(Python py, PyObject *object, const char *method)
-        : guard_(make_guard(py, object, method)), value_(&ready_value<T>(py, object, method))
+        : Access(py, object, method, Instance<T>::of(object)->ready())
     {
     }
     ref get() const noexcept { return *value_; }
@@ -153,15 +204,28 @@ public:
     std::remove_reference_t<ref> *operator->() const noexcept { return value_; }
 
 private:
+    // `own`: the instance holds its T (checked once, before the lock: the state of an instance
+    // others can reach only goes from empty to ready, never back while it is alive).
+    Access(Python py, PyObject *object, const char *method, bool own)
+        : guard_(make_guard(py, object, method, own)),
+          value_(own ? Instance<T>::of(object)->value() : &ready_value<T, Exclusive>(py, object, method))
+    {
+    }
     static constexpr bool kLocks = is_locked_v<T>;
     using Guard = std::conditional_t<kLocks, InstanceGuard<Exclusive>, char>;
-    static Guard make_guard(Python py, PyObject *object, const char *method)
+    static Guard make_guard(Python py, PyObject *object, const char *method, bool own)
     {
-        if constexpr (kLocks)
-            return InstanceGuard<Exclusive>(py, Instance<T>::of(object)->lock,
-                                            ClassBinding<T>::name, method);
-        else
+        if constexpr (kLocks) {
+            Instance<T> *inst = Instance<T>::of(object);
+            if (own) [[likely]]
+                return InstanceGuard<Exclusive>(py, inst->lock, ClassBinding<T>::name, method);
+            // A reference into an owner takes the owner's lock (class_member_ref.hpp).
+            InstanceLock *lock = referent_lock(object, Exclusive);
+            if (lock == nullptr) return InstanceGuard<Exclusive>();
+            return InstanceGuard<Exclusive>(py, *lock, ClassBinding<T>::name, method);
+        } else {
             return 0;
+        }
     }
     [[no_unique_address]] Guard guard_;
     T *value_;
@@ -313,6 +377,11 @@ template <BoundClass T> struct param<Py<T>> : instance_param {
         return param<Borrowed<T>>::convert(py, object).unbind();
     }
 };
+
+// keep_alive (keep_alive.hpp): these results are always instances of a bound class.
+template <BoundClass T> struct result_is_instance<T> : std::true_type {};
+template <BoundClass T> struct result_is_instance<Bound<T>> : std::true_type {};
+template <BoundClass T> struct result_is_instance<Py<T>> : std::true_type {};
 
 // Results: a T by value becomes a new instance holding it (moved).
 template <BoundClass T> struct moves_into_python<T> : std::true_type {

@@ -1,8 +1,10 @@
 // class_property.hpp — a bound class's properties (def_readonly, def_readwrite, def_property):
 // the getset records and their getter/setter functions.
 //
-// Getters take the instance shared, setters exclusive; a setter converts the value before it
-// takes the lock and releases the references it gives up (the old value) after it, so no Python
+// Getters take the instance shared, setters exclusive; a member of a bound (non-frozen) class
+// type reads as a reference into the owner (class_member_ref.hpp: no copy; its uses take the
+// owner's lock), and assigning it copy-assigns. A setter converts the value before it takes the
+// lock and releases the references it gives up (the old value) after it, so no Python
 // code runs under it (no __del__, no weakref callback); it words a bad value as
 // "Counter.count must be int, not str". Deleting a property raises AttributeError. An unset
 // Py<> member reads as None.
@@ -70,6 +72,16 @@ template <class T> [[noreturn]] void raise_setter_error(Python py, const PyErr &
 // A stand-in for "no setter".
 struct NoSetter {};
 
+// A data member read through its owner as a reference into it (not a copy): one of a bound,
+// non-frozen class type.
+template <class M> constexpr bool refers_into_owner()
+{
+    if constexpr (BoundClass<M>)
+        return !is_frozen_v<M>;
+    else
+        return false;
+}
+
 template <class T, class Get, class Set> struct TypedProperty final : PropertyRecord {
     Get get_fn;
     Set set_fn;
@@ -93,10 +105,36 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
         }
     }
 
+    // A member of a bound class type: a reference into the owner (class_member_ref.hpp).
+    static constexpr bool kRefersIntoOwner = [] {
+        if constexpr (std::is_member_object_pointer_v<Get>)
+            return refers_into_owner<std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>>();
+        else
+            return false;
+    }();
+
     static PyObject *getter(PyObject *self, void *closure)
     {
         const auto &rec = *static_cast<const TypedProperty *>(closure);
         Python py = Python::assume_attached();
+        if constexpr (kRefersIntoOwner) {
+            // Only the member's address is taken: no lock (the reference's uses take the owner's).
+            using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+            try {
+                T &owner = ready_value<T>(py, self, rec.name.c_str());
+                return make_member_reference<M>(py, self, &(owner.*rec.get_fn),
+                                                std::is_same_v<Set, NoSetter> || is_frozen_v<T>, is_locked_v<T>);
+            } PYO3CPP_CATCH_ALL {
+                translate_current_exception(py);
+                return nullptr;
+            }
+        } else {
+            return read_value(py, rec, self);
+        }
+    }
+
+    static PyObject *read_value(Python py, const TypedProperty &rec, PyObject *self)
+    {
         if constexpr (std::is_member_object_pointer_v<Get>) {
             using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
             if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {

@@ -202,6 +202,14 @@ template <> struct owner_kind<Kwargs> : owner_kind<Bound<PyDict>> {};
 // bound class returned by value: class_object.hpp specialises this).
 template <class T> struct moves_into_python : std::false_type {};
 
+// keep_alive (arg.hpp): who keeps the argument (the nurse), and how (keep_alive.hpp defines it).
+// A call whose nurse is its self (a method's instance, a constructor's new object): the call
+// type specialises this (class_method.hpp); otherwise the nurse is the result.
+template <class F> struct keep_alive_nurse_is_self : std::false_type {};
+// A result that is always an instance of a bound class (class_object.hpp specialises this).
+template <class R> struct result_is_instance : std::false_type {};
+template <bool NurseIsInstance> void keep_alive(Python py, PyObject *nurse, PyObject *patient);
+
 }  // namespace pyo3cpp::detail
 
 // CPython's integer constructors never throw (they return NULL with the error set): said to GCC,
@@ -639,6 +647,18 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         values_tuple values{convert_one<I, MaybeMissing>(py, slots)...};
         if constexpr (!split::takes_self) call_locks.close();
         auto &callable = const_cast<F &>(fn);
+        if constexpr (keeps_any_alive()) {
+            PyObject *result = call_and_convert_values<I...>(py, callable, values, self);
+            if (result != nullptr) keep_arguments_alive<I...>(py, result, slots, self);
+            return result;
+        } else {
+            return call_and_convert_values<I...>(py, callable, values, self);
+        }
+    }
+    template <std::size_t... I>
+    static PyObject *call_and_convert_values(Python py, F &callable, values_tuple &values,
+                                             [[maybe_unused]] PyObject *self)
+    {
         if constexpr (split::takes_self && split::takes_token)
             return call_and_convert(py, callable, MethodSelf{self}, py, std::get<I>(std::move(values))...);
         else if constexpr (split::takes_self)
@@ -647,6 +667,37 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             return call_and_convert(py, callable, py, std::get<I>(std::move(values))...);
         else
             return call_and_convert(py, callable, std::get<I>(std::move(values))...);
+    }
+
+    // arg("x").keep_alive(): after a successful call, each such argument given is tied to the
+    // nurse (self or the result). A failure drops the result and raises.
+    template <std::size_t I> static constexpr bool keeps_alive()
+    {
+        if constexpr (named && !variadic[I])
+            return spec_keeps_alive<std::tuple_element_t<spec_of<I>(), std::tuple<Specs...>>>::value;
+        else
+            return false;
+    }
+    static constexpr bool keeps_any_alive()
+    {
+        return []<std::size_t... I>(std::index_sequence<I...>) { return (keeps_alive<I>() || ... || false); }(
+            std::make_index_sequence<arity>());
+    }
+    template <std::size_t... I>
+    static void keep_arguments_alive(Python py, PyObject *&result, PyObject *const *slots, PyObject *self)
+    {
+        constexpr bool by_self = keep_alive_nurse_is_self<F>::value;
+        PyObject *nurse = by_self ? self : result;
+        constexpr bool instance = by_self || result_is_instance<std::remove_cvref_t<typename traits::result>>::value;
+        try {
+            ([&] {
+                if constexpr (keeps_alive<I>())
+                    if (slots[I] != nullptr) keep_alive<instance>(py, nurse, slots[I]);
+            }(), ...);
+        } catch (...) {
+            Py_CLEAR(result);
+            throw;
+        }
     }
 
     // Keywords, omitted arguments, *args/**kwargs: bound by the runtime into one slot each.

@@ -51,3 +51,4 @@
 #include "pyo3cpp/instance_lock.hpp"
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/class.hpp"
+#include "pyo3cpp/keep_alive.hpp"

@@ -137,6 +137,10 @@ static void not_attached(const char *where)
     pyo3cpp_release_ref(NULL);
     pyo3cpp_defer_decref(NULL);
     TAP_OK(pyo3cpp_pool_pending() == pending, NAMED("release_ref/defer_decref(NULL) queue nothing"));
+    TAP_OK(pyo3cpp_keep_alive(fake, fake, 1) == -1, NAMED("pyo3cpp_keep_alive: -1"));
+    pyo3cpp_keep_alive_release(fake);
+    TAP_OK(pyo3cpp_keep_alive_traverse(NULL, NULL, NULL) == 0,
+           NAMED("pyo3cpp_keep_alive_traverse(NULL): 0"));
     pyo3cpp_drop_scope_exit();  /* without an enter: nothing to close */
     pyo3cpp_drop_scope_enter();
     pyo3cpp_drop_scope_exit();
@@ -392,6 +396,16 @@ static void attached_nulls(void)
                    raised(PyExc_ValueError, NULL),
                "pyo3cpp_overload_call(nargs < 0): ValueError");
     }
+    TAP_OK(pyo3cpp_keep_alive(NULL, obj, 1) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_keep_alive(NULL nurse): ValueError");
+    TAP_OK(pyo3cpp_keep_alive(obj, NULL, 0) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_keep_alive(NULL patient): ValueError");
+    TAP_OK(pyo3cpp_keep_alive(Py_None, obj, 0) == -1 && raised(PyExc_TypeError, "weak"),
+           "pyo3cpp_keep_alive(nurse without weak references): TypeError");
+    pyo3cpp_keep_alive_release(NULL);
+    pyo3cpp_keep_alive_release(obj); /* keeps nothing: a no-op */
+    TAP_OK(no_error() && pyo3cpp_keep_alive_traverse(obj, NULL, NULL) == 0,
+           "pyo3cpp_keep_alive_release/traverse of a nurse keeping nothing: no-ops");
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
     TAP_OK(pyo3cpp_detach(NULL, NULL) == -1 && raised(PyExc_ValueError, "fn is NULL"),
