@@ -239,9 +239,9 @@ PYO3CPP_API void pyo3cpp_drop_scope_exit(void);
  * `nurse` holds the patient until the nurse dies (TypeError if it supports none). Returns 0, or
  * -1 with an exception set. Release may run Python code (the patients' finalisers); traverse
  * runs no Python code, takes no reference, and returns the first non-zero visit result. */
-PYO3CPP_API int pyo3cpp_keep_alive(PyObject *nurse, PyObject *patient, int nurse_is_instance);
-PYO3CPP_API void pyo3cpp_keep_alive_release(PyObject *nurse);
-PYO3CPP_API int pyo3cpp_keep_alive_traverse(PyObject *nurse, int (*visit)(PyObject *, void *),
+PYO3CPP_API int pyo3cpp_keep_alive(struct _object *nurse, struct _object *patient, int nurse_is_instance);
+PYO3CPP_API void pyo3cpp_keep_alive_release(struct _object *nurse);
+PYO3CPP_API int pyo3cpp_keep_alive_traverse(struct _object *nurse, int (*visit)(struct _object *, void *),
                                             void *arg) PYO3CPP_NOEXCEPT;
 
 /* --------------------------------------------------------- critical sections */
