@@ -233,8 +233,8 @@ PYO3CPP_API void pyo3cpp_drop_scope_enter(void) PYO3CPP_NOEXCEPT;
 PYO3CPP_API void pyo3cpp_drop_scope_exit(void);
 
 /* Keep-alive (1.7): `patient` lives at least as long as `nurse` (attached; both non-NULL).
- * nurse_is_instance != 0: `nurse` is an instance of a bound class, whose tp_dealloc and tp_clear
- * call pyo3cpp_keep_alive_release and whose tp_traverse calls pyo3cpp_keep_alive_traverse (the
+ * nurse_is_instance != 0: `nurse` is an instance of a bound class, whose tp_dealloc
+ * calls pyo3cpp_keep_alive_release and whose tp_traverse calls pyo3cpp_keep_alive_traverse (the
  * patients live in the runtime's table; no weak reference needed). Otherwise a weak reference to
  * `nurse` holds the patient until the nurse dies (TypeError if it supports none). Returns 0, or
  * -1 with an exception set. Release may run Python code (the patients' finalisers); traverse

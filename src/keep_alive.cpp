@@ -3,7 +3,7 @@
 //
 // Two ways to tie a patient's life to a nurse's:
 //   - the nurse is an instance of a bound class: a process-wide table nurse -> patients, under a
-//     mutex; the instance's own flag byte tells its tp_dealloc / tp_clear to release them
+//     mutex; the instance's own flag byte tells its tp_dealloc to release them
 //     (pyo3cpp_keep_alive_release) and its tp_traverse to visit them (so a cycle through a kept
 //     object is collected when the class is a GC type). No weak-reference support is needed.
 //   - any other nurse: a weak reference to it whose callback holds the patient; the callback

@@ -527,7 +527,7 @@ inline void child() noexcept
 {
     // The detached wait takes the lock and keeps it as the thread re-attaches: the lock's own
     // queue decides who goes next, and each waiter wakes once. (Giving it back to re-take it
-    // attached woke every waiter again at each release: 4,000 waiters took 36 s on 3.11.)
+    // attached woke every waiter again at each release: quadratic in the number of waiters.)
     // A thread that re-attaches during finalisation is ended (3.11 to 3.13.5: a forced unwind,
     // and GiveBackOnUnwind returns the lock) or parked for ever (3.14, later 3.13 releases). So
     // a waiter that wakes once finalisation has begun gives the lock back before re-attaching;
