@@ -12,8 +12,7 @@
 //     Nothing is kept when the call fails, the argument was omitted, or is the nurse itself.
 //   - A nurse that is an instance of a bound class (self, or a result whose C++ type is a bound
 //     class, Bound<T> or Py<T> of one) keeps its patients in the runtime's table, released when
-//     it is deallocated (after ~T, which may still use them; tp_clear keeps them for the same
-//     reason): no weak-reference support needed. Its tp_traverse visits
+//     it is deallocated, after ~T (tp_clear keeps them: T may use them). Its tp_traverse visits
 //     them when the class is a GC type (traverse/gc/dict), so a cycle through a patient that
 //     refers back to its nurse is collected; for a non-GC class such a cycle is not.
 //   - Any other nurse gets a weak reference whose callback releases the patient; one that
