@@ -1,6 +1,8 @@
 """Runs unittest test files and reports every test case as TAP, so Meson counts them.
 
 Usage: python tap_runner.py DIR_OR_FILE...  (test_*.py files in each directory)
+PYO3CPP_PYTHON_TESTS=test_a,test_b keeps only those modules of a directory (scripts/test --tsan
+runs the lock tests alone this way).
 """
 import os
 import sys
@@ -72,8 +74,13 @@ class TapResult(unittest.TestResult):
 def main(paths):
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
+    chosen = [name for name in os.environ.get("PYO3CPP_PYTHON_TESTS", "").split(",") if name]
     for path in paths:
-        if os.path.isdir(path):
+        if os.path.isdir(path) and chosen:
+            sys.path.insert(0, path)
+            for name in chosen:
+                suite.addTests(loader.loadTestsFromName(name))
+        elif os.path.isdir(path):
             sys.path.insert(0, path)
             suite.addTests(loader.discover(path, pattern="test_*.py", top_level_dir=path))
         else:
