@@ -116,6 +116,7 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_buffer.hpp"
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
 #include "pyo3cpp/class_member_ref.hpp"
@@ -327,6 +328,14 @@ public:
         detail::GcHooks<T>::visit = visit;
         detail::GcHooks<T>::clear = clear;
         gc_ = true;
+        return *this;
+    }
+
+    // The buffer protocol: memoryview(obj) sees what describe(T&) says (class_buffer.hpp).
+    template <class Describe> ClassDef &def_buffer(Describe describe, BufferExports T::*exports)
+    {
+        detail::BufferSlots<T>::describe = [describe](T &value) { return std::invoke(describe, value); };
+        detail::BufferSlots<T>::exports = exports;
         return *this;
     }
 
@@ -924,6 +933,7 @@ private:
         special(detail::kBool, Py_nb_bool, reinterpret_cast<void *>(&Specials::boolean));
         special(detail::kCall, Py_tp_call, reinterpret_cast<void *>(&Specials::call_slot));
         detail::NumberSlots<T>::add_slots(slots);
+        detail::BufferSlots<T>::add_slots(slots);
         for (int op : {detail::kLt, detail::kLe, detail::kEq, detail::kNe, detail::kGt, detail::kGe})
             if (Specials::record[op] != nullptr) {
                 slots.push_back({Py_tp_richcompare, reinterpret_cast<void *>(&Specials::richcompare)});
