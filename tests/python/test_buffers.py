@@ -306,5 +306,42 @@ class ArraysOut(unittest.TestCase):
             self.assertEqual(out.stdout.strip(), "ok", out.stderr)
 
 
+class DocsExample(unittest.TestCase):
+    """examples/arrays: docs/arrays.md shows it byte for byte, and it behaves as shown there."""
+
+    def test_docs_show_the_source_verbatim(self):
+        import pathlib
+        import re
+        root = pathlib.Path(__file__).resolve().parents[2]
+        docs = (root / "docs" / "arrays.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "arrays" / "pyo3cpp_arrays.cpp").read_text(encoding="utf-8")
+        self.assertIn(source, re.findall(r"^```cpp\n(.*?)^```$", docs, re.S | re.M))
+
+    def test_as_shown(self):
+        import pyo3cpp_arrays as a
+        self.assertEqual(a.total(array.array("d", [1.0, 2.5])), 3.5)
+        with self.assertRaises(TypeError) as cm:
+            a.total(b"abc")
+        self.assertEqual(str(cm.exception),
+                         "total() argument 'values' must be a C-contiguous 1-dimensional buffer of "
+                         "float64, not bytes (read-only 1-dimensional buffer of uint8 with shape (3,))")
+        pts = memoryview(array.array("d", range(6))).cast("B").cast("d", [2, 3])
+        a.scale(pts, 2.0)
+        self.assertEqual(pts.tolist(), [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]])
+        self.assertEqual(list(a.linspace(0, 1, 3)), [0.0, 0.5, 1.0])
+        s = a.Signal(4)
+        v = memoryview(s)
+        v[0] = 1.5
+        self.assertEqual(v.format, "f")
+        with self.assertRaises(BufferError) as cm:
+            s.extend(10)
+        self.assertEqual(str(cm.exception), "cannot reallocate the memory of a Signal while it is exported "
+                                            "(1 memoryview or array of it is alive)")
+        v.release()
+        s.extend(10)
+        self.assertEqual(len(s), 14)
+        self.assertEqual(memoryview(s)[0], 1.5)
+
+
 if __name__ == "__main__":
     unittest.main()
