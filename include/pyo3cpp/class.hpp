@@ -87,6 +87,9 @@
 //     object, None included; __setstate__ builds T from it on the empty instance pickle makes:
 //     pickle protocols 0-5, copy.copy and copy.deepcopy then work, and keep a Python subclass's
 //     __dict__ and __slots__ (class_pickle.hpp)).
+//   - def_buffer(describe, &T::exports): the buffer protocol (memoryview(obj) sees T's memory);
+//     reallocating<&T::exports>(&T::m) marks methods that raise BufferError while it is
+//     exported (class_buffer.hpp, docs/arrays.md).
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 //   - Stubs: the typed signatures of methods, static methods, __init__, special methods and

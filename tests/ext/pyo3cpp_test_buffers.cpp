@@ -5,6 +5,7 @@
 #include <pyo3cpp/pyo3cpp.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,6 +78,24 @@ struct FormatProbe {
     long itemsize_, count_;
 };
 
+// The baseline bench/buffer_sum.sh compares sum_f64 with: the C API by hand (METH_O).
+double sum_f64_by_hand(Python py, Borrowed<PyAny> object)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(object.as_ptr(), &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) throw_fetched(py);
+    if (view.ndim != 1 || view.itemsize != 8 || view.format == nullptr || std::strcmp(view.format, "d") != 0) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "expected a 1-dimensional float64 buffer");
+        throw_fetched(py);
+    }
+    const double *values = static_cast<const double *>(view.buf);
+    const Py_ssize_t n = view.shape[0];
+    double total = 0;
+    for (Py_ssize_t i = 0; i < n; ++i) total += values[i];
+    PyBuffer_Release(&view);
+    return total;
+}
+
 std::vector<StoredBuffer<const double>> g_stored;
 std::mutex g_stored_mutex;
 
@@ -89,6 +108,7 @@ PYO3CPP_CLASS(FormatProbe, pyo3cpp::frozen);
 PYO3CPP_MODULE(pyo3cpp_test_buffers, m)
 {
     m.def("sum_f64", &sum_of<double>, arg("values"));
+    m.def_raw<&sum_f64_by_hand>("sum_f64_by_hand", "sum_f64_by_hand($module, values, /)\n--\n\nThe C API by hand.");
     m.def("sum_f32", &sum_of<float>, arg("values"));
     m.def("sum_i64", &sum_of<std::int64_t>, arg("values"));
     m.def("sum_i32", &sum_of<std::int32_t>, arg("values"));
