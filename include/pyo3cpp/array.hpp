@@ -17,7 +17,7 @@
 //     it is gone (on whichever thread drops it; freeing a vector needs no Python); with NumPy
 //     importable (checked once per process, never a build dependency), numpy.asarray of that
 //     memoryview: an ndarray whose base chain keeps the memory alive. as_memoryview() skips NumPy.
-//   - Stubs name the result "collections.abc.Buffer".
+//   - Its typing text is "buffer": stubs write _typeshed.ReadableBuffer (type_hint.hpp, stubgen).
 // Thread: conversion attached. Cost: one allocation for the vector's new home, one owner object,
 // one memoryview, and numpy.asarray when NumPy is used: independent of the array's size.
 #pragma once
@@ -99,7 +99,7 @@ private:
 };
 
 template <class E> struct TypeHint<Array<E>> {
-    static std::string text() { return "collections.abc.Buffer"; }
+    static std::string text() { return "buffer"; }
 };
 
 namespace detail {

@@ -35,7 +35,8 @@
 //     released like any Py<T> (at once when attached, through the deferred-decref pool from any
 //     other thread, leaked after finalisation). Reading its elements needs no attachment; what
 //     keeps other threads from writing them meanwhile is up to the program.
-//   - Stubs and messages: the parameter's typing text is "collections.abc.Buffer".
+//   - Its typing text is "buffer" (type_hint.hpp); stubs write _typeshed.ReadableBuffer, typeshed's
+//     name for any exporter (collections.abc.Buffer where the checker knows that, 3.12 on).
 // Thread: conversion, release and store() attached; element access on any thread while the view
 // lives. Cost: one call into the runtime (PyObject_GetBuffer and the checks) and one
 // PyBuffer_Release per call; element access is a pointer and stride multiply, inline
@@ -260,10 +261,10 @@ template <class T, class Shape, layout L> struct FromPython<StoredBuffer<T, Shap
     }
 };
 template <class T, class Shape, layout L> struct TypeHint<BufferView<T, Shape, L>> {
-    static std::string text() { return "collections.abc.Buffer"; }
+    static std::string text() { return "buffer"; }
 };
 template <class T, class Shape, layout L> struct TypeHint<StoredBuffer<T, Shape, L>> {
-    static std::string text() { return "collections.abc.Buffer"; }
+    static std::string text() { return "buffer"; }
 };
 
 }  // namespace pyo3cpp

@@ -153,8 +153,8 @@ class Import(unittest.TestCase):
         stubgen = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(stubgen)
         text = "".join(stubgen.generate("pyo3cpp_test_buffers").values())
-        self.assertIn("def sum_f64(values: collections.abc.Buffer) -> float: ...", text)
-        self.assertIn("def arange(n: int) -> collections.abc.Buffer: ...", text)
+        self.assertIn("def sum_f64(values: _typeshed.ReadableBuffer) -> float: ...", text)
+        self.assertIn("def arange(n: int) -> _typeshed.ReadableBuffer: ...", text)
 
 
 class Export(unittest.TestCase):
