@@ -147,6 +147,27 @@ class Import(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, "float64, not bytes"):
             t.store(b"ab")
 
+    def test_no_reference_leaked(self):
+        values = array.array("d", [1.0, 2.0])
+        before = sys.getrefcount(values)
+        for _ in range(100):
+            t.sum_f64(values)
+            with self.assertRaises(TypeError):
+                t.sum_i32(values)
+            with self.assertRaises(RuntimeError):
+                t.sum_then_fail(values)
+            t.strided_sum(values)
+        self.assertEqual(sys.getrefcount(values), before)
+        s = t.Samples(2)
+        before = sys.getrefcount(s)
+        for _ in range(100):
+            memoryview(s).release()
+            t.sum_f64(s)
+            with self.assertRaises(TypeError):
+                t.fill_u8(s, 0)
+        self.assertEqual(sys.getrefcount(s), before)
+        self.assertEqual(s.exported(), 0)
+
     def test_stub_text(self):
         stubgen_path = os.path.join(os.path.dirname(__file__), "..", "..", "python", "pyo3cpp", "stubgen.py")
         spec = importlib.util.spec_from_file_location("pyo3cpp_stubgen_for_buffers", stubgen_path)
