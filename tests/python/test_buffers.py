@@ -133,6 +133,10 @@ class Import(unittest.TestCase):
         with self.assertRaises(TypeError):
             t.sum_f64(array.array("i", [1]))
         self.assertEqual(t.sum_f64(values), 3.0)
+        out = bytearray(2)
+        with self.assertRaisesRegex(TypeError, "argument 'value' must be int"):
+            t.fill_u8(out, "x")   # the view of `out`, converted first, is released too
+        out.append(1)
 
     def test_stored_beyond_the_call_released_from_another_thread(self):
         values = array.array("d", [1.0, 2.0])
