@@ -29,9 +29,12 @@
 //     resize either runs with no export alive or raises. Methods not marked may still write
 //     the elements in place while exports are alive (a consumer sees the writes; no reallocation).
 //   - C++ code that reallocates outside such a method checks exports.active() itself.
+//   - An export asked for from inside a method holding the same instance exclusively (a
+//     T& method that calls memoryview(self) through a Bound<T>) raises RuntimeError, as any
+//     re-entrance does (instance_lock.hpp), instead of deadlocking.
 // Thread: slots on any attached thread. Cost: a getbuffer is the shared lock, describe(), one
 // call into the runtime (which allocates the exported shape and strides) and an atomic add; a
-// marked method one relaxed-acquire load more than the unmarked one.
+// marked method one acquire load more than the unmarked one.
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
