@@ -197,7 +197,9 @@ PYO3CPP_MODULE(pyo3cpp_test_buffers, m)
         .def("resize", reallocating<&Samples::exports>(&Samples::resize), arg("n"))
         .def("fill", &Samples::fill, arg("x"))
         .def("data_address", &Samples::data_address)
-        .def("exported", &Samples::exported);
+        .def("exported", &Samples::exported)
+        // Runs fn() while holding the instance exclusively: an export from fn is re-entrance.
+        .def("call_holding", [](Samples &, Bound<PyAny> fn) { return fn.call(); }, arg("fn"));
     m.add_class<Matrix>("Matrix", "A read-only 2x3 int32 matrix.")
         .def_init<>()
         .def_buffer(&Matrix::buffer, &Matrix::exports)

@@ -213,6 +213,13 @@ class Export(unittest.TestCase):
         s.resize(5)
         self.assertEqual(len(memoryview(s)), 5)
 
+    def test_export_from_inside_an_exclusive_method_is_reentrance(self):
+        s = t.Samples(2)
+        with self.assertRaisesRegex(RuntimeError, "already in use by this thread"):
+            s.call_holding(lambda: memoryview(s))
+        self.assertEqual(s.exported(), 0)
+        self.assertEqual(len(s.call_holding(lambda: [1, 2])), 2)
+
     def test_read_only_and_2d(self):
         m = t.Matrix()
         view = memoryview(m)
