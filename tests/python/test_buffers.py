@@ -57,13 +57,13 @@ class Import(unittest.TestCase):
 
     def test_format_strings(self):
         # Standard sizes after '=', '<', '>', '!': 'l' is 4 bytes there, as the struct module says.
-        ok = {t.sum_f64: ["d", "@d", "=d", "<d"], t.sum_i32: ["i", "=i", "<l", "=l", "<i"],
-              t.sum_i64: ["l", "q", "@l", "<q", "=q", "n"], t.sum_u8: ["B", "<B", ">B", "!B"],
-              t.sum_f32: ["f", "<f"], t.sum_i16: ["h", "<h"]}
-        sizes = {t.sum_f64: 8, t.sum_i32: 4, t.sum_i64: 8, t.sum_u8: 1, t.sum_f32: 4, t.sum_i16: 2}
-        for fn, formats in ok.items():
+        # (Not a dict keyed by the functions: see test_bindings' expected failure on equality.)
+        ok = [(t.sum_f64, 8, ["d", "@d", "=d", "<d"]), (t.sum_i32, 4, ["i", "=i", "<l", "=l", "<i"]),
+              (t.sum_i64, 8, ["l", "q", "@l", "<q", "=q", "n"]), (t.sum_u8, 1, ["B", "<B", ">B", "!B"]),
+              (t.sum_f32, 4, ["f", "<f"]), (t.sum_i16, 2, ["h", "<h"])]
+        for fn, size, formats in ok:
             for fmt in formats:
-                self.assertEqual(fn(t.FormatProbe(fmt, sizes[fn], 3)), 0.0, fmt)
+                self.assertEqual(fn(t.FormatProbe(fmt, size, 3)), 0.0, fmt)
         refused = [(t.sum_f64, ">d", 8), (t.sum_f64, "!d", 8), (t.sum_i64, "<l", 8), (t.sum_i64, "=n", 8),
                    (t.sum_f64, "2d", 16), (t.sum_f64, "T{d:x:}", 8), (t.sum_f64, "", 8), (t.sum_f64, "dd", 16),
                    (t.sum_i64, "d", 8), (t.sum_u8, "b", 1), (t.sum_u8, "c", 1), (t.sum_i32, "i", 8)]
@@ -307,6 +307,26 @@ class ArraysOut(unittest.TestCase):
     def test_shape_must_fit(self):
         with self.assertRaisesRegex(ValueError, "5 elements"):
             t.bad_shape()
+
+    def test_real_numpy(self):
+        try:
+            import numpy
+        except ImportError:
+            self.skipTest("NumPy is not importable here")
+        a, at = t.numpy_with_address(1000)
+        self.assertIsInstance(a, numpy.ndarray)
+        self.assertEqual((a.dtype, a.shape, a.ctypes.data), (numpy.dtype("float32"), (1000,), at))
+        self.assertTrue(a.flags.writeable and a.flags.c_contiguous)
+        a[3] = 2.0
+        view = a[2:5]
+        del a
+        gc.collect()
+        self.assertEqual(view.tolist(), [0.5, 2.0, 0.5])  # the base keeps the C++ vector alive
+        self.assertEqual(t.sum_f64(numpy.arange(4, dtype=numpy.float64)), 6.0)
+        zeros = numpy.zeros((2, 3))
+        self.assertEqual(t.address_f64(zeros.reshape(-1)), zeros.ctypes.data)
+        with self.assertRaisesRegex(TypeError, r"buffer of float64, not ndarray \(1-dimensional buffer of float32"):
+            t.sum_f64(numpy.zeros(3, dtype=numpy.float32))
 
     @unittest.skipIf(importlib.util.find_spec("numpy") is not None, "NumPy itself is importable here")
     def test_numpy_when_importable(self):
