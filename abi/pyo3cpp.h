@@ -244,6 +244,42 @@ PYO3CPP_API void pyo3cpp_keep_alive_release(struct _object *nurse);
 PYO3CPP_API int pyo3cpp_keep_alive_traverse(struct _object *nurse, int (*visit)(struct _object *, void *),
                                             void *arg) PYO3CPP_NOEXCEPT;
 
+/* Buffers (1.8; include/pyo3cpp/buffer.hpp, class_buffer.hpp, array.hpp). `view` is a
+ * `Py_buffer *` (an anonymous struct in <Python.h>, so spelled void * here); sizes and extents
+ * are Py_ssize_t, spelled ptrdiff_t. All run attached; called while not attached they return
+ * -1 (NULL) with no exception set.
+ *
+ * pyo3cpp_buffer_acquire: `object`'s buffer (PyBUF_RECORDS_RO) into *view, checked: one scalar
+ * of `kind` ('i' signed, 'u' unsigned, 'f' floating point, 'b' bool) and `itemsize` bytes in
+ * the machine's byte order (format prefixes '@' '=' and the native one of '<' '>' '!' accepted,
+ * with standard sizes after all but '@'), `ndim` dimensions, extents[i] where extents is not
+ * NULL and extents[i] >= 0, layout 0 strided, 1 C-contiguous, 2 Fortran-contiguous, and not
+ * read-only when `writable`. 0: the caller releases *view with PyBuffer_Release. -1 with
+ * TypeError ("must be a writable 1-dimensional buffer of float64, not bytes (read-only
+ * 1-dimensional buffer of uint8 with shape (3,))": no function or argument named, a binder
+ * adds them), the exporter's own error, or ValueError for invalid arguments; *view holds
+ * nothing then.
+ *
+ * pyo3cpp_buffer_fill: an exporter's bf_getbuffer: fills *view with `data` and a copy of the
+ * shape and strides (bytes; strides NULL: C order), honouring the consumer's `flags`
+ * (BufferError for a writable request of a read-only buffer, or a contiguity the strides do not
+ * have). `format` must outlive every export (a string literal). On success view->obj is a new
+ * reference to `exporter`; the exporter's bf_releasebuffer calls pyo3cpp_buffer_fill_release.
+ *
+ * pyo3cpp_array_new: a new array over C++ memory: a memoryview (as_numpy == 0, or NumPy not
+ * importable) or numpy.asarray of it, C-contiguous, writable, over an owner object that calls
+ * release(ctx) when the last view of it is gone. Ownership of the memory passes in every case:
+ * on failure (NULL, exception set) release(ctx) has already run. */
+PYO3CPP_API int pyo3cpp_buffer_acquire(struct _object *object, void *view, char kind, ptrdiff_t itemsize,
+                                       int ndim, const ptrdiff_t *extents, int layout, int writable);
+PYO3CPP_API int pyo3cpp_buffer_fill(void *view, struct _object *exporter, void *data, const char *format,
+                                    ptrdiff_t itemsize, int ndim, const ptrdiff_t *shape,
+                                    const ptrdiff_t *strides, int readonly, int flags);
+PYO3CPP_API void pyo3cpp_buffer_fill_release(void *view) PYO3CPP_NOEXCEPT;
+PYO3CPP_API struct _object *pyo3cpp_array_new(void *data, const char *format, ptrdiff_t itemsize, int ndim,
+                                              const ptrdiff_t *shape, void (*release)(void *ctx),
+                                              void *ctx, int as_numpy);
+
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:

@@ -87,6 +87,9 @@
 //     object, None included; __setstate__ builds T from it on the empty instance pickle makes:
 //     pickle protocols 0-5, copy.copy and copy.deepcopy then work, and keep a Python subclass's
 //     __dict__ and __slots__ (class_pickle.hpp)).
+//   - def_buffer(describe, &T::exports): the buffer protocol (memoryview(obj) sees T's memory);
+//     reallocating<&T::exports>(&T::m) marks methods that raise BufferError while it is
+//     exported (class_buffer.hpp, docs/arrays.md).
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 //   - Stubs: the typed signatures of methods, static methods, __init__, special methods and
@@ -116,6 +119,7 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_buffer.hpp"
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
 #include "pyo3cpp/class_member_ref.hpp"
@@ -327,6 +331,14 @@ public:
         detail::GcHooks<T>::visit = visit;
         detail::GcHooks<T>::clear = clear;
         gc_ = true;
+        return *this;
+    }
+
+    // The buffer protocol: memoryview(obj) sees what describe(T&) says (class_buffer.hpp).
+    template <class Describe> ClassDef &def_buffer(Describe describe, BufferExports T::*exports)
+    {
+        detail::BufferSlots<T>::describe = [describe](T &value) { return std::invoke(describe, value); };
+        detail::BufferSlots<T>::exports = exports;
         return *this;
     }
 
@@ -924,6 +936,7 @@ private:
         special(detail::kBool, Py_nb_bool, reinterpret_cast<void *>(&Specials::boolean));
         special(detail::kCall, Py_tp_call, reinterpret_cast<void *>(&Specials::call_slot));
         detail::NumberSlots<T>::add_slots(slots);
+        detail::BufferSlots<T>::add_slots(slots);
         for (int op : {detail::kLt, detail::kLe, detail::kEq, detail::kNe, detail::kGt, detail::kGe})
             if (Specials::record[op] != nullptr) {
                 slots.push_back({Py_tp_richcompare, reinterpret_cast<void *>(&Specials::richcompare)});

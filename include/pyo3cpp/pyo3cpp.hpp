@@ -52,3 +52,5 @@
 #include "pyo3cpp/class_object.hpp"
 #include "pyo3cpp/class.hpp"
 #include "pyo3cpp/keep_alive.hpp"
+#include "pyo3cpp/buffer.hpp"
+#include "pyo3cpp/array.hpp"

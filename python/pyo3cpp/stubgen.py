@@ -51,6 +51,9 @@ _HINT_WORDS = {
     "iterator": ("collections.abc", "Iterator", 1),
     "sequence": ("collections.abc", "Sequence", 1),
     "mapping": ("collections.abc", "Mapping", 2),
+    # Any buffer exporter (include/pyo3cpp/buffer.hpp): typeshed's alias, which names
+    # collections.abc.Buffer where the type checker knows it (3.12) and the buffer types before.
+    "buffer": ("_typeshed", "ReadableBuffer", None),
 }
 # Special methods reached through type slots: their runtime signatures are positional-only.
 # Unnamed parameters (arg0, arg1) get the names Python's own documentation uses; `kind` fixes

@@ -49,6 +49,8 @@ static PyObject *object_init_raises(void *ctx)
 }
 static PyObject *object_init_list(void *ctx) { (void)ctx; return PyList_New(0); }
 static void forget_nothing(void *ctx) { (void)ctx; }
+static int released_arrays;
+static void release_array(void *ctx) { (void)ctx; ++released_arrays; }
 
 /* Overload attempts: context "int" takes one exact int; "num" takes one int or float, but only
  * with conversions. */
@@ -141,6 +143,19 @@ static void not_attached(const char *where)
     pyo3cpp_keep_alive_release(fake);
     TAP_OK(pyo3cpp_keep_alive_traverse(NULL, NULL, NULL) == 0,
            NAMED("pyo3cpp_keep_alive_traverse(NULL): 0"));
+    {
+        Py_buffer view;
+        const ptrdiff_t extent = 1;
+        TAP_OK(pyo3cpp_buffer_acquire(fake, &view, 'f', 8, 1, NULL, 1, 0) == -1,
+               NAMED("pyo3cpp_buffer_acquire: -1"));
+        TAP_OK(pyo3cpp_buffer_fill(&view, fake, NULL, "B", 1, 0, NULL, NULL, 0, 0) == -1,
+               NAMED("pyo3cpp_buffer_fill: -1"));
+        pyo3cpp_buffer_fill_release(NULL);
+        released_arrays = 0;
+        TAP_OK(pyo3cpp_array_new(NULL, "d", 8, 1, &extent, release_array, NULL, 0) == NULL &&
+                   released_arrays == 1,
+               NAMED("pyo3cpp_array_new: NULL, the memory released"));
+    }
     pyo3cpp_drop_scope_exit();  /* without an enter: nothing to close */
     pyo3cpp_drop_scope_enter();
     pyo3cpp_drop_scope_exit();
@@ -402,6 +417,58 @@ static void attached_nulls(void)
            "pyo3cpp_keep_alive(NULL patient): ValueError");
     TAP_OK(pyo3cpp_keep_alive(Py_None, obj, 0) == -1 && raised(PyExc_TypeError, "weak"),
            "pyo3cpp_keep_alive(nurse without weak references): TypeError");
+    {
+        Py_buffer view;
+        const ptrdiff_t shape[2] = {2, -1};
+        double data[2] = {1, 2};
+        TAP_OK(pyo3cpp_buffer_acquire(NULL, &view, 'f', 8, 1, NULL, 1, 0) == -1 &&
+                   raised(PyExc_ValueError, "invalid arguments"),
+               "pyo3cpp_buffer_acquire(NULL object): ValueError");
+        TAP_OK(pyo3cpp_buffer_acquire(obj, NULL, 'f', 8, 1, NULL, 1, 0) == -1 &&
+                   raised(PyExc_ValueError, "invalid arguments"),
+               "pyo3cpp_buffer_acquire(NULL view): ValueError");
+        TAP_OK(pyo3cpp_buffer_acquire(obj, &view, 'x', 8, 1, NULL, 1, 0) == -1 &&
+                   raised(PyExc_ValueError, "invalid arguments"),
+               "pyo3cpp_buffer_acquire(unknown kind): ValueError");
+        TAP_OK(pyo3cpp_buffer_acquire(obj, &view, 'f', 8, 1, NULL, 7, 0) == -1 &&
+                   raised(PyExc_ValueError, "invalid arguments"),
+               "pyo3cpp_buffer_acquire(unknown layout): ValueError");
+        TAP_OK(pyo3cpp_buffer_acquire(obj, &view, 'f', 8, 1, NULL, 1, 0) == -1 &&
+                   raised(PyExc_TypeError, "float64, not list"),
+               "pyo3cpp_buffer_acquire(a list): TypeError");
+        TAP_OK(pyo3cpp_buffer_fill(NULL, obj, data, "d", 8, 1, shape, NULL, 0, 0) == -1 &&
+                   raised(PyExc_BufferError, "NULL view"),
+               "pyo3cpp_buffer_fill(NULL view): BufferError");
+        TAP_OK(pyo3cpp_buffer_fill(&view, NULL, data, "d", 8, 1, shape, NULL, 0, 0) == -1 &&
+                   view.obj == NULL && raised(PyExc_BufferError, "invalid"),
+               "pyo3cpp_buffer_fill(NULL exporter): BufferError, view->obj NULL");
+        TAP_OK(pyo3cpp_buffer_fill(&view, obj, data, "d", 8, 1, NULL, NULL, 0, 0) == -1 &&
+                   raised(PyExc_BufferError, "invalid"),
+               "pyo3cpp_buffer_fill(NULL shape): BufferError");
+        TAP_OK(pyo3cpp_buffer_fill(&view, obj, data, "d", 8, 2, shape, NULL, 0, PyBUF_RECORDS) == -1 &&
+                   raised(PyExc_BufferError, "negative"),
+               "pyo3cpp_buffer_fill(negative extent): BufferError");
+        TAP_OK(pyo3cpp_buffer_fill(&view, obj, data, "d", 8, 1, shape, NULL, 1, PyBUF_WRITABLE) == -1 &&
+                   raised(PyExc_BufferError, "read-only"),
+               "pyo3cpp_buffer_fill(writable request, read-only): BufferError");
+        refs = Py_REFCNT(obj);
+        TAP_OK(pyo3cpp_buffer_fill(&view, obj, data, "d", 8, 1, shape, NULL, 0, PyBUF_RECORDS) == 0 &&
+                   view.obj == obj && Py_REFCNT(obj) == refs + 1 && view.shape[0] == 2 &&
+                   view.strides[0] == 8 && view.len == 16,
+               "pyo3cpp_buffer_fill: a C-order 1-D export holding the exporter");
+        pyo3cpp_buffer_fill_release(&view);
+        Py_DECREF(view.obj);
+        released_arrays = 0;
+        TAP_OK(pyo3cpp_array_new(data, NULL, 8, 1, shape, release_array, NULL, 0) == NULL &&
+                   raised(PyExc_ValueError, "invalid") && released_arrays == 1,
+               "pyo3cpp_array_new(NULL format): ValueError, the memory released");
+        TAP_OK(pyo3cpp_array_new(data, "d", 4, 1, shape, release_array, NULL, 0) == NULL &&
+                   raised(PyExc_ValueError, "invalid") && released_arrays == 2,
+               "pyo3cpp_array_new(format and item size disagree): ValueError, released");
+        TAP_OK(pyo3cpp_array_new(data, "d", 8, 2, shape, release_array, NULL, 0) == NULL &&
+                   raised(PyExc_ValueError, "negative") && released_arrays == 3,
+               "pyo3cpp_array_new(negative extent): ValueError, released");
+    }
     pyo3cpp_keep_alive_release(NULL);
     pyo3cpp_keep_alive_release(obj); /* keeps nothing: a no-op */
     TAP_OK(no_error() && pyo3cpp_keep_alive_traverse(obj, NULL, NULL) == 0,
