@@ -410,7 +410,7 @@ public:
     {
         static_assert(std::is_copy_constructible_v<U>, "pyo3cpp::ClassDef::def_copy: T must be copy-constructible");
         def("__copy__", [](const T &self) { return T(self); });
-        def("__deepcopy__", [](const T &self, Bound<PyDict>) { return T(self); });
+        def("__deepcopy__", [](const T &self, Bound<PyDict>) { return T(self); }, arg("memo"), pos_only());
         return *this;
     }
 

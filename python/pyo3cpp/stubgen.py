@@ -37,6 +37,7 @@ import ctypes
 import enum
 import importlib
 import inspect
+import keyword
 import os
 import sys
 import types
@@ -152,6 +153,10 @@ def _is_simple_literal(value):
     return False
 
 
+def _is_descriptor(value):
+    return hasattr(type(value), "__get__") or hasattr(type(value), "__set__")
+
+
 def _is_submodule(module, name, value):
     return (isinstance(value, types.ModuleType) and value.__name__ == f"{module.__name__}.{name}"
             and sys.modules.get(value.__name__) is value)
@@ -246,6 +251,11 @@ class _ModuleStub:
 
             def visit_Attribute(self, n):
                 dotted = ast.unparse(n)
+                root = n
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id in stub.local_classes:
+                    return n   # a class nested in one of this module's: Joint.JointType
                 owner = dotted.rpartition(".")[0]
                 try:
                     importlib.import_module(owner)
@@ -289,6 +299,13 @@ class _ModuleStub:
         a = tree.args
         if slot is not None and slot not in ("__init__", "__call__"):
             a.posonlyargs, a.args = a.posonlyargs + a.args, []
+            keys = len(a.posonlyargs) - (1 if slot == "__setitem__" else 0)
+            if slot in ("__getitem__", "__setitem__", "__delitem__") and keys > 1:
+                # Several key parameters take a tuple key's items (r[0, 1]): one tuple key.
+                items = [arg.annotation or ast.Name("object") for arg in a.posonlyargs[:keys]]
+                a.posonlyargs[:keys] = [ast.arg("key", ast.Subscript(ast.Name("tuple"),
+                                                                     ast.Tuple(items)))]
+                a.defaults = []
             for arg, better in zip(a.posonlyargs, _SLOT_PARAMS.get(slot, [])):
                 if arg.arg.startswith("arg") and arg.arg[3:].isdigit():
                     arg.arg = better
@@ -398,12 +415,22 @@ class _ModuleStub:
                 break
         lines = [f"class {name}({base}):"]
         for member_name, member in cls.__members__.items():
+            if not self._writable(f"{cls.__qualname__}.{member_name}", member_name):
+                continue
             value = member.value
             lines.append(f"    {member_name} = "
                          + (repr(value) if _is_simple_literal(value) else "..."))
         if len(lines) == 1:
             lines[0] += " ..."
         return lines
+
+    def _writable(self, where, name):
+        """Whether a stub can spell `name` (an enum member or class attribute named None or
+        another keyword cannot be written; it is left out with a warning)."""
+        if name.isidentifier() and not keyword.iskeyword(name):
+            return True
+        self.warnings.append(f"{self.name}: {where} is not a Python identifier; left out")
+        return False
 
     def exception_class(self, name, cls):
         bases = ", ".join(self._qualified(b) for b in cls.__bases__)
@@ -433,7 +460,7 @@ class _ModuleStub:
         head = f"class {name}({', '.join(self._qualified(b) for b in bases)})" if bases else \
             f"class {name}"
         own = vars(cls)
-        init, methods, properties, specials = [], [], [], []
+        init, methods, properties, specials, nested, attributes = [], [], [], [], [], []
         text = member_signature(cls, "__init__")
         if text is not None:
             def one_init(line):
@@ -467,6 +494,16 @@ class _ModuleStub:
                 bound = getattr(cls, attr)   # a method bound to the class: the runtime knows it
                 if not special or typed_signature(bound) is not None:
                     methods += self.function(attr, bound, "cls", decorators=["@classmethod"])
+            elif isinstance(value, type) and issubclass(value, enum.Enum) and not special \
+                    and value.__qualname__ == f"{cls.__qualname__}.{attr}" \
+                    and value.__module__ == self.name:                # an enum nested in it
+                nested += self.enum_class(attr, value)
+            elif not special and not callable(value) and not _is_descriptor(value):
+                if not self._writable(f"{cls.__qualname__}.{attr}", attr):
+                    continue
+                constant = self.constant(attr, value)[0]           # a class attribute
+                name, _, hint = constant.partition(": ")
+                attributes.append(f"{name}: {self._from('typing', 'ClassVar').id}[{hint}]")
             elif attr == "__hash__" and value is None:
                 specials.append(f"__hash__: {self._from('typing', 'ClassVar').id}[None]"
                                 "  # type: ignore[assignment]")
@@ -476,7 +513,7 @@ class _ModuleStub:
                     (specials if special else methods).extend(self._method(attr, text, "self"))
                 elif not special:
                     methods += self.function(attr, value)
-        body = ["    " + line for line in init + methods + properties + specials]
+        body = ["    " + line for line in nested + attributes + init + methods + properties + specials]
         final = []
         if not cls.__flags__ & _TPFLAGS_BASETYPE:   # cannot be subclassed
             final = ["@" + self._from("typing", "final").id]

@@ -23,6 +23,19 @@ struct Vec3 {
     Vec3() = default;
     Vec3(double x_, double y_, double z_) : x(x_), y(y_), z(z_) {}
     bool operator==(const Vec3 &o) const { return x == o.x && y == o.y && z == o.z; }
+    // x, y, z = k in turn with pauses between: a copy taken without the lock could see it half done.
+    void fill(double k)
+    {
+        x = k;
+        pause();
+        y = k;
+        pause();
+        z = k;
+    }
+    static void pause()
+    {
+        for (int i = 0; i < 2000; ++i) __asm__ volatile("" ::: "memory");
+    }
 };
 
 // A 3x3 matrix indexed by (row, column).
@@ -38,9 +51,9 @@ struct Mat3 {
 };
 
 struct Joint {
-    enum JointType { RotAxis = 0, RotX = 1, RotY = 2, TransX = 3, None = 8 };
+    enum JointType { RotAxis = 0, RotX = 1, RotY = 2, TransX = 3, Fixed = 8 };
     std::string name;
-    JointType type = None;
+    JointType type = Fixed;
     Joint() = default;
     Joint(std::string n, JointType t) : name(std::move(n)), type(t) {}
 };
@@ -101,6 +114,7 @@ PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
         .def("__eq__", [](const Vec3 &a, const Vec3 &b) { return a == b; })
         .def("__eq__", [](const Vec3 &a, double s) { return a.x == s && a.y == s && a.z == s; })
         .def("__hash__", [](const Vec3 &v) { return static_cast<long>(v.x * 1000003 + v.y * 1009 + v.z); })
+        .def("fill", &Vec3::fill, arg("k"))
         .def_copy()
         .attr("Zero", Vec3{})
         .attr("DIMENSION", 3);
@@ -120,11 +134,11 @@ PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
                                   {"RotX", Joint::RotX},
                                   {"RotY", Joint::RotY},
                                   {"TransX", Joint::TransX},
-                                  {"None", Joint::None}},
+                                  {"Fixed", Joint::Fixed}},
                                  EnumKind::Enum, "The kinds of joint.")
         .export_enum_values<Joint::JointType>()
         .def_init<>()
-        .def_init<std::string, Joint::JointType>(arg("name"), arg("type") = Joint::None)
+        .def_init<std::string, Joint::JointType>(arg("name"), arg("type") = Joint::Fixed)
         .def("getType", [](const Joint &j) { return j.type; })
         .def("getTypeName", [](const Joint &j) { return j.name; })
         .def_readwrite("name", &Joint::name)
