@@ -96,14 +96,18 @@ class Copies(unittest.TestCase):
         # fill(k) writes x, y, z in turn with pauses between, under the exclusive lock; each
         # copy is taken under the shared lock, so it never sees a fill half done.
         v = Vec3(0, 0, 0)
-        torn = []
+        torn, writers_done = [], []
 
         def work(i):
-            for k in range(300):
-                if i % 2 == 0:
+            if i % 2 == 0:
+                for k in range(3000):
                     v.fill(float(k))
-                else:
+                writers_done.append(i)
+            else:  # copies for as long as the writers run
+                k = 0
+                while len(writers_done) < 2:
                     c = copy.copy(v) if k % 2 else copy.deepcopy(v)
+                    k += 1
                     if not (c.x == c.y == c.z):
                         torn.append((c.x, c.y, c.z))
 
