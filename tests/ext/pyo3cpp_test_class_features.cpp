@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -115,6 +116,10 @@ PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
         .def("__eq__", [](const Vec3 &a, double s) { return a.x == s && a.y == s && a.z == s; })
         .def("__hash__", [](const Vec3 &v) { return static_cast<long>(v.x * 1000003 + v.y * 1009 + v.z); })
         .def("fill", &Vec3::fill, arg("k"))
+        .def_property("norm1", [](const Vec3 &v) { return std::fabs(v.x) + std::fabs(v.y) + std::fabs(v.z); },
+                      "The 1-norm.")
+        .def_property("first", [](const Vec3 &v) { return v.x; }, [](Vec3 &v, double x) { v.x = x; },
+                      "The first coordinate (x).")
         .def_copy()
         .attr("Zero", Vec3{})
         .attr("DIMENSION", 3);
@@ -180,6 +185,18 @@ PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
         for (double &v : values) v *= k;
         return values;
     }, arg("values"), arg("k"));
+    // Type information: parameters accepting any iterable, results that are lists.
+    m.def("transpose", [](std::vector<std::vector<double>> rows, std::optional<std::vector<long>> picks,
+                          std::map<std::string, std::vector<double>> extra) {
+        std::vector<std::vector<double>> out;
+        for (std::size_t j = 0; !rows.empty() && j < rows[0].size(); ++j) {
+            out.emplace_back();
+            for (const auto &row : rows) out.back().push_back(row.at(j));
+        }
+        (void)picks;
+        (void)extra;
+        return out;
+    }, "Rows to columns.", arg("rows"), arg("picks") = std::nullopt, arg("extra") = std::map<std::string, std::vector<double>>{});
     m.def("greet", [](const std::string &who) { return "hello " + who; }, arg("who"));
 
     // Each C++ exception the table maps, and the module's own.
