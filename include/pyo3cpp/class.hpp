@@ -54,9 +54,9 @@
 //     parameters (and __setitem__ several before the value) receives a tuple key's items:
 //     r[0, 1] calls fn(r, 0, 1), r[0, 1] = v fn(r, 0, 1, v); a key that is not a tuple is a
 //     TypeError ("Mat3 indices must be a tuple, not int") unless another definition of the set
-//     takes the key whole; stubs type the key as tuple[int, int]. Defining __eq__ without __hash__ makes instances
-//     unhashable, as in Python. Other dunder names are plain methods (__getstate__, __enter__,
-//     __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
+//     takes the key whole; stubs type the key as tuple[int, int]. Defining __eq__ without
+//     __hash__ makes instances unhashable, as in Python. Other dunder names are plain methods
+//     (__getstate__, __enter__, __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
 //     — use def_init —, __getattr__, descriptors, ...): def() refuses them with
 //     std::invalid_argument (ValueError at import).
 //   - construct_in_new(): T() is built by __new__ instead, so every instance holds a T (what
@@ -492,7 +492,8 @@ private:
             }
             if (special == detail::kGetItem || special == detail::kSetItem || special == detail::kDelItem) {
                 // r[0, 1]: several key parameters take a tuple key's items (class_special.hpp).
-                const std::size_t key_params = Record::arity - (special == detail::kSetItem ? 1 : 0);
+                const std::size_t value_params = special == detail::kSetItem ? 1 : 0;
+                const std::size_t key_params = Record::arity > value_params ? Record::arity - value_params : 0;
                 const bool own = Specials::record[special] != nullptr && !Specials::inherited[special];
                 if (!own) Specials::key_unpacks[special] = Specials::key_single[special] = false;
                 (key_params > 1 ? Specials::key_unpacks : Specials::key_single)[special] = true;
