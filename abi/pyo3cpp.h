@@ -585,9 +585,11 @@ typedef struct pyo3cpp_signature {
 
 /* Checks the parameter list (kinds in order, names unique; ValueError naming the function
  * otherwise), interns the names and builds the docstring CPython reads a __text_signature__
- * from: "name(a, b=0, /, *, c=None)\n--\n\n" followed by `doc` (NULL: none). Returns that text,
- * which lives for the process, or NULL with an exception. Idempotent: a second call returns the
- * first text. Not thread-safe for one signature: prepare it before publishing it. */
+ * from: "name(a, b=0, /, *, c=None)\n--\n\n", the typed signature for help()
+ * ("name(a: int, b: int = 0, /, *, c: str | None = None) -> int", then "\n\n" before a doc; left
+ * out for a name ending in ".__init__", whose doc a class's is built from), then `doc` (NULL:
+ * none). Returns that text, which lives for the process, or NULL with an exception.
+ * Idempotent: a second call returns the first text. Not thread-safe for one signature: prepare it before publishing it. */
 PYO3CPP_API const char *pyo3cpp_signature_prepare(pyo3cpp_signature *sig, const char *doc);
 
 /* Binds vectorcall arguments (args[0..nargs) positional, then one value per name of the tuple

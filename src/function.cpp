@@ -211,6 +211,16 @@ bool check_and_build(const pyo3cpp_signature *sig, const char *doc, Prepared &pr
     plain += ")\n--\n\n";
     typed += ") -> ";
     typed += annotation_of(sig->return_annotation);
+    // help() reads the parameters from __text_signature__, which CPython cannot parse with
+    // annotations: the typed signature leads the doc instead. Not for constructors
+    // ("Name.__init__"): the class's doc is built from theirs (class.hpp).
+    const std::size_t name_length = std::strlen(fname);
+    const bool constructor = name_length > 9 && std::strcmp(fname + name_length - 9, ".__init__") == 0;
+    if (!constructor) {
+        plain += fname;
+        plain += typed;
+        if (doc != nullptr && doc[0] != '\0') plain += "\n\n";
+    }
     prep.doc = plain + (doc != nullptr ? doc : "");
     prep.typed = std::move(typed);
     return true;

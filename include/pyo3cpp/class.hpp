@@ -50,9 +50,13 @@
 //     protocol: __add__ ... __xor__ with their reflected (__radd__) and in-place (__iadd__: self
 //     is the value) forms, divmod, pow with an optional modulus, __neg__ __pos__ __abs__
 //     __invert__ __int__ __float__ __index__ (an operand that does not convert gives
-//     NotImplemented: class_number.hpp). Defining __eq__ without __hash__ makes instances
-//     unhashable, as in Python. Other dunder names are plain methods (__getstate__, __enter__,
-//     __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
+//     NotImplemented: class_number.hpp). A __getitem__ / __delitem__ taking several key
+//     parameters (and __setitem__ several before the value) receives a tuple key's items:
+//     r[0, 1] calls fn(r, 0, 1), r[0, 1] = v fn(r, 0, 1, v); a key that is not a tuple is a
+//     TypeError ("Mat3 indices must be a tuple, not int") unless another definition of the set
+//     takes the key whole; stubs type the key as tuple[int, int]. Defining __eq__ without
+//     __hash__ makes instances unhashable, as in Python. Other dunder names are plain methods
+//     (__getstate__, __enter__, __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
 //     — use def_init —, __getattr__, descriptors, ...): def() refuses them with
 //     std::invalid_argument (ValueError at import).
 //   - construct_in_new(): T() is built by __new__ instead, so every instance holds a T (what
@@ -90,6 +94,9 @@
 //   - def_buffer(describe, &T::exports): the buffer protocol (memoryview(obj) sees T's memory);
 //     reallocating<&T::exports>(&T::m) marks methods that raise BufferError while it is
 //     exported (class_buffer.hpp, docs/arrays.md).
+//   - attr(name, value), enum_<E>(name, members, ...), export_enum_values<E>(): attributes of
+//     the class itself, constants and nested enums (class_attributes.hpp). def_copy():
+//     __copy__ and __deepcopy__ from T's copy constructor.
 //   - Strings: the class name and doc are kept as pointers (pass literals); method names and
 //     docs are copied.
 //   - Stubs: the typed signatures of methods, static methods, __init__, special methods and
@@ -119,6 +126,7 @@
 #include <utility>
 #include <vector>
 
+#include "pyo3cpp/class_attributes.hpp"
 #include "pyo3cpp/class_buffer.hpp"
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
@@ -381,11 +389,53 @@ public:
         return *this;
     }
 
+    // Class attributes and nested enums (class_attributes.hpp): set once the type is made.
+    template <class V> ClassDef &attr(const char *name, V value)
+    {
+        attributes_.steps.push_back([name, value = std::move(value)](Python py, PyObject *type, PyObject *) mutable {
+            Bound<PyAny> object = detail::to_python_value(py, value);
+            detail::set_class_attribute(py, type, name, object.as_ptr());
+        });
+        return *this;
+    }
+    template <class E>
+        requires std::is_enum_v<E>
+    ClassDef &enum_(const char *name, std::initializer_list<std::pair<const char *, E>> members,
+                    EnumKind kind = EnumKind::Enum, const char *doc = nullptr)
+    {
+        detail::nest_enum<E>(attributes_, name, keep(std::string(name_) + "." + name), members, kind, doc);
+        return *this;
+    }
+    template <class E>
+        requires std::is_enum_v<E>
+    ClassDef &export_enum_values()
+    {
+        detail::export_enum_members<E>(attributes_);
+        return *this;
+    }
+
+    // __copy__ and __deepcopy__(memo, /) from T's copy constructor (copy.copy, copy.deepcopy): a
+    // new instance of this class holding a copy of T, taken under the shared lock (a reference
+    // into an owner copies the owner's member). The copy is T's: Py<> members are shared, and a
+    // Python subclass's instance copies as this class (def_pickle keeps the subclass).
+    template <class U = T> ClassDef &def_copy()
+    {
+        static_assert(std::is_copy_constructible_v<U>, "pyo3cpp::ClassDef::def_copy: T must be copy-constructible");
+        def("__copy__", [](const T &self) { return T(self); });
+        def("__deepcopy__", [](const T &self, Bound<PyDict>) { return T(self); }, arg("memo"), pos_only());
+        return *this;
+    }
+
     // For ModuleDef: makes the type (first exec) and adds it to `module`.
     void create(Python py, PyObject *module)
     {
-        const Py<PyAny> &type = Binding::type.get_or_init(
-            py, [&] { return Bound<PyAny>::from_owned_ptr(py, make_type(py, module)).unbind(); });
+        bool made = false;
+        const Py<PyAny> &type = Binding::type.get_or_init(py, [&] {
+            made = true;
+            return Bound<PyAny>::from_owned_ptr(py, make_type(py, module)).unbind();
+        });
+        // After the OnceLock holds the type: values of T itself convert.
+        if (made) attributes_.run(py, type.as_ptr(), module);
         check_status(py, PyModule_AddObjectRef(module, name_, type.as_ptr()));
     }
 
@@ -451,6 +501,14 @@ private:
                 if (detail::is_in_place_special(special)) record->describe = &detail::describe_in_place<Record, T>;
             } else if (detail::is_comparison_special(special)) {
                 probe.fits[0] = detail::operand_probe<Record, 0>();
+            }
+            if (special == detail::kGetItem || special == detail::kSetItem || special == detail::kDelItem) {
+                // r[0, 1]: several key parameters take a tuple key's items (class_special.hpp).
+                const std::size_t value_params = special == detail::kSetItem ? 1 : 0;
+                const std::size_t key_params = Record::arity > value_params ? Record::arity - value_params : 0;
+                const bool own = Specials::record[special] != nullptr && !Specials::inherited[special];
+                if (!own) Specials::key_unpacks[special] = Specials::key_single[special] = false;
+                (key_params > 1 ? Specials::key_unpacks : Specials::key_single)[special] = true;
             }
             using Rest = typename detail::method_shape<std::decay_t<F>>::rest;
             if constexpr (Rest::size >= 1) {
@@ -986,6 +1044,7 @@ private:
     std::vector<detail::FunctionRecord *> statics_;
     std::vector<PyGetSetDef> getsets_;
     std::vector<std::shared_ptr<detail::PropertyRecord>> properties_;
+    detail::ClassAttributes attributes_;
     std::vector<PyMethodDef> method_defs_;
     std::vector<PyGetSetDef> getset_defs_;
     std::vector<PyMemberDef> member_defs_;

@@ -130,6 +130,8 @@ template <class T> struct Specials {
             operand_fits[i][0] = Specials<B>::operand_fits[i][0];
             operand_fits[i][1] = Specials<B>::operand_fits[i][1];
             set_probes[i] = Specials<B>::set_probes[i];
+            key_unpacks[i] = Specials<B>::key_unpacks[i];
+            key_single[i] = Specials<B>::key_single[i];
             inherited[i] = record[i] != nullptr;
         }
     }
@@ -172,7 +174,39 @@ template <class T> struct Specials {
         return t;
     }
     static int boolean(PyObject *self) { return truth(unary(self, kBool)); }
-    static PyObject *getitem(PyObject *self, PyObject *key) { return call(kGetItem, self, &key, 1); }
+    // __getitem__/__setitem__/__delitem__ taking several key parameters (r[0, 1] -> (0, 1)):
+    // a tuple key's items are the arguments; `key_single`: some definition takes the key whole.
+    static inline bool key_unpacks[kSpecialCount] = {};
+    static inline bool key_single[kSpecialCount] = {};
+    [[gnu::noinline]] static PyObject *call_with_key(int slot, PyObject *self, PyObject *key, PyObject *value)
+    {
+        if (!PyTuple_Check(key)) {
+            if (!key_single[slot]) {
+                PyErr_Format(PyExc_TypeError, "%.200s indices must be a tuple, not %.200s",
+                             Py_TYPE(self)->tp_name, Py_TYPE(key)->tp_name);
+                return nullptr;
+            }
+            PyObject *args[2] = {key, value};
+            return call(slot, self, args, value != nullptr ? 2 : 1);
+        }
+        const Py_ssize_t n = PyTuple_GET_SIZE(key);  // borrowed items: the caller holds the key
+        PyObject *small[8];
+        std::vector<PyObject *> large;
+        PyObject **args = small;
+        if (n + 1 > 8) {
+            large.resize(static_cast<std::size_t>(n + 1));
+            args = large.data();
+        }
+        for (Py_ssize_t i = 0; i < n; ++i) args[i] = PyTuple_GET_ITEM(key, i);
+        if (value != nullptr) args[n] = value;
+        return call(slot, self, args, n + (value != nullptr ? 1 : 0));
+    }
+    static PyObject *getitem(PyObject *self, PyObject *key)
+    {
+        if (key_unpacks[kGetItem]) [[unlikely]]
+            return call_with_key(kGetItem, self, key, nullptr);
+        return call(kGetItem, self, &key, 1);
+    }
     static int setitem(PyObject *self, PyObject *key, PyObject *value)
     {
         PyObject *result;
@@ -182,7 +216,7 @@ template <class T> struct Specials {
                              Py_TYPE(self)->tp_name);
                 return -1;
             }
-            result = call(kDelItem, self, &key, 1);
+            result = key_unpacks[kDelItem] ? call_with_key(kDelItem, self, key, nullptr) : call(kDelItem, self, &key, 1);
         } else {
             if (record[kSetItem] == nullptr) {
                 PyErr_Format(PyExc_TypeError, "'%.200s' object does not support item assignment",
@@ -190,7 +224,7 @@ template <class T> struct Specials {
                 return -1;
             }
             PyObject *args[2] = {key, value};
-            result = call(kSetItem, self, args, 2);
+            result = key_unpacks[kSetItem] ? call_with_key(kSetItem, self, key, value) : call(kSetItem, self, args, 2);
         }
         if (result == nullptr) return -1;
         Py_DECREF(result);

@@ -23,7 +23,8 @@
 //     accept an int that is a member's value (IntFlag: a combination of declared bits).
 //     Anything else is a TypeError ("must be Color, not int"); an int that is no member's value,
 //     or outside the underlying type's range, is a ValueError ("5 is not a valid Color").
-//   - Type hints (stubs) name the class.
+//   - Type hints (stubs) name the class. An enum nested in a bound class (ClassDef::enum_,
+//     class_attributes.hpp) has the qualname "Joint.JointType", which hints and messages use.
 // Thread: any attached thread. Cost: into Python a scan of the members (a few compares) and an
 // incref; from Python an isinstance check and a read of `value`.
 #pragma once
@@ -62,6 +63,9 @@ template <class E> struct EnumBinding {
     static inline OnceLock<Members> bound{"bound enum"};
     // Recorded at definition (no Python): the Python name and the declared members.
     static inline const char *name = nullptr;
+    // Nested in a bound class (ClassDef::enum_): "Joint.JointType", else nullptr (the name).
+    static inline const char *qualname = nullptr;
+    static const char *display_name() noexcept { return qualname != nullptr ? qualname : name; }
     static inline EnumKind kind = EnumKind::Enum;
     static inline std::vector<std::pair<std::string, Underlying>> declared;
 
@@ -130,7 +134,7 @@ template <class E> struct EnumBinding {
     {
         const Members *m = bound.get();
         if (m == nullptr) {
-            std::string text = std::string("the Python class of enum ") + (name ? name : "?") +
+            std::string text = std::string("the Python class of enum ") + (name ? display_name() : "?") +
                                " is not made yet (its module is not imported)";
             throw PyErr::new_err(py, PyExc_TypeError, text);
         }
@@ -151,7 +155,7 @@ template <class E> struct EnumBinding {
             }
             auto args = Bound<PyAny>::from_owned_ptr(py, Py_BuildValue("(sO)", name, names.as_ptr()));
             auto kwargs = Bound<PyAny>::from_owned_ptr(
-                py, Py_BuildValue("{sOss}", "module", module_name, "qualname", name));
+                py, Py_BuildValue("{sOss}", "module", module_name, "qualname", display_name()));
             auto cls = Bound<PyAny>::from_owned_ptr(
                 py, PyObject_Call(base.as_ptr(), args.as_ptr(), kwargs.as_ptr()));
             if (doc != nullptr) {
@@ -178,7 +182,7 @@ template <class E> struct EnumBinding {
             auto number = Bound<PyAny>::from_owned_ptr(py, int_of(wanted));
             return Bound<PyAny>::from_owned_ptr(py, PyObject_CallOneArg(m.type.as_ptr(), number.as_ptr()));
         }
-        std::string text = text_of(wanted) + " is not a valid " + name;
+        std::string text = text_of(wanted) + " is not a valid " + display_name();
         throw PyErr::new_err(py, PyExc_ValueError, text);
     }
 
@@ -192,7 +196,7 @@ template <class E> struct EnumBinding {
         if (is_member) {
             value = obj.getattr("value");
         } else if (!takes_int() || !PyLong_Check(obj.as_ptr())) {
-            PyErr_Format(PyExc_TypeError, "must be %s, not %.200s", name, Py_TYPE(obj.as_ptr())->tp_name);
+            PyErr_Format(PyExc_TypeError, "must be %s, not %.200s", display_name(), Py_TYPE(obj.as_ptr())->tp_name);
             throw_fetched(py);
         }
         Underlying v{};
@@ -204,7 +208,7 @@ template <class E> struct EnumBinding {
                     if (declared_value == v) return static_cast<E>(v);
             }
         }
-        PyErr_Format(PyExc_ValueError, "%R is not a valid %s", value.as_ptr(), name);
+        PyErr_Format(PyExc_ValueError, "%R is not a valid %s", value.as_ptr(), display_name());
         throw_fetched(py);
     }
 };
@@ -232,7 +236,7 @@ struct TypeHint<E> {
     static std::string text()
     {
         const char *name = detail::EnumBinding<E>::name;
-        return name != nullptr ? name : "int";
+        return name != nullptr ? detail::EnumBinding<E>::display_name() : "int";
     }
 };
 

@@ -589,7 +589,7 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         ((parameters[I].annotation =
               param<std::tuple_element_t<I, values_tuple>>::variadic
                   ? "object"
-                  : keep(type_hint<std::tuple_element_t<I, values_tuple>>())),
+                  : keep(param_hint<std::tuple_element_t<I, values_tuple>>())),
          ...);
     }
 

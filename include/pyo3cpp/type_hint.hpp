@@ -9,14 +9,19 @@
 // Contract: cv-qualifiers and references are ignored. What each type gives:
 //   bool "bool"; other integers (char included) "int"; float/double/long double "float";
 //   std::string, std::string_view, const char*, char*, char[N] "str"; void, std::nullopt_t
-//   "None"; std::vector<T> "list[T]" (a parameter accepts any iterable except str, but the hint
-//   stays list[...], as PyO3's does); std::map / std::unordered_map<K, V> "dict[K, V]";
+//   "None"; std::vector<T> "list[T]"; std::map / std::unordered_map<K, V> "dict[K, V]";
 //   std::pair<A, B> / std::tuple<A, B> "tuple[A, B]" (std::tuple<> "tuple[()]");
 //   std::optional<T> "T | None"; Borrowed/Bound/Py<PyAny> "object"; Borrowed/Bound/Py<Tag>
 //   for another tag: type_traits<Tag>::name (list, dict, tuple, str, bytes, int, float, bool,
 //   type, None, ...), except the abstract tags, which have no builtin name:
 //   PyIterator "collections.abc.Iterator", PySequence "collections.abc.Sequence", PyMapping
 //   "collections.abc.Mapping", PyModule "types.ModuleType". Anything else: "object".
+// param_hint<T>(): the hint of a parameter of type T, which says what it accepts: the same
+//   text except that std::vector<T> is "collections.abc.Iterable[T]" (it converts from any
+//   iterable but str), also inside std::optional, std::pair / std::tuple and map values. A
+//   function's signature (stubs, help()) uses it for parameters and type_hint for its result;
+//   conversion errors use type_hint ("must be list[int], not str"). Specialise
+//   pyo3cpp::ParamHint<T> for a type of yours that accepts more than it returns.
 // Extension points, most specific first:
 //   1. template <> struct pyo3cpp::TypeHint<Point> { static std::string text() { return "Point"; } };
 //   2. `static constexpr const char *type_name = "Point";` in FromPython<Point>, else in
@@ -163,6 +168,50 @@ template <class Tag> struct TypeHint<Bound<Tag>> {
 };
 template <class Tag> struct TypeHint<Py<Tag>> {
     static std::string text() { return detail::tag_hint<Tag>(); }
+};
+
+// What a parameter accepts (see the contract): type_hint's text but for the containers that
+// convert from any iterable.
+template <class T, class Enable = void> struct ParamHint {
+    static std::string text() { return TypeHint<T>::text(); }
+};
+template <class T> std::string param_hint() { return ParamHint<std::remove_cvref_t<T>>::text(); }
+
+namespace detail {
+template <class T> std::string param_hint_list(std::string_view sep)
+{
+    (void)sep;
+    return param_hint<T>();
+}
+template <class T, class U, class... Rest> std::string param_hint_list(std::string_view sep)
+{
+    std::string text = param_hint<T>();
+    text += sep;
+    text += param_hint_list<U, Rest...>(sep);
+    return text;
+}
+}  // namespace detail
+
+template <class T, class A> struct ParamHint<std::vector<T, A>> {
+    static std::string text() { return "collections.abc.Iterable[" + param_hint<T>() + "]"; }
+};
+template <class T> struct ParamHint<std::optional<T>> {
+    static std::string text() { return param_hint<T>() + " | None"; }
+};
+template <class K, class V, class C, class A> struct ParamHint<std::map<K, V, C, A>> {
+    static std::string text() { return "dict[" + type_hint<K>() + ", " + param_hint<V>() + "]"; }
+};
+template <class K, class V, class H, class E, class A>
+struct ParamHint<std::unordered_map<K, V, H, E, A>> {
+    static std::string text() { return "dict[" + type_hint<K>() + ", " + param_hint<V>() + "]"; }
+};
+template <class A, class B> struct ParamHint<std::pair<A, B>> {
+    static std::string text() { return "tuple[" + detail::param_hint_list<A, B>(", ") + "]"; }
+};
+template <class... Ts>
+    requires(sizeof...(Ts) > 0)
+struct ParamHint<std::tuple<Ts...>> {
+    static std::string text() { return "tuple[" + detail::param_hint_list<Ts...>(", ") + "]"; }
 };
 
 }  // namespace pyo3cpp

@@ -22,7 +22,9 @@ What the stubs say:
     callables, from their text signatures;
   - enum.Enum / enum.IntEnum subclasses with their members; exception classes with their base;
   - constants: the type of the value (NAME: int);
-  - submodules as `from . import sub as sub`.
+  - submodules as `from . import sub as sub`;
+  - docstrings: the docs of functions, methods, classes, exception classes and properties (an
+    overload set's on its first @overload), unless --no-docstrings.
 Names the module imported from elsewhere (objects whose __module__ is another module, modules
 that are not its submodules) and private names are left out, as stubtest expects. Output order:
 classes, constants, functions, submodules, each in the module's definition order.
@@ -37,6 +39,7 @@ import ctypes
 import enum
 import importlib
 import inspect
+import keyword
 import os
 import sys
 import types
@@ -155,6 +158,34 @@ def _is_simple_literal(value):
     return False
 
 
+def _docstring(doc, name=None):
+    """The docstring a stub carries for `doc` (a __doc__): None when there is none; the lines an
+    overload set (or a class with several constructors) starts with, its signatures
+    "name(...)", are left out."""
+    if not isinstance(doc, str):
+        return None
+    lines = doc.split("\n")
+    while name is not None and lines and lines[0].startswith(name + "("):
+        lines.pop(0)
+    text = "\n".join(lines).strip()
+    return text or None
+
+
+def _docstring_lines(doc):
+    """A docstring as the indented lines of a body."""
+    text = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if text.endswith('"'):
+        text = text[:-1] + '\\"'
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return [f'    """{text}"""']
+    return [f'    """{lines[0]}'] + [f"    {line}" if line else "" for line in lines[1:]] + ['    """']
+
+
+def _is_descriptor(value):
+    return hasattr(type(value), "__get__") or hasattr(type(value), "__set__")
+
+
 def _is_submodule(module, name, value):
     return (isinstance(value, types.ModuleType) and value.__name__ == f"{module.__name__}.{name}"
             and sys.modules.get(value.__name__) is value)
@@ -180,8 +211,9 @@ def _public_names(module):
 
 
 class _ModuleStub:
-    def __init__(self, module, all_modules):
+    def __init__(self, module, all_modules, docstrings=True):
         self.module = module
+        self.docstrings = docstrings     # False: no docstrings in the stub
         self.name = module.__name__
         self.all_modules = all_modules   # name -> module, for names defined in a sibling
         self.imports = set()             # "import x" lines
@@ -249,6 +281,11 @@ class _ModuleStub:
 
             def visit_Attribute(self, n):
                 dotted = ast.unparse(n)
+                root = n
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                if isinstance(root, ast.Name) and root.id in stub.local_classes:
+                    return n   # a class nested in one of this module's: Joint.JointType
                 owner = dotted.rpartition(".")[0]
                 try:
                     importlib.import_module(owner)
@@ -278,11 +315,16 @@ class _ModuleStub:
         return ast.unparse(node)
 
     # functions -------------------------------------------------------------------------------
-    def _render_def(self, name, params, returns):
+    def _render_def(self, name, params, returns, doc=None):
         one_line = f"def {name}({', '.join(params)}) -> {returns}: ..."
         if len(one_line) <= _LINE or not params:
-            return [one_line]
-        return [f"def {name}("] + [f"    {p}," for p in params] + [f") -> {returns}: ..."]
+            lines = [one_line]
+        else:
+            lines = [f"def {name}("] + [f"    {p}," for p in params] + [f") -> {returns}: ..."]
+        if doc and self.docstrings:
+            lines[-1] = lines[-1][:-len(" ...")]
+            lines += _docstring_lines(doc)
+        return lines
 
     def _typed_params(self, text, first=None, slot=None):
         """Parameters and return of a runtime signature text, rewritten for the stub. `first`:
@@ -292,6 +334,13 @@ class _ModuleStub:
         a = tree.args
         if slot is not None and slot not in ("__init__", "__call__"):
             a.posonlyargs, a.args = a.posonlyargs + a.args, []
+            keys = len(a.posonlyargs) - (1 if slot == "__setitem__" else 0)
+            if slot in ("__getitem__", "__setitem__", "__delitem__") and keys > 1:
+                # Several key parameters take a tuple key's items (r[0, 1]): one tuple key.
+                items = [arg.annotation or ast.Name("object") for arg in a.posonlyargs[:keys]]
+                a.posonlyargs[:keys] = [ast.arg("key", ast.Subscript(ast.Name("tuple"),
+                                                                     ast.Tuple(items)))]
+                a.defaults = []
             for arg, better in zip(a.posonlyargs, _SLOT_PARAMS.get(slot, [])):
                 if arg.arg.startswith("arg") and arg.arg[3:].isdigit():
                     arg.arg = better
@@ -353,17 +402,18 @@ class _ModuleStub:
             params.append("/")
         return params
 
-    def _overloads(self, text, render, decorators=()):
+    def _overloads(self, text, render, decorators=(), doc=None):
         """The definitions for a runtime signature text: one line is one signature; several
         lines are the signatures of an overload set, each written as an `@overload`.
-        `render(line)` writes one `def`; `decorators` go before each def."""
+        `render(line, doc)` writes one `def`; `decorators` go before each def; `doc` goes in
+        the first."""
         lines = text.split("\n")
         if len(lines) == 1:
-            return list(decorators) + render(text)
+            return list(decorators) + render(text, doc)
         overload = "@" + self._from("typing", "overload").id
         out = []
         for index, line in enumerate(lines):
-            item = render(line)
+            item = render(line, doc if index == 0 else None)
             if index > 0:
                 # The runtime tries every overload with exact types first (an int goes to an
                 # int overload written after a float one); a type checker takes the first that
@@ -378,9 +428,10 @@ class _ModuleStub:
         `decorators`: lines written before each def (@staticmethod)."""
         text = typed_signature(func)
         if text is not None:
+            doc = _docstring(getattr(func, "__doc__", None), name)
             return self._overloads(
-                text, lambda line: self._render_def(name, *self._typed_params(line, first)),
-                decorators)
+                text, lambda line, d: self._render_def(name, *self._typed_params(line, first), d),
+                decorators, doc)
         try:
             sig = inspect.signature(func) if getattr(func, "__text_signature__", None) else None
         except (ValueError, TypeError):
@@ -401,6 +452,8 @@ class _ModuleStub:
                 break
         lines = [f"class {name}({base}):"]
         for member_name, member in cls.__members__.items():
+            if not self._writable(f"{cls.__qualname__}.{member_name}", member_name):
+                continue
             value = member.value
             lines.append(f"    {member_name} = "
                          + (repr(value) if _is_simple_literal(value) else "..."))
@@ -408,23 +461,34 @@ class _ModuleStub:
             lines[0] += " ..."
         return lines
 
+    def _writable(self, where, name):
+        """Whether a stub can spell `name` (an enum member or class attribute named None or
+        another keyword cannot be written; it is left out with a warning)."""
+        if name.isidentifier() and not keyword.iskeyword(name):
+            return True
+        self.warnings.append(f"{self.name}: {where} is not a Python identifier; left out")
+        return False
+
     def exception_class(self, name, cls):
         bases = ", ".join(self._qualified(b) for b in cls.__bases__)
+        doc = _docstring(cls.__doc__)
+        if doc and self.docstrings:
+            return [f"class {name}({bases}):"] + _docstring_lines(doc)
         return [f"class {name}({bases}): ..."]
 
-    def _method(self, name, text, first, slot=None):
-        render = lambda line: self._render_def(name, *self._typed_params(line, first, slot))
+    def _method(self, name, text, first, slot=None, doc=None):
+        render = lambda line, d: self._render_def(name, *self._typed_params(line, first, slot), d)
         lines = text.split("\n")
         if len(lines) > 1:
             # Overloads a stub renders alike (__eq__'s operand is always `object`) are one def.
             seen, kept = set(), []
             for line in lines:
-                key = tuple(render(line))
+                key = tuple(render(line, None))
                 if key not in seen:
                     seen.add(key)
                     kept.append(line)
             text = "\n".join(kept)
-        out = self._overloads(text, render)
+        out = self._overloads(text, render, doc=doc)
         if slot is not None and len(text.split("\n")) > 1 and _is_in_place(slot):
             # mypy checks an in-place operator against its binary one signature by signature,
             # which overload sets of both rarely satisfy; the runtime's pairing is the class's.
@@ -436,10 +500,10 @@ class _ModuleStub:
         head = f"class {name}({', '.join(self._qualified(b) for b in bases)})" if bases else \
             f"class {name}"
         own = vars(cls)
-        init, methods, properties, specials = [], [], [], []
+        init, methods, properties, specials, nested, attributes = [], [], [], [], [], []
         text = member_signature(cls, "__init__")
         if text is not None:
-            def one_init(line):
+            def one_init(line, _doc):
                 params, returns = self._typed_params(line, "self", "__init__")
                 if params == ["self"] and "\n" not in text:
                     # The slot's runtime signature is (self, /, *args, **kwargs), which stubtest
@@ -461,7 +525,7 @@ class _ModuleStub:
             elif isinstance(value, types.GetSetDescriptorType):      # a property
                 text = member_signature(cls, attr)
                 if text is not None:
-                    properties += self._property(attr, text)
+                    properties += self._property(attr, text, _docstring(value.__doc__))
             elif isinstance(value, staticmethod):
                 if not special or typed_signature(value.__func__) is not None:
                     methods += self.function(attr, value.__func__,
@@ -470,24 +534,39 @@ class _ModuleStub:
                 bound = getattr(cls, attr)   # a method bound to the class: the runtime knows it
                 if not special or typed_signature(bound) is not None:
                     methods += self.function(attr, bound, "cls", decorators=["@classmethod"])
+            elif isinstance(value, type) and issubclass(value, enum.Enum) and not special \
+                    and value.__qualname__ == f"{cls.__qualname__}.{attr}" \
+                    and value.__module__ == self.name:                # an enum nested in it
+                nested += self.enum_class(attr, value)
+            elif not special and not callable(value) and not _is_descriptor(value):
+                if not self._writable(f"{cls.__qualname__}.{attr}", attr):
+                    continue
+                constant = self.constant(attr, value)[0]           # a class attribute
+                name, _, hint = constant.partition(": ")
+                attributes.append(f"{name}: {self._from('typing', 'ClassVar').id}[{hint}]")
             elif attr == "__hash__" and value is None:
                 specials.append(f"__hash__: {self._from('typing', 'ClassVar').id}[None]"
                                 "  # type: ignore[assignment]")
             elif callable(value):
                 text = typed_signature(value)
                 if text is not None:
-                    (specials if special else methods).extend(self._method(attr, text, "self"))
+                    doc = None if special else _docstring(value.__doc__, attr)
+                    (specials if special else methods).extend(self._method(attr, text, "self",
+                                                                           doc=doc))
                 elif not special:
                     methods += self.function(attr, value)
-        body = ["    " + line for line in init + methods + properties + specials]
+        doc = _docstring(cls.__doc__, cls.__name__)
+        docstring = _docstring_lines(doc) if doc and self.docstrings else []
+        body = docstring + ["    " + line if line else ""
+                            for line in nested + attributes + init + methods + properties + specials]
         final = []
         if not cls.__flags__ & _TPFLAGS_BASETYPE:   # cannot be subclassed
             final = ["@" + self._from("typing", "final").id]
         return final + [head + ":"] + body if body else final + [head + ": ..."]
 
-    def _property(self, name, text):
+    def _property(self, name, text, doc=None):
         params, returns = self._typed_params(text)
-        lines = ["@property", f"def {name}(self) -> {returns}: ..."]
+        lines = ["@property"] + self._render_def(name, ["self"], returns, doc)
         if params:   # "value: T", "/"
             lines += [f"@{name}.setter", f"def {name}(self, {params[0]}) -> None: ..."]
         return lines
@@ -583,8 +662,9 @@ def _import(module_name):
         return importlib.import_module(module_name)
 
 
-def generate(module_name, warn=None):
-    """{relative path: stub text} for module `module_name` and its submodules (imported now)."""
+def generate(module_name, warn=None, docstrings=True):
+    """{relative path: stub text} for module `module_name` and its submodules (imported now);
+    `docstrings`: the functions', classes' and properties' docs as docstrings."""
     root = _import(module_name)
     modules = {}
 
@@ -601,7 +681,7 @@ def generate(module_name, warn=None):
             path = os.path.join(*parts, "__init__.pyi")
         else:
             path = os.path.join(*parts[:-1], parts[-1] + ".pyi")
-        stub = _ModuleStub(module, modules)
+        stub = _ModuleStub(module, modules, docstrings)
         files[path] = stub.render()
         for message in stub.warnings:
             (warn or (lambda m: print("stubgen: warning: " + m, file=sys.stderr)))(message)
@@ -616,11 +696,13 @@ def main(argv=None):
     parser.add_argument("-o", "--output", default=".", metavar="OUTDIR",
                         help="directory for the stubs (default: the current directory)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not list the files")
+    parser.add_argument("--no-docstrings", action="store_true",
+                        help="leave the docs out (every body is `...`)")
     args = parser.parse_args(argv)
     written = []
     for name in args.modules:
         try:
-            files = generate(name)
+            files = generate(name, docstrings=not args.no_docstrings)
         except ImportError as e:
             print(f"stubgen: cannot import {name}: {e}", file=sys.stderr)
             return 1

@@ -56,9 +56,12 @@ class Signatures(unittest.TestCase):
         self.assertIn("describe(text, ratio=0.5, limit=None, sep=', ', loud=False)", text)
         self.assertIn("Describe text.", text)
         self.assertIn("built-in function", text)
-        self.assertEqual(m.describe.__doc__, "Describe text.")
-        self.assertEqual(m.fn_1099.__doc__, "Adds.")  # a builtin_method reports its doc too
-        self.assertEqual(m.twice.__doc__, "Twice x.")
+        # The typed signature leads the doc (help() shows it under the untyped one).
+        self.assertIn("describe(text: str, ratio: float = 0.5, ", text)
+        self.assertTrue(m.describe.__doc__.startswith("describe(text: str, ratio: float = 0.5, "))
+        self.assertTrue(m.describe.__doc__.endswith(") -> str\n\nDescribe text."))
+        self.assertTrue(m.fn_1099.__doc__.endswith("\n\nAdds."))  # a builtin_method reports its doc too
+        self.assertEqual(m.twice.__doc__.split("\n\n")[1:], ["Twice x."])
 
 
 class BuiltinBehaviour(unittest.TestCase):

@@ -81,7 +81,8 @@ class Methods(unittest.TestCase):
         self.assertEqual(type(Counter.add).__name__, "method_descriptor")
         self.assertEqual(str(inspect.signature(Counter.add)), "(self, /, n=None)")
         self.assertEqual(str(inspect.signature(Counter(0).add)), "(n=None)")
-        self.assertEqual(Counter.add.__doc__, "Add n (default: the step); return the new count.")
+        self.assertEqual(Counter.add.__doc__, "add(n: int | None = None) -> int\n\n"
+                                              "Add n (default: the step); return the new count.")
         self.assertEqual(Counter.add.__qualname__, "Counter.add")
         self.assertEqual(pickle.loads(pickle.dumps(Counter.add)), Counter.add)
         with self.assertRaises(TypeError):
@@ -417,7 +418,8 @@ class ClassMethods(unittest.TestCase):
 
     def test_signature_and_errors(self):
         self.assertEqual(str(inspect.signature(Counter.with_start)), "(start)")
-        self.assertEqual(Counter.with_start.__doc__, "A new instance of cls starting at start.")
+        self.assertEqual(Counter.with_start.__doc__, "with_start(start: int) -> object\n\n"
+                                                     "A new instance of cls starting at start.")
         with self.assertRaisesRegex(TypeError, r"^with_start\(\) argument 'start' must be int, not str$"):
             Counter.with_start("x")
         with self.assertRaisesRegex(TypeError, r"with_start\(\) missing required argument 'start'"):

@@ -29,7 +29,8 @@ class Binding(unittest.TestCase):
     def test_text_signature(self):
         self.assertEqual(str(inspect.signature(m.bisect_left)), "(a, x, lo=0, hi=None)")
         self.assertEqual(m.bisect_left.__doc__,
-                         "Return the index where to insert x in a, keeping it sorted.")
+                         "bisect_left(a: object, x: object, lo: int = 0, hi: int | None = None) -> int"
+                         "\n\nReturn the index where to insert x in a, keeping it sorted.")
         self.assertEqual(m.bisect_left.__name__, "bisect_left")
         self.assertEqual(m.bisect_left.__module__, "pyo3cpp_test_module")
 
@@ -167,7 +168,8 @@ class RawAndModuleContents(unittest.TestCase):
         self.assertEqual(m.raw_sum(1, a=2, b=3), (6, 2))
         with self.assertRaises(TypeError):
             m.raw_sum("x")
-        self.assertEqual(m.raw_sum.__doc__, "Sum of all arguments; (sum, number of keywords).")
+        self.assertEqual(m.raw_sum.__doc__, "raw_sum(*args: object, **kwargs: object) -> object\n\n"
+                                            "Sum of all arguments; (sum, number of keywords).")
         self.assertEqual(str(inspect.signature(m.raw_sum)), "(*args, **kwargs)")
 
     def test_compile_time_raw_fastcall_has_the_module_as_self(self):
