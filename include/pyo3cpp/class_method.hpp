@@ -285,7 +285,10 @@ template <class Record> struct DirectMethod {
     static inline const Record *sole = nullptr;
     static PyObject *entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
     {
-        return sole->call(args, nargs, kwnames, self);
+        if constexpr (requires { sole->call_inlined(args, nargs, kwnames, self); })
+            return sole->call_inlined(args, nargs, kwnames, self);
+        else
+            return sole->call(args, nargs, kwnames, self);
     }
 };
 

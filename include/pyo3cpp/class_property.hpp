@@ -129,8 +129,24 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
                 return nullptr;
             }
         } else {
+            if constexpr (std::is_member_object_pointer_v<Get> && !is_locked_v<T>) {
+                // Nothing to lock: an integer member of an instance holding its own T is one
+                // compare and the conversion's tail call (a reference into an owner, or no T
+                // yet, takes the general path).
+                using M = std::remove_cvref_t<decltype(std::declval<const T &>().*std::declval<Get>())>;
+                if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {
+                    Instance<T> *inst = Instance<T>::of(self);
+                    if (inst->ready()) [[likely]]
+                        return result_to_python(py, static_cast<M>(inst->value()->*rec.get_fn));
+                    return read_value_out_of_line(self, closure);  // the getter's own arguments
+                }
+            }
             return read_value(py, rec, self);
         }
+    }
+    [[gnu::noinline]] static PyObject *read_value_out_of_line(PyObject *self, void *closure)
+    {
+        return read_value(Python::assume_attached(), *static_cast<const TypedProperty *>(closure), self);
     }
 
     static PyObject *read_value(Python py, const TypedProperty &rec, PyObject *self)

@@ -744,6 +744,26 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
             return nullptr;
         }
     }
+    // A method's own C entry (DirectMethod, class_method.hpp): the positional call inlined into
+    // it, anything else a tail call to call(). Out of line, the call and its argument shuffle
+    // cost a locked get() about 10 of its instructions, and the keyword path kept the entry's
+    // frame on the positional one.
+    [[gnu::always_inline]] PyObject *call_inlined(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                                  PyObject *self) const
+    {
+        if constexpr (!has_variadic && all_positional) {
+            if (kwnames == nullptr && nargs == static_cast<Py_ssize_t>(arity)) [[likely]] {
+                Python py = Python::assume_attached();
+                try {
+                    return convert_and_call<false>(py, args, std::make_index_sequence<arity>(), self);
+                } PYO3CPP_CATCH_ALL {
+                    translate_current_exception(py);
+                    return nullptr;
+                }
+            }
+        }
+        return call(args, nargs, kwnames, self);
+    }
 
     static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                 PyObject *kwnames)

@@ -50,10 +50,10 @@
 //     forked ...") instead of hanging.
 // Thread: any attached thread; a guard is released on the thread that took it.
 // Cost, uncontended: a load and a compare-and-swap to take, one atomic subtract and a compare to
-// release, one thread-local access (the guard keeps the record's address for its release) and a
-// flag test (the thread known to the fork handler). bench/bench_classes.cpp, callgrind, 3.11
-// (`./scripts/bench --binaries classes --only 311 --quick`): locked get() 416.9 instructions,
-// add() 437.0, property read 354.0 (416.0 / 442.0 / 352.0 before the flags and the registry).
+// release, one thread-local access (a TLS descriptor call, lock_thread(), kept for the release)
+// and a flag test (the thread known to the fork handler): 45-56 instructions per call over an
+// unsynchronized class. bench/classes_callgrind.md (`./scripts/bench --binaries classes --quick`):
+// locked get() 401.9 on 3.11 and 554.3 on 3.13t, nanobind's unlocked get() 421.0 and 558.3.
 // Contended: the registry's mutex, the cycle check (linear unless this thread holds a lock or
 // readers queue behind it), and a futex wait while detached.
 #pragma once
@@ -62,6 +62,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <new>
@@ -109,7 +110,41 @@ struct LockThread {
     CallLockScope *scope = nullptr;
     bool registered = false;  // known to the fork handler (lock_thread_register)
 };
-inline thread_local LockThread t_lock_thread;
+[[gnu::used]] inline thread_local LockThread t_lock_thread;  // used: lock_thread() names it in asm
+
+// This thread's LockThread, for the guard's fast path. In an extension module a thread-local of
+// the header is dynamic TLS: with the default TLS dialect each access calls __tls_get_addr
+// through the PLT (about 14 instructions), and GCC repeats that call after each atomic rather
+// than keep the address. On x86-64 Linux the access is written as a TLS descriptor call instead
+// (what -mtls-dialect=gnu2 emits, as for libpyo3cpp): the dynamic linker resolves it to the
+// static TLS block when that has room (a load and a return), else to its dynamic-TLS path;
+// linked into an executable, the linker relaxes it to a constant. The call is made below the
+// red zone (the caller may be a leaf that keeps data there) on a 16-byte aligned stack (the
+// dynamic path calls into C); it preserves every register but %rax. The asm's result is
+// opaque: the compiler keeps it rather than recompute it.
+inline LockThread &lock_thread() noexcept
+{
+#if defined(__x86_64__) && !defined(__ILP32__) && defined(__linux__) && defined(__GNUC__)
+    LockThread *thread;
+    void *saved_sp;
+    asm("movq %%rsp, %1\n\t"
+        "leaq -128(%%rsp), %%rsp\n\t"
+        "andq $-16, %%rsp\n\t"
+        "leaq _ZN7pyo3cpp6detail13t_lock_threadE@TLSDESC(%%rip), %0\n\t"
+        "call *_ZN7pyo3cpp6detail13t_lock_threadE@TLSCALL(%0)\n\t"
+        "movq %1, %%rsp\n\t"
+        "addq %%fs:0, %0"
+        : "=a"(thread), "=&r"(saved_sp)
+        :
+        : "cc");
+#if PYO3CPP_DEBUG_CHECKS
+    if (thread != &t_lock_thread) std::abort();  // the mangled name above went stale
+#endif
+    return *thread;
+#else
+    return t_lock_thread;
+#endif
+}
 
 // Opens a scope for its lifetime, unless closed earlier (close(), or leave_call_scope() from the
 // method once self is locked).
@@ -221,8 +256,10 @@ public:
     }
     void unlock_shared() noexcept
     {
-        const std::uint32_t s = state_.fetch_sub(1, std::memory_order_release) - 1;
-        if ((s & kCountMask) == 0 && (s & kWritersWaiting) != 0) [[unlikely]] wake_after_unlock(s);
+        // A writer waits (this hold counted, the flag makes the old value larger than the flag
+        // alone): wake it if this was the last read hold.
+        const std::uint32_t before = state_.fetch_sub(1, std::memory_order_release);
+        if (before > kWritersWaiting) [[unlikely]] wake_after_last_read(before);
     }
     // A snapshot (for tp_traverse: skip a T that a writer is changing).
     bool held_exclusive() const noexcept
@@ -311,14 +348,18 @@ public:
     }
 
 private:
-    static bool read_lockable(std::uint32_t s) noexcept
-    {
-        return (s & kCountMask) < kMaxReaders && (s & (kReadersWaiting | kWritersWaiting)) == 0;
-    }
+    // Fewer than kMaxReaders read holds, no writer, no waiter flag: the flags are the top bits,
+    // so one compare says it.
+    static_assert(kReadersWaiting > kCountMask && kWritersWaiting > kCountMask);
+    static bool read_lockable(std::uint32_t s) noexcept { return s < kMaxReaders; }
     bool wake_writer() noexcept
     {
         writer_wake_.fetch_add(2, std::memory_order_seq_cst);
         return futex_wake(writer_wake_, 1);
+    }
+    [[gnu::noinline, gnu::cold]] void wake_after_last_read(std::uint32_t before) noexcept
+    {
+        if ((before & kCountMask) == 1) wake_after_unlock(before - 1);
     }
     // Unlocked, with waiters flagged in `s`: one writer, else every reader.
     [[gnu::noinline, gnu::cold]] void wake_after_unlock(std::uint32_t s) noexcept
@@ -762,22 +803,20 @@ template <bool Exclusive> class InstanceGuard {
 public:
     InstanceGuard() noexcept = default;
     // `cls`/`method` name the call in the re-entrance and wait-cycle errors.
+    // One thread-local access, kept for the release (which happens on this thread). The record
+    // is written once on the fast path; the slow path sets its mode.
     InstanceGuard(Python py, InstanceLock &lock, const char *cls, const char *method)
+        : thread_(&lock_thread()), node_{&lock, kMode, thread_->held}
     {
-        // One thread-local access, kept for the release: in an extension module each is a
-        // __tls_get_addr call, and the release happens on this thread.
-        LockThread &thread = t_lock_thread;
-        thread_ = &thread;
-        node_.lock = &lock;
+        LockThread &thread = *thread_;
         const bool got = Exclusive ? lock.try_exclusive() : lock.try_shared();
-        if (got && thread.registered) [[likely]]
-            node_.mode = kMode;
-        else
+        if (!got || !thread.registered) [[unlikely]] {
             node_.mode = take_contended(py, thread, got, cls, method);
-        node_.older = thread.held;
+            node_.older = thread.held;
+        }
         thread.held = &node_;
     }
-    InstanceGuard(InstanceGuard &&other) noexcept : node_(other.node_), thread_(other.thread_)
+    InstanceGuard(InstanceGuard &&other) noexcept : thread_(other.thread_), node_(other.node_)
     {
         if (other.node_.lock != nullptr) {
             for (HeldLock **p = &thread_->held; *p != nullptr; p = &(*p)->older)
@@ -818,8 +857,8 @@ private:
         return lock_contended(py, thread, node_, Exclusive, cls, method);
     }
 
-    HeldLock node_{};
     LockThread *thread_ = nullptr;  // the thread that holds it
+    HeldLock node_{};
 };
 
 }  // namespace pyo3cpp::detail

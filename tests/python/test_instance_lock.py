@@ -99,22 +99,51 @@ class Aliasing(unittest.TestCase):
         self.assertEqual(len(done), 1)
 
     def test_same_instance_twice_while_writers_wait(self):
-        # total(x, x, z) reads x twice while writers keep x and z busy: the second read of x
-        # must not queue behind a writer that waits for the first (deadlocked in every run
-        # before duplicates were merged).
-        x, z = Box(0), Box(0)
+        # total(x, x, z) with z busy: the call gives x back and re-takes its locks in address
+        # order, z first (z is the lower address here), then x. Each round steers a writer to
+        # ask for x just after the reader has re-taken it: on 12173e6 the reader re-took x once
+        # per parameter, and the second read queued behind that writer, which waited for the
+        # first (reader and writer hung in the first rounds, 3.11). One hold of x per call
+        # cannot be wedged. On 3.11 the writer keeps the GIL busy while the reader, holding x,
+        # waits to re-attach, so it asks for x inside that window every time; without a GIL the
+        # window is short, and the rounds vary the writer's delay around it.
+        z, x = sorted((Box(0), Box(0)), key=id)
 
-        def work(i):
-            for _ in range(300):
-                if i < 2:
-                    m.total(x, x, z)
-                elif i < 6:
-                    x.add(1)
-                    x.hold(0.00005)     # held detached, so that the GIL does not serialise it
-                else:
-                    z.hold(0.0001)
-        run_threads(7, work, timeout=60)
-        self.assertEqual(x.get(), 1200)
+        def one_round(spin):
+            z_held, x_held, free_z, free_x = (threading.Event() for _ in range(4))
+            results = []
+
+            def z_holder():
+                z.call(lambda: (z_held.set(), free_z.wait(30)))
+
+            def reader():
+                results.append(m.total(x, x, z))
+
+            def writer():
+                x.call(lambda: (x_held.set(), free_x.wait(30)))
+                end = time.perf_counter() + spin
+                while time.perf_counter() < end:
+                    pass
+                x.add(1)
+
+            threads = [threading.Thread(target=f, daemon=True) for f in (z_holder, reader, writer)]
+            threads[0].start()
+            self.assertTrue(z_held.wait(30))
+            threads[1].start()
+            time.sleep(0.002)       # the reader has x twice, finds z busy, gives x back, waits for z
+            threads[2].start()
+            self.assertTrue(x_held.wait(30))
+            free_z.set()            # the reader takes z, then waits for x
+            time.sleep(0.002)
+            free_x.set()            # the reader re-takes x; the writer asks for it
+            for t in threads:
+                t.join(10)
+                self.assertFalse(t.is_alive(), "the reader and the writer deadlocked on x")
+            self.assertEqual(len(results), 1)
+
+        for r in range(40):
+            one_round(0.002 if not FREE_THREADED else (r % 10) * 4e-6)
+        self.assertEqual(x.get(), 40)
         self.assertEqual(m.violations(), 0)
 
     def test_aliasing_and_upgrades_race(self):
