@@ -295,7 +295,9 @@ PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) PYO3
  * two-object form does this) or risk deadlock like with any mutex. Do not wait for another
  * thread that needs the same object lock while holding it.
  * Lock requires attachment: -1 without an exception when not attached; -1 with ValueError on
- * NULL. Unlock by the owning thread only (attached or not): -1 otherwise, with RuntimeError when
+ * NULL; -1 with RuntimeError("waiting for the object lock of a <type> object would deadlock:
+ * ...") when the holder is, directly or through other waiting threads, waiting for something
+ * this thread holds (the wait-for graph below; checked only when the lock is busy). Unlock by the owning thread only (attached or not): -1 otherwise, with RuntimeError when
  * attached. Cost: a sharded hash-table lookup per lock and unlock (about 50 ns uncontended); use
  * it around whole operations. A waiter spins briefly, then parks detached (CPython's PyMutex);
  * an unlock wakes one parked waiter. */
@@ -419,7 +421,10 @@ static inline int pyo3cpp_once_state_done(const pyo3cpp_once_state *s)
  *   RuntimeError("recursive initialisation of once-cell '<name>' on the same thread")
  * `name` may be NULL (then "<unnamed>"). NULL `s` or `init`: -1 with ValueError. An init that
  * returns -1 without setting an exception gets SystemError set for it. Not attached: -1, no
- * exception, the cell untouched. A C++ exception escaping init: -1 with RuntimeError. */
+ * exception, the cell untouched. A C++ exception escaping init: -1 with RuntimeError. A wait for
+ * another thread's init that would close a cycle in the wait-for graph (that thread waits,
+ * directly or through others, for something this one holds): -1 with RuntimeError("waiting for
+ * once-cell '<name>' would deadlock: ..."), nothing waited for. */
 PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), void *ctx,
                                  const char *name);
 

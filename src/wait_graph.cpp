@@ -70,7 +70,12 @@ bool queued_behind(const pyo3cpp_wait &writer, const pyo3cpp_wait &reader) noexc
 // The registered wait, if any, whose chain of holders leads back to `self` (under the mutex).
 const pyo3cpp_wait *find_cycle(Graph &g, const pyo3cpp_wait &self)
 {
-    if (g.waits == nullptr) return nullptr;  // nobody else sleeps: no one can wait for us
+    // A cycle ends at a wait that `self` blocks directly. None (the common case: the waiter
+    // holds nothing anyone sleeps for) means no cycle, found in one linear pass.
+    bool blocks_someone = false;
+    for (const pyo3cpp_wait *u = g.waits; u != nullptr && !blocks_someone; u = u->next)
+        blocks_someone = holds(self, *u) || queued_behind(self, *u);
+    if (!blocks_someone) return nullptr;
     const std::uint64_t visit = ++g.visit;
     std::vector<const pyo3cpp_wait *> pending{&self};
     while (!pending.empty()) {

@@ -36,14 +36,17 @@
 //     arguments convert, each with one try. When one is busy, the call gives back the locks it
 //     took so far (nothing has touched their T yet) and takes them all, waiting, in address
 //     order (CallLockScope): a.merge(b) racing b.merge(a) cannot deadlock.
-//   - Wait cycles: before a thread sleeps on an instance lock it records what it waits for, in a
-//     registry of waiting threads (one per extension module), and follows the chain: the holders
-//     of the lock that are themselves waiting, the holders of what they wait for, ... If the
-//     chain comes back to a lock this thread holds, the call raises RuntimeError naming this
-//     call's class and method and the waiting one's, instead of sleeping. This catches opposite
-//     nesting through callbacks (a.call(b.m) racing b.call(a.m)). Not covered: cycles through
-//     other kinds of lock (object locks, OnceLock, the GIL, a Python lock) or through another
-//     extension module's instances (each module has its own registry).
+//   - Wait cycles: before a thread sleeps on an instance lock it records what it waits for in
+//     the runtime's wait-for graph (one per process: abi/pyo3cpp.h, pyo3cpp_wait_begin), which
+//     also holds threads sleeping on object locks and OnceLock initialisers, and follows the
+//     chain: the holders of the lock that are themselves waiting, the holders of what they wait
+//     for, ... If the chain comes back to something this thread holds, the call raises
+//     RuntimeError naming this call's class and method and what the other side waits in,
+//     instead of sleeping. This catches opposite nesting through callbacks (a.call(b.m) racing
+//     b.call(a.m)), also when a and b are classes of different extension modules, or when one
+//     side is an object lock or a OnceLock initialiser. Each module lends the graph its list of
+//     the thread's held instance locks on the thread's first hold (lock_thread_register). Not
+//     covered: cycles through the GIL or a Python lock (threading.Lock, an import lock).
 //   - fork: in the child, an instance another thread read at the fork is given back (its T was
 //     not being changed); one another thread wrote at the fork stays taken, and every call that
 //     would wait for it raises RuntimeError("... was locked by another thread when the process
@@ -54,8 +57,9 @@
 // flag test (the thread known to the fork handler). bench/bench_classes.cpp, callgrind, 3.11
 // (`./scripts/bench --binaries classes --only 311 --quick`): locked get() 416.9 instructions,
 // add() 437.0, property read 354.0 (416.0 / 442.0 / 352.0 before the flags and the registry).
-// Contended: the registry's mutex, the cycle check (linear unless this thread holds a lock or
-// readers queue behind it), and a futex wait while detached.
+// Contended: the wait-for graph's mutex and search (linear in the sleeping threads unless a
+// chain of waiting holders exists), this module's registry mutex, and a futex wait while
+// detached.
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads

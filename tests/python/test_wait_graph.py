@@ -15,17 +15,19 @@ FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
 ROUNDS = 20
 
 
-def cycle_of_two(first, second):
+def cycle_of_two(first, second, stagger=0):
     """Runs first(sync) and second(sync) on two threads; each calls sync() once it holds its
-    outer lock and before it asks for the other's. Returns the two outcomes (None: completed;
-    else the RuntimeError's text)."""
+    outer lock and before it asks for the other's. stagger 0: they race from there; 1: thread 0
+    asks second; 2: thread 1 asks second. Returns the two outcomes (None: completed; else the
+    RuntimeError's text)."""
     barrier = threading.Barrier(2)
     outcomes = [None, None]
 
-    def sync():
-        barrier.wait(10)
-
     def work(i):
+        def sync():
+            barrier.wait(10)
+            if stagger == i + 1:
+                time.sleep(0.02)
         try:
             (first if i == 0 else second)(sync)
         except RuntimeError as exc:
@@ -41,7 +43,7 @@ class AcrossModules(unittest.TestCase):
         for round_ in range(ROUNDS):
             a, b = a_mod.Box(0), b_mod.Peer(0)
             outcomes = cycle_of_two(lambda sync: a.call(lambda: (sync(), b.add(1))),
-                                    lambda sync: b.call(lambda: (sync(), a.add(1))))
+                                    lambda sync: b.call(lambda: (sync(), a.add(1))), round_ % 3)
             raised = [o for o in outcomes if o is not None]
             self.assertEqual(len(raised), 1, outcomes)
             self.assertRegex(raised[0], r"^(Box|Peer)\.add\(\): waiting for the instance would deadlock")
@@ -70,12 +72,14 @@ class ThroughObjectLocks(unittest.TestCase):
     def test_instance_lock_and_object_lock_in_opposite_order(self):
         # Thread 0 holds instance a and wants o's object lock; thread 1 holds o's object lock
         # and wants a. GIL builds: object locks lock nothing, so both complete.
+        sides = set()
         for round_ in range(ROUNDS):
             a, o = a_mod.Box(0), []
             done = []
             outcomes = cycle_of_two(
                 lambda sync: a.call(lambda: (sync(), b_mod.with_object_lock(o, lambda: done.append(0)))),
-                lambda sync: b_mod.with_object_lock(o, lambda: (sync(), a.add(1), done.append(1))))
+                lambda sync: b_mod.with_object_lock(o, lambda: (sync(), a.add(1), done.append(1))),
+                round_ % 3)
             raised = [x for x in outcomes if x is not None]
             if not FREE_THREADED:
                 self.assertEqual(raised, [])
@@ -83,6 +87,7 @@ class ThroughObjectLocks(unittest.TestCase):
                 continue
             self.assertEqual(len(raised), 1, outcomes)
             self.assertEqual(len(done), 1, done)
+            sides.add(0 if outcomes[0] is not None else 1)
             self.assertIn("would deadlock", raised[0])
             if outcomes[0] is not None:   # thread 0 closed the cycle, waiting for the object lock
                 self.assertRegex(raised[0], r"^waiting for the object lock of a list object would deadlock")
@@ -90,6 +95,8 @@ class ThroughObjectLocks(unittest.TestCase):
             else:
                 self.assertRegex(raised[0], r"^Box\.add\(\): waiting for the instance would deadlock")
                 self.assertIn("waiting for the object lock of a list object", raised[0])
+        if FREE_THREADED:
+            self.assertEqual(sides, {0, 1})   # the cycle was closed from either side
 
     def test_object_lock_taken_after_a_failed_wait(self):
         # The failed wait left the object lock as it found it: others take it at once.
