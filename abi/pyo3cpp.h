@@ -41,6 +41,7 @@
  *     pyo3cpp_mutex              8 bytes, 4-aligned       8 bytes, 4-aligned
  *     pyo3cpp_once_state        16 bytes, 8-aligned      16 bytes, 8-aligned   (explicit)
  *     pyo3cpp_object_cell       24 bytes, 8-aligned      24 bytes, 8-aligned   (explicit)
+ *     pyo3cpp_wait              80 bytes, 8-aligned      56 bytes, 8-aligned   (explicit)
  * All are plain C aggregates, zero-initialised = the documented initial state.
  * Alignment is what the library's atomics need, declared where the platform would give less:
  * the mutex's uint32 state word needs 4 (natural everywhere); the object cell's pointer needs a
