@@ -2,7 +2,9 @@
 lock, or through a OnceLock initialiser (the wait-for graph in src/wait_graph.cpp). Each cycle
 would hang for ever; the thread that closes it raises RuntimeError instead, and the other side
 completes. Every test runs its threads under run_threads' watchdog."""
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 import unittest
@@ -152,6 +154,51 @@ class ThroughOnceLock(unittest.TestCase):
                 self.assertRegex(raised[0], r"^waiting for once-cell 'wait_graph\.cell' would deadlock")
                 self.assertEqual(result, ["made by the initialiser"])
         b_mod.once_reset()
+
+
+class AfterFork(unittest.TestCase):
+    def test_child_of_a_fork_among_waiters_sees_only_its_own_waits(self):
+        # Forks while other threads hold and wait for instances of both modules (and an object
+        # lock): the child's graph must hold none of their waits (their threads are gone) and
+        # still work: a new cycle in the child raises once, and nothing hangs.
+        script = textwrap.dedent("""
+            import os, sys, threading, warnings
+            import pyo3cpp_test_locks as a_mod, pyo3cpp_test_wait_graph as b_mod
+            from test_wait_graph import cycle_of_two
+            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads
+            x, y, o, stop = a_mod.Box(0), b_mod.Peer(0), [], threading.Event()
+
+            def load(i):
+                while not stop.is_set():
+                    try:
+                        if i == 0:
+                            x.hold(0.002)
+                        elif i == 1:
+                            x.call(lambda: y.add(1))
+                        else:
+                            b_mod.with_object_lock(o, lambda: y.call(lambda: x.add(1)) if i == 2 else None)
+                    except RuntimeError:   # x.call(y...) racing y.call(x...): a cycle, refused
+                        pass
+            threads = [threading.Thread(target=load, args=(i,), daemon=True) for i in range(4)]
+            for t in threads:
+                t.start()
+            for _ in range(20):
+                pid = os.fork()
+                if pid == 0:
+                    a, b = a_mod.Box(0), b_mod.Peer(0)
+                    outcomes = cycle_of_two(lambda sync: a.call(lambda: (sync(), b.add(1))),
+                                            lambda sync: b.call(lambda: (sync(), a.add(1))))
+                    os._exit(0 if sum(o is not None for o in outcomes) == 1 else 3)
+                _, status = os.waitpid(pid, 0)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    print("child failed:", status, flush=True)
+                    sys.exit(1)
+            stop.set()
+            print("ok", flush=True)
+            """)
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("ok", result.stdout)
 
 
 if __name__ == "__main__":
