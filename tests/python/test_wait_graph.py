@@ -2,6 +2,7 @@
 lock, or through a OnceLock initialiser (the wait-for graph in src/wait_graph.cpp). Each cycle
 would hang for ever; the thread that closes it raises RuntimeError instead, and the other side
 completes. Every test runs its threads under run_threads' watchdog."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -196,7 +197,10 @@ class AfterFork(unittest.TestCase):
             stop.set()
             print("ok", flush=True)
             """)
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        here = os.path.dirname(os.path.abspath(__file__))   # the child imports cycle_of_two from here
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                                env=env)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertIn("ok", result.stdout)
 
