@@ -357,7 +357,7 @@ PYO3CPP_API void pyo3cpp_wait_graph_remove_thread(const void *locks) PYO3CPP_NOE
 
 /* Registers `w` for the calling (attached) thread, unless waiting would close a cycle: then -1
  * with RuntimeError naming this wait and the one that leads back to this thread (also -1 with
- * ValueError on NULL, MemoryError when out of memory). Cost: the graph's mutex and a search
+ * ValueError on NULL or a wait already registered, MemoryError when out of memory). Cost: the graph's mutex and a search
  * over the registered waits (linear unless a chain of waiting holders exists). */
 PYO3CPP_API int pyo3cpp_wait_begin(pyo3cpp_wait *w);
 /* Runs take(ctx) under the graph's mutex (which fork() never splits: a forked child knows for

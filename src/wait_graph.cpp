@@ -196,8 +196,9 @@ PYO3CPP_API void pyo3cpp_wait_graph_remove_thread(const void *locks) noexcept
 PYO3CPP_API int pyo3cpp_wait_begin(pyo3cpp_wait *w)
 {
     if (!thread_is_attached()) return -1;
-    if (w == nullptr) {
-        PyErr_SetString(PyExc_ValueError, "pyo3cpp_wait_begin: NULL wait");
+    if (w == nullptr || w->linked != 0) {
+        PyErr_SetString(PyExc_ValueError, w == nullptr ? "pyo3cpp_wait_begin: NULL wait"
+                                                       : "pyo3cpp_wait_begin: the wait is already registered");
         return -1;
     }
     Graph &g = graph();

@@ -429,6 +429,9 @@ static void attached_nulls(void)
         wait.kind = PYO3CPP_WAIT_ONCE;
         wait.name = "bad-input cell";
         TAP_OK(pyo3cpp_wait_begin(&wait) == 0 && wait.linked == 1, "pyo3cpp_wait_begin: registered");
+        TAP_OK(pyo3cpp_wait_begin(&wait) == -1 && raised(PyExc_ValueError, "already registered") &&
+                   wait.linked == 1,
+               "pyo3cpp_wait_begin(a registered wait): ValueError, still registered once");
         taken = pyo3cpp_wait_take(&wait, fn_returns_7, NULL);
         TAP_OK(taken == 7 && wait.acquired == 1 && wait.linked == 0,
                "pyo3cpp_wait_take: its result, acquired, the wait ended");
