@@ -41,6 +41,7 @@
  *     pyo3cpp_mutex              8 bytes, 4-aligned       8 bytes, 4-aligned
  *     pyo3cpp_once_state        16 bytes, 8-aligned      16 bytes, 8-aligned   (explicit)
  *     pyo3cpp_object_cell       24 bytes, 8-aligned      24 bytes, 8-aligned   (explicit)
+ *     pyo3cpp_wait              80 bytes, 8-aligned      56 bytes, 8-aligned   (explicit)
  * All are plain C aggregates, zero-initialised = the documented initial state.
  * Alignment is what the library's atomics need, declared where the platform would give less:
  * the mutex's uint32 state word needs 4 (natural everywhere); the object cell's pointer needs a
@@ -331,12 +332,77 @@ PYO3CPP_API void pyo3cpp_critical_section_end(pyo3cpp_critical_section *cs) PYO3
  * two-object form does this) or risk deadlock like with any mutex. Do not wait for another
  * thread that needs the same object lock while holding it.
  * Lock requires attachment: -1 without an exception when not attached; -1 with ValueError on
- * NULL. Unlock by the owning thread only (attached or not): -1 otherwise, with RuntimeError when
+ * NULL; -1 with RuntimeError("waiting for the object lock of a <type> object would deadlock:
+ * ...") when the holder is, directly or through other waiting threads, waiting for something
+ * this thread holds (the wait-for graph below; checked only when the lock is busy). Unlock by the owning thread only (attached or not): -1 otherwise, with RuntimeError when
  * attached. Cost: a sharded hash-table lookup per lock and unlock (about 50 ns uncontended); use
  * it around whole operations. A waiter spins briefly, then parks detached (CPython's PyMutex);
  * an unlock wakes one parked waiter. */
 PYO3CPP_API int pyo3cpp_object_lock(struct _object *obj);
 PYO3CPP_API int pyo3cpp_object_unlock(struct _object *obj) PYO3CPP_NOEXCEPT;
+
+/* ------------------------------------------------------------- the wait-for graph */
+
+/* One graph of sleeping threads for the whole process, so that a wait cycle is seen whichever
+ * extension modules, object locks and once-cells it passes through. A thread about to sleep on
+ * a lock records what it waits for (pyo3cpp_wait_begin); the runtime follows the chain from
+ * there: the threads that hold it and are themselves waiting, what they wait for, ... If the
+ * chain comes back to something this thread holds, the wait is refused with RuntimeError
+ * naming both sides instead of sleeping for ever. Who holds what: an object lock's and a
+ * once-cell's holder are known to the runtime; instance locks are known to the extension
+ * module that took them, which lends the runtime each thread's list of held instance locks
+ * (pyo3cpp_wait_graph_add_thread). Only the slow path uses any of this: a thread that never
+ * waits never touches the graph. Python's own locks and the GIL are not in the graph.
+ *
+ * Kinds of wait (pyo3cpp_wait.kind). */
+#define PYO3CPP_WAIT_INSTANCE 1 /* an instance lock; resource: the lock; class and method name */
+#define PYO3CPP_WAIT_OBJECT 2   /* an object lock (runtime only); resource: the object */
+#define PYO3CPP_WAIT_ONCE 3     /* a once-cell's initialiser (runtime only); name: the cell's */
+
+/* Whether the held-lock list `locks` (what pyo3cpp_wait_graph_add_thread registered) holds
+ * instance lock `lock` in a mode that excludes a wait for it (`exclusive`: a write wait, which
+ * any hold excludes; else only a write hold does). 1 or 0. Called under the graph's mutex, only
+ * while the list's thread is itself waiting (its list is frozen then); never re-enters the
+ * graph, never runs Python code. */
+typedef int (*pyo3cpp_wait_holds_fn)(const void *locks, const void *lock, int exclusive);
+
+/* A wait: zero-initialise, then set kind, exclusive, resource, name and method. The caller's
+ * memory (usually its stack); the runtime links it while the wait is registered. */
+typedef struct pyo3cpp_wait {
+    int kind;              /* PYO3CPP_WAIT_* */
+    int exclusive;         /* instance locks: waits to write */
+    const void *resource;  /* what is waited for (see the kinds); identity only */
+    const char *name;      /* instance locks: the class; once-cells: the cell (error messages) */
+    const char *method;    /* instance locks: the method (NULL: an argument of that class) */
+    /* The runtime's, while registered: */
+    const void *owner;     /* object locks, once-cells: the holder's thread-key word */
+    void *thread;          /* this thread's held-lock lists */
+    struct pyo3cpp_wait *next;
+    uint64_t thread_key PYO3CPP_ALIGNED(8);
+    uint64_t visited PYO3CPP_ALIGNED(8);
+    int acquired;          /* set by pyo3cpp_wait_take when its take succeeded */
+    int linked;
+} pyo3cpp_wait;
+
+/* Lends the runtime the calling thread's list of held instance locks, read through `holds`
+ * (an extension module does this on the thread's first instance lock). 0, or -1 when out of
+ * memory (no exception: the list then stays unseen and a cycle through it can hang). Any
+ * thread, attached or not. Forget it before the list's memory goes (thread exit). */
+PYO3CPP_API int pyo3cpp_wait_graph_add_thread(const void *locks, pyo3cpp_wait_holds_fn holds) PYO3CPP_NOEXCEPT;
+PYO3CPP_API void pyo3cpp_wait_graph_remove_thread(const void *locks) PYO3CPP_NOEXCEPT;
+
+/* Registers `w` for the calling (attached) thread, unless waiting would close a cycle: then -1
+ * with RuntimeError naming this wait and the one that leads back to this thread (also -1 with
+ * ValueError on NULL or a wait already registered, MemoryError when out of memory). Cost: the graph's mutex and a search
+ * over the registered waits (linear unless a chain of waiting holders exists). */
+PYO3CPP_API int pyo3cpp_wait_begin(pyo3cpp_wait *w);
+/* Runs take(ctx) under the graph's mutex (which fork() never splits: a forked child knows for
+ * certain whether the take happened); when it returns non-zero, sets w->acquired and ends the
+ * wait in the same step. Returns take's result. `take` must not block or call into the graph. */
+PYO3CPP_API int pyo3cpp_wait_take(pyo3cpp_wait *w, int (*take)(void *ctx), void *ctx) PYO3CPP_NOEXCEPT;
+/* Ends the wait (no-op when already ended or never begun). The thread that began it, attached
+ * or not. */
+PYO3CPP_API void pyo3cpp_wait_end(pyo3cpp_wait *w) PYO3CPP_NOEXCEPT;
 
 /* ------------------------------------------------------------------ mutex */
 
@@ -392,7 +458,10 @@ static inline int pyo3cpp_once_state_done(const pyo3cpp_once_state *s)
  *   RuntimeError("recursive initialisation of once-cell '<name>' on the same thread")
  * `name` may be NULL (then "<unnamed>"). NULL `s` or `init`: -1 with ValueError. An init that
  * returns -1 without setting an exception gets SystemError set for it. Not attached: -1, no
- * exception, the cell untouched. A C++ exception escaping init: -1 with RuntimeError. */
+ * exception, the cell untouched. A C++ exception escaping init: -1 with RuntimeError. A wait for
+ * another thread's init that would close a cycle in the wait-for graph (that thread waits,
+ * directly or through others, for something this one holds): -1 with RuntimeError("waiting for
+ * once-cell '<name>' would deadlock: ..."), nothing waited for. */
 PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), void *ctx,
                                  const char *name);
 

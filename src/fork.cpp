@@ -2,7 +2,7 @@
 //
 // Only the forking thread continues in the child. Whatever another thread held at that moment —
 // the attach gate's in-flight count, a push half-way into the deferred-decref pool, an object
-// lock, a running once-cell initialiser, a library mutex — would stay held for ever and hang the
+// lock, a running once-cell initialiser, a registered wait, a library mutex — would stay held for ever and hang the
 // child. pthread_atfork handlers, installed when the library is loaded, fix that:
 //   prepare  take every library mutex (in one fixed order), and on CPython < 3.13 let thread
 //            states under construction be finished (attach.cpp)
@@ -28,10 +28,12 @@ void prepare()
     once_fork_prepare();
     object_locks_fork_prepare();
     registry_fork_prepare();
+    wait_graph_fork_prepare();
 }
 
 void parent()
 {
+    wait_graph_fork_parent();
     registry_fork_parent();
     object_locks_fork_parent();
     once_fork_parent();
@@ -40,6 +42,7 @@ void parent()
 
 void child()
 {
+    wait_graph_fork_child();
     registry_fork_child();
     object_locks_fork_child();
     once_fork_child();

@@ -65,6 +65,35 @@ inline void cpu_relax() noexcept
 
 inline void release_taken(Entry *entry) noexcept { PyMutex_Unlock(&entry->taken); }
 
+// PyMutex's own uncontended take (free to locked, nobody parked), so that only a thread that
+// would wait pays for the wait-for graph.
+inline bool try_take(Entry *entry) noexcept
+{
+    std::uint8_t expected = 0;
+    return taken_bits(entry).compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                                     std::memory_order_relaxed);
+}
+
+// The contended take: registered in the wait-for graph (wait_graph.cpp) while it waits, unless
+// waiting would close a cycle (then false, with RuntimeError). The holder's key is the graph's
+// way to find who holds the object.
+[[gnu::noinline]] bool wait_for(PyObject *obj, Entry *entry)
+{
+    static_assert(sizeof(entry->owner) == sizeof(std::uint64_t) &&
+                  std::atomic<std::uint64_t>::is_always_lock_free);
+    pyo3cpp_wait wait{};
+    wait.kind = PYO3CPP_WAIT_OBJECT;
+    wait.resource = obj;
+    wait.owner = &entry->owner;
+    if (pyo3cpp_wait_begin(&wait) != 0) return false;
+    struct End {  // also when CPython ends this thread as PyMutex_Lock re-attaches it
+        pyo3cpp_wait *wait;
+        ~End() { pyo3cpp_wait_end(wait); }
+    } end{&wait};
+    PyMutex_Lock(&entry->taken);
+    return true;
+}
+
 // The shard's guard: held only for a few loads and stores of table bookkeeping (never while
 // waiting for an object, never around Python code), so it is an inline futex lock that spins
 // first: 0 free, 1 held, 2 held with sleepers. (A pthread mutex cost 55 instructions per
@@ -305,7 +334,10 @@ PYO3CPP_API int pyo3cpp_object_lock(PyObject *obj)
     // the deferred-decref pool (a __del__ could want this very lock: runtime_state.h). As with
     // pyo3cpp_mutex, a thread that CPython ends while it re-attaches (finalisation) leaves the
     // lock held; only threads that wait for the same object during finalisation can notice.
-    PyMutex_Lock(&entry->taken);
+    if (!try_take(entry) && !wait_for(obj, entry)) {
+        shard.drop_user(obj, entry);  // refused: a wait cycle (RuntimeError)
+        return -1;
+    }
     entry->owner.store(me, std::memory_order_relaxed);
     entry->depth = 1;
 #endif

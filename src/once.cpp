@@ -224,8 +224,17 @@ PYO3CPP_API int pyo3cpp_once_run(pyo3cpp_once_state *s, int (*init)(void *ctx), 
         // Another thread is initialising: wait detached, so that it can take the GIL or a
         // stop-the-world pause can proceed, then look again (it may have failed). Re-attaching
         // does not drain the deferred-decref pool: no Python code runs inside a library wait.
+        // The wait-for graph (wait_graph.cpp) learns that this thread waits for the owner,
+        // and refuses the wait when the owner is, through a chain, waiting for this thread.
+        pyo3cpp_wait wait{};
+        wait.kind = PYO3CPP_WAIT_ONCE;
+        wait.resource = s;
+        wait.name = name ? name : "<unnamed>";
+        wait.owner = &s->owner;
+        if (pyo3cpp_wait_begin(&wait) != 0) return -1;
         PyThreadState *detached = PyEval_SaveThread();
         state.wait(kRunning, std::memory_order_acquire);
+        pyo3cpp_wait_end(&wait);  // before re-attaching, which CPython may end this thread in
         PyEval_RestoreThread(detached);
     }
 }

@@ -36,14 +36,17 @@
 //     arguments convert, each with one try. When one is busy, the call gives back the locks it
 //     took so far (nothing has touched their T yet) and takes them all, waiting, in address
 //     order (CallLockScope): a.merge(b) racing b.merge(a) cannot deadlock.
-//   - Wait cycles: before a thread sleeps on an instance lock it records what it waits for, in a
-//     registry of waiting threads (one per extension module), and follows the chain: the holders
-//     of the lock that are themselves waiting, the holders of what they wait for, ... If the
-//     chain comes back to a lock this thread holds, the call raises RuntimeError naming this
-//     call's class and method and the waiting one's, instead of sleeping. This catches opposite
-//     nesting through callbacks (a.call(b.m) racing b.call(a.m)). Not covered: cycles through
-//     other kinds of lock (object locks, OnceLock, the GIL, a Python lock) or through another
-//     extension module's instances (each module has its own registry).
+//   - Wait cycles: before a thread sleeps on an instance lock it records what it waits for in
+//     the runtime's wait-for graph (one per process: abi/pyo3cpp.h, pyo3cpp_wait_begin), which
+//     also holds threads sleeping on object locks and OnceLock initialisers, and follows the
+//     chain: the holders of the lock that are themselves waiting, the holders of what they wait
+//     for, ... If the chain comes back to something this thread holds, the call raises
+//     RuntimeError naming this call's class and method and what the other side waits in,
+//     instead of sleeping. This catches opposite nesting through callbacks (a.call(b.m) racing
+//     b.call(a.m)), also when a and b are classes of different extension modules, or when one
+//     side is an object lock or a OnceLock initialiser. Each module lends the graph its list of
+//     the thread's held instance locks on the thread's first hold (lock_thread_register). Not
+//     covered: cycles through the GIL or a Python lock (threading.Lock, an import lock).
 //   - fork: in the child, an instance another thread read at the fork is given back (its T was
 //     not being changed); one another thread wrote at the fork stays taken, and every call that
 //     would wait for it raises RuntimeError("... was locked by another thread when the process
@@ -54,8 +57,9 @@
 // and a flag test (the thread known to the fork handler): 45-56 instructions per call over an
 // unsynchronized class. bench/classes_callgrind.md (`./scripts/bench --binaries classes --quick`):
 // locked get() 401.9 on 3.11 and 554.3 on 3.13t, nanobind's unlocked get() 421.0 and 558.3.
-// Contended: the registry's mutex, the cycle check (linear unless this thread holds a lock or
-// readers queue behind it), and a futex wait while detached.
+// Contended: the wait-for graph's mutex and search (linear in the sleeping threads unless a
+// chain of waiting holders exists), this module's registry mutex, and a futex wait while
+// detached.
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
@@ -286,21 +290,20 @@ public:
     void lock_waiting(Python py, bool exclusive, const HeldLock *held, const char *cls, const char *method);
 
     // The waits proper: detached, no Python. Return when the lock is held in the mode asked.
-    // The take itself happens under `fork_guard` (the waiters' registry mutex, which the fork
-    // handler holds across a fork) and sets `taken` there: a forked child knows for certain
-    // whether the waiter holds the lock.
-    void wait_exclusive(std::mutex &fork_guard, bool &taken) noexcept
+    // The take itself happens inside the wait-for graph's mutex (pyo3cpp_wait_take, which the
+    // fork handler holds across a fork) and sets `wait.acquired` there: a forked child knows
+    // for certain whether the waiter holds the lock, and the graph never sees it waiting after.
+    void wait_exclusive(pyo3cpp_wait &wait) noexcept
     {
         std::uint32_t keep = 0;  // after sleeping: other writers may still wait, keep the flag
         for (;;) {
             std::uint32_t s = state_.load(std::memory_order_relaxed);
             if ((s & kCountMask) == 0) {
-                std::lock_guard<std::mutex> hold(fork_guard);
-                if (state_.compare_exchange_strong(s, s | kWriteLocked | keep, std::memory_order_acquire,
-                                                   std::memory_order_relaxed)) {
-                    taken = true;
+                if (take_in_graph(wait, [&] {
+                        return state_.compare_exchange_strong(s, s | kWriteLocked | keep, std::memory_order_acquire,
+                                                              std::memory_order_relaxed);
+                    }))
                     return;
-                }
                 continue;
             }
             if ((s & kWritersWaiting) == 0 &&
@@ -313,16 +316,16 @@ public:
             keep = kWritersWaiting;
         }
     }
-    void wait_shared(std::mutex &fork_guard, bool &taken) noexcept
+    void wait_shared(pyo3cpp_wait &wait) noexcept
     {
         for (;;) {
             std::uint32_t s = state_.load(std::memory_order_relaxed);
             if (read_lockable(s)) {
-                std::lock_guard<std::mutex> hold(fork_guard);
-                if (state_.compare_exchange_strong(s, s + 1, std::memory_order_acquire, std::memory_order_relaxed)) {
-                    taken = true;
+                if (take_in_graph(wait, [&] {
+                        return state_.compare_exchange_strong(s, s + 1, std::memory_order_acquire,
+                                                              std::memory_order_relaxed);
+                    }))
                     return;
-                }
                 continue;
             }
             if ((s & kReadersWaiting) == 0) {
@@ -348,6 +351,12 @@ public:
     }
 
 private:
+    template <class Take> static bool take_in_graph(pyo3cpp_wait &wait, Take &&take) noexcept
+    {
+        return pyo3cpp_wait_take(
+                   &wait, [](void *ctx) noexcept -> int { return (*static_cast<Take *>(ctx))() ? 1 : 0; },
+                   &take) != 0;
+    }
     // Fewer than kMaxReaders read holds, no writer, no waiter flag: the flags are the top bits,
     // so one compare says it.
     static_assert(kReadersWaiting > kCountMask && kWritersWaiting > kCountMask);
@@ -386,23 +395,24 @@ static_assert(sizeof(InstanceLock) == 8);
 
 // ------------------------------------------------------- the registry of waiting threads
 
-// One thread about to sleep (or asleep) on an instance lock. Its list of held locks does not
-// change while it is registered, so others may read it under the registry's mutex.
+// One thread about to sleep (or asleep) on an instance lock, known to this module's fork
+// handler. Its wait is also in the process-wide wait-for graph (abi/pyo3cpp.h), which finds
+// wait cycles across every extension module, object lock and once-cell.
 struct LockWaiter {
     InstanceLock *lock;
     bool exclusive;
-    bool acquired;  // took the lock, not yet re-attached (fork: its hold has no record yet)
     const HeldLock *held;
     const char *cls;
     const char *method;
     LockWaiter *next;
-    std::uint64_t visited;  // the cycle search that last reached it
+    pyo3cpp_wait graph;  // graph.acquired: took the lock, not yet re-attached (fork: no record yet)
 };
 
+// This module's own bookkeeping for fork. Its mutex may be held around a call into the wait-for
+// graph (never the other way round), the order in which the fork handlers take them.
 struct LockRegistry {
     std::mutex mutex;
     LockWaiter *waiters = nullptr;
-    std::uint64_t visit = 0;
     std::vector<LockThread *> threads;  // every thread that has held a lock (fork)
     LockThread *forking = nullptr;
 };
@@ -421,53 +431,14 @@ inline bool holds_conflicting(const HeldLock *held, const InstanceLock *lock, bo
     return false;
 }
 
-// The waiter, if any, whose wait leads back to `self` (called under the registry's mutex): W
-// waits for thread U when U holds W's lock in a conflicting mode, or when W reads and U is a
-// writer waiting for the same lock (writers first) — `self` included, once it waits.
-inline const LockWaiter *find_wait_cycle(LockRegistry &registry, const LockWaiter &self)
+// The wait-for graph's view of what a thread holds (pyo3cpp_wait_holds_fn): read under the
+// graph's mutex, only while that thread waits (its list is frozen then).
+inline int lock_thread_holds(const void *thread, const void *lock, int exclusive) noexcept
 {
-    // Nobody can wait for a thread that holds nothing, unless it is a writer with readers
-    // queued behind it: then there is no cycle to look for (the common case stays linear).
-    bool holds = false;
-    for (const HeldLock *h = self.held; h != nullptr && !holds; h = h->older)
-        holds = (h->mode & kHoldModeMask) != kHoldNone;
-    if (!holds) {
-        bool queued_behind = false;
-        if (self.exclusive)
-            for (const LockWaiter *u = registry.waiters; u != nullptr && !queued_behind; u = u->next)
-                queued_behind = u->lock == self.lock && !u->exclusive && !u->acquired;
-        if (!queued_behind) return nullptr;
-    }
-    const std::uint64_t visit = ++registry.visit;  // marks the waiters this search has reached
-    std::vector<const LockWaiter *> pending{&self};
-    while (!pending.empty()) {
-        const LockWaiter *w = pending.back();
-        pending.pop_back();
-        if (w != &self && (holds_conflicting(self.held, w->lock, w->exclusive) ||
-                           (!w->exclusive && self.exclusive && w->lock == self.lock)))  // queued behind us
-            return w;
-        for (LockWaiter *u = registry.waiters; u != nullptr; u = u->next) {
-            if (u == &self || u->acquired || u->visited == visit) continue;
-            const bool blocks = (!w->exclusive && u->exclusive && u->lock == w->lock) ||
-                                holds_conflicting(u->held, w->lock, w->exclusive);
-            if (!blocks) continue;
-            u->visited = visit;
-            pending.push_back(u);
-        }
-    }
-    return nullptr;
-}
-
-[[noreturn, gnu::cold]] inline void raise_wait_cycle(Python py, const char *cls, const char *method,
-                                                     const char *other_cls, const char *other_method)
-{
-    std::string text = describe_call(cls, method) +
-                       ": waiting for the instance would deadlock: the thread that holds it is, "
-                       "directly or through other threads, waiting in " +
-                       describe_call(other_cls, other_method) +
-                       " for an instance this thread holds (the two calls nest their locks in "
-                       "opposite orders)";
-    throw PyErr::new_err(py, PyExc_RuntimeError, text);
+    return holds_conflicting(static_cast<const LockThread *>(thread)->held, static_cast<const InstanceLock *>(lock),
+                             exclusive != 0)
+               ? 1
+               : 0;
 }
 
 [[noreturn, gnu::cold]] inline void raise_locked_at_fork(Python py, const char *cls, const char *method)
@@ -531,7 +502,7 @@ inline void child() noexcept
     // happen together under this mutex). Waiting flags are cleared: every thread that set one
     // is gone.
     for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next)
-        if (w->acquired) w->lock->unlock_at_fork(w->exclusive);
+        if (w->graph.acquired != 0) w->lock->unlock_at_fork(w->exclusive);
     for (LockWaiter *w = registry.waiters; w != nullptr; w = w->next) w->lock->clear_waiting_at_fork();
     registry.waiters = nullptr;
     std::erase_if(registry.threads, [&](LockThread *t) { return t != registry.forking; });
@@ -550,6 +521,7 @@ inline void child() noexcept
         ~Forget()
         {
             if (thread == nullptr) return;
+            pyo3cpp_wait_graph_remove_thread(thread);
             LockRegistry &registry = lock_registry();
             std::lock_guard<std::mutex> hold(registry.mutex);
             std::erase(registry.threads, thread);
@@ -561,6 +533,8 @@ inline void child() noexcept
     registry.threads.push_back(&thread);
     forget.thread = &thread;
     thread.registered = true;
+    // Out of memory: the graph does not see this thread's holds (a cycle through them can hang).
+    (void)pyo3cpp_wait_graph_add_thread(&thread, lock_thread_holds);
 }
 
 [[gnu::noinline]] inline void InstanceLock::lock_waiting(Python py, bool exclusive, const HeldLock *held,
@@ -582,22 +556,20 @@ inline void child() noexcept
             break;
         }
         LockRegistry &registry = lock_registry();
-        LockWaiter me{this, exclusive, false, held, cls, method, nullptr, 0};
-        const char *other_cls = nullptr, *other_method = nullptr;
-        bool cycle = false;
+        LockWaiter me{this, exclusive, held, cls, method, nullptr, {}};
+        me.graph.kind = PYO3CPP_WAIT_INSTANCE;
+        me.graph.exclusive = exclusive ? 1 : 0;
+        me.graph.resource = this;
+        me.graph.name = cls;
+        me.graph.method = method;
+        // Refused (RuntimeError) when the holder is, through a chain of waiting threads in any
+        // module, waiting for something this thread holds.
+        if (pyo3cpp_wait_begin(&me.graph) != 0) throw_fetched(py);
         {
             std::lock_guard<std::mutex> hold(registry.mutex);
-            if (const LockWaiter *other = find_wait_cycle(registry, me)) {
-                cycle = true;
-                other_cls = other->cls;
-                other_method = other->method;
-            } else {
-                me.next = registry.waiters;
-                registry.waiters = &me;
-            }
+            me.next = registry.waiters;
+            registry.waiters = &me;
         }
-        // Raised outside the mutex: creating the exception may run Python code (GC) that locks.
-        if (cycle) raise_wait_cycle(py, cls, method, other_cls, other_method);
         auto leave = [&]() noexcept {
             for (LockWaiter **p = &registry.waiters; *p != nullptr; p = &(*p)->next)
                 if (*p == &me) {
@@ -606,12 +578,12 @@ inline void child() noexcept
                 }
         };
         void *token = pyo3cpp_detach_begin();
-        // Taken and marked in one step under the registry's mutex: the fork handler sees a
-        // waiter that holds the lock (acquired: given back in the child) or one that waits.
+        // Taken and marked in one step under the wait-for graph's mutex: the fork handler sees
+        // a waiter that holds the lock (acquired: given back in the child) or one that waits.
         if (exclusive)
-            wait_exclusive(registry.mutex, me.acquired);
+            wait_exclusive(me.graph);
         else
-            wait_shared(registry.mutex, me.acquired);
+            wait_shared(me.graph);
         bool exiting;
         {
             std::lock_guard<std::mutex> hold(registry.mutex);

@@ -13,6 +13,11 @@
 //     itself forever; instead it throws PyErr(RuntimeError: "recursive initialisation of
 //     once-cell '<name>' on the same thread"). <name> is the constructor's name, by default
 //     "OnceLock at <file>:<line>" of the declaration.
+//   - Wait cycles: a caller that would wait for another thread's initialiser while that thread
+//     is, directly or through other waiting threads, waiting for something this caller holds
+//     (an instance lock, an object lock, another cell's initialiser) throws PyErr(RuntimeError:
+//     "waiting for once-cell '<name>' would deadlock: ...") instead of sleeping; the initialiser
+//     counts as holding the cell until fn returns (the runtime's wait-for graph, abi/pyo3cpp.h).
 //   - After initialisation get() is one acquire load, inline, with no call into libpyo3cpp
 //     (on x86-64 a plain mov + compare; see the issue-5 report for the generated code).
 //   - The value is immutable from then on, except take() and destruction, which require that

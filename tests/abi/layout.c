@@ -78,3 +78,13 @@ int pyo3cpp_layout_c_all_zero(void)
 {
     return mutex_init.state == 0 && once_init.state == 0 && cell_init.value == NULL;
 }
+
+/* pyo3cpp_wait (1.8): two int, five pointers, two explicitly 8-aligned uint64, two int. */
+FROZEN(sizeof(pyo3cpp_wait) == 8 + 6 * PTR + 24);
+FROZEN(_Alignof(pyo3cpp_wait) == 8);
+FROZEN(offsetof(pyo3cpp_wait, kind) == 0);
+FROZEN(offsetof(pyo3cpp_wait, exclusive) == 4);
+FROZEN(offsetof(pyo3cpp_wait, resource) == 8);
+FROZEN(offsetof(pyo3cpp_wait, next) == 8 + 5 * PTR);
+FROZEN(offsetof(pyo3cpp_wait, thread_key) == 8 + 6 * PTR);
+FROZEN(offsetof(pyo3cpp_wait, acquired) == 8 + 6 * PTR + 16);

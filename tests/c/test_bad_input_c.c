@@ -156,6 +156,12 @@ static void not_attached(const char *where)
                    released_arrays == 1,
                NAMED("pyo3cpp_array_new: NULL, the memory released"));
     }
+    {
+        pyo3cpp_wait wait = {0};
+        wait.kind = PYO3CPP_WAIT_ONCE;
+        TAP_OK(pyo3cpp_wait_begin(&wait) == -1 && wait.linked == 0, NAMED("pyo3cpp_wait_begin: -1"));
+        pyo3cpp_wait_end(&wait); /* never begun: a no-op */
+    }
     pyo3cpp_drop_scope_exit();  /* without an enter: nothing to close */
     pyo3cpp_drop_scope_enter();
     pyo3cpp_drop_scope_exit();
@@ -473,6 +479,33 @@ static void attached_nulls(void)
     pyo3cpp_keep_alive_release(obj); /* keeps nothing: a no-op */
     TAP_OK(no_error() && pyo3cpp_keep_alive_traverse(obj, NULL, NULL) == 0,
            "pyo3cpp_keep_alive_release/traverse of a nurse keeping nothing: no-ops");
+    TAP_OK(pyo3cpp_wait_begin(NULL) == -1 && raised(PyExc_ValueError, NULL),
+           "pyo3cpp_wait_begin(NULL): ValueError");
+    pyo3cpp_wait_end(NULL);
+    count_calls = 0;
+    TAP_OK(pyo3cpp_wait_take(NULL, fn_returns_7, NULL) == 0 && count_calls == 0,
+           "pyo3cpp_wait_take(NULL wait): 0, take not run");
+    TAP_OK(pyo3cpp_wait_graph_add_thread(NULL, NULL) == -1 && no_error(),
+           "pyo3cpp_wait_graph_add_thread(NULL): -1, no exception");
+    pyo3cpp_wait_graph_remove_thread(NULL);
+    pyo3cpp_wait_graph_remove_thread(obj); /* never added: a no-op */
+    {
+        /* A wait nobody else is in a cycle with: registered, taken, ended. */
+        pyo3cpp_wait wait = {0};
+        int taken;
+        wait.kind = PYO3CPP_WAIT_ONCE;
+        wait.name = "bad-input cell";
+        TAP_OK(pyo3cpp_wait_begin(&wait) == 0 && wait.linked == 1, "pyo3cpp_wait_begin: registered");
+        TAP_OK(pyo3cpp_wait_begin(&wait) == -1 && raised(PyExc_ValueError, "already registered") &&
+                   wait.linked == 1,
+               "pyo3cpp_wait_begin(a registered wait): ValueError, still registered once");
+        taken = pyo3cpp_wait_take(&wait, fn_returns_7, NULL);
+        TAP_OK(taken == 7 && wait.acquired == 1 && wait.linked == 0,
+               "pyo3cpp_wait_take: its result, acquired, the wait ended");
+        pyo3cpp_wait_end(&wait); /* already ended: a no-op */
+        count_calls = 0;
+        TAP_OK(no_error(), "pyo3cpp_wait_*: no exception");
+    }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
     TAP_OK(pyo3cpp_detach(NULL, NULL) == -1 && raised(PyExc_ValueError, "fn is NULL"),
