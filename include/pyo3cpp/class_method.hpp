@@ -223,10 +223,17 @@ template <class T, class... A> struct InitArgs {
     void operator()(MethodSelf self, A... args) const
     {
         if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
-        static_assert(std::is_constructible_v<T, A &&...>,
+        static_assert(std::is_constructible_v<T, A &&...> ||
+                          (has_trampoline_v<T> && std::is_constructible_v<trampoline_t<T>, A &&...>),
                       "pyo3cpp::ClassDef::def_init<A...>: T is not constructible from A...");
-        construct_in<T>(Python::assume_attached(), self.self, name,
-                        [&](void *where) { new (where) T(std::forward<A>(args)...); });
+        if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
+            construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
+                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
+                               std::forward<A>(args)...);
+            });
+        else
+            construct_in<T>(Python::assume_attached(), self.self, name,
+                            [&](void *where) { new (where) T(std::forward<A>(args)...); });
     }
 };
 template <class T, class... A> struct keep_alive_nurse_is_self<InitArgs<T, A...>> : std::true_type {};
@@ -240,7 +247,11 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
                       "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
         construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
-            new (where) T(std::invoke(fn, std::forward<A>(args)...));
+            if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
+                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
+                               std::invoke(fn, std::forward<A>(args)...));
+            else
+                new (where) T(std::invoke(fn, std::forward<A>(args)...));
         });
     }
 };

@@ -1,0 +1,152 @@
+// override.cpp — the compiled half of Python overrides of C++ virtual methods
+// (include/pyo3cpp/trampoline.hpp): finding a Python subclass's method, and telling the
+// override's own call of the C++ method (super().run()) from a call made by C++.
+//
+// The lookup is the slow path: trampoline.hpp caches its answer per Python type, keyed on the
+// type's version tag, and comes here on a miss. It walks the MRO as Python's class attribute
+// lookup does, but stops at the bound class: the method found there is the C++ one, and
+// calling it would dispatch straight back to the trampoline.
+#include <Python.h>  // first, as CPython requires: its pyconfig.h sets feature macros
+
+#include "runtime_state.h"
+
+using namespace pyo3cpp::detail;
+
+namespace {
+
+unsigned int version_tag(PyTypeObject *type) noexcept
+{
+    // CPython writes it with relaxed atomics on free-threaded builds; 0 means "none".
+    return __atomic_load_n(&type->tp_version_tag, __ATOMIC_RELAXED);
+}
+
+// Gives `type` a version tag if it can have one (CPython hands them out lazily, on lookups).
+unsigned int assign_version_tag(PyTypeObject *type, PyObject *name) noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    (void)name;
+    (void)PyUnstable_Type_AssignVersionTag(type);
+#else
+    (void)_PyType_Lookup(type, name);  // assigns one on the way (3.11 has no other entry)
+    if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return 0;
+#endif
+    return version_tag(type);
+}
+
+// A new reference to the class's own namespace.
+PyObject *class_dict(PyTypeObject *cls) noexcept
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyType_GetDict(cls);
+#else
+    Py_XINCREF(cls->tp_dict);
+    return cls->tp_dict;
+#endif
+}
+
+// PyDict_GetItemRef on every supported Python.
+int dict_item_ref(PyObject *dict, PyObject *key, PyObject **result) noexcept
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyDict_GetItemRef(dict, key, result);
+#else
+    PyObject *item = PyDict_GetItemWithError(dict, key);  // borrowed; the GIL keeps it until the incref
+    if (item == nullptr) {
+        *result = nullptr;
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(item);
+    *result = item;
+    return 1;
+#endif
+}
+
+}  // namespace
+
+extern "C" {
+
+PYO3CPP_API int pyo3cpp_override_lookup(PyObject *self, PyObject *bound, PyObject *name, PyObject **function,
+                                        PyObject **owner, unsigned int *version)
+{
+    if (function != nullptr) *function = nullptr;
+    if (owner != nullptr) *owner = nullptr;
+    if (version != nullptr) *version = 0;
+    if (!thread_is_attached()) return -1;
+    if (self == nullptr || bound == nullptr || name == nullptr || function == nullptr || owner == nullptr ||
+        version == nullptr || !PyType_Check(bound) || !PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_SystemError, "pyo3cpp_override_lookup: bad argument");
+        return -1;
+    }
+    PyTypeObject *type = Py_TYPE(self);
+    const unsigned int before = assign_version_tag(type, name);
+    // A new reference: another thread may assign __bases__ meanwhile (free-threaded builds).
+    PyObject *mro = PyObject_GetAttrString(reinterpret_cast<PyObject *>(type), "__mro__");
+    if (mro == nullptr) return -1;
+    if (!PyTuple_Check(mro)) {
+        Py_DECREF(mro);
+        PyErr_SetString(PyExc_TypeError, "pyo3cpp_override_lookup: the type's __mro__ is not a tuple");
+        return -1;
+    }
+    int found = 0;
+    PyObject *holder = nullptr;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); ++i) {
+        PyObject *cls = PyTuple_GET_ITEM(mro, i);
+        if (cls == bound) break;  // the C++ method: no override
+        if (!PyType_Check(cls)) continue;
+        PyObject *dict = class_dict(reinterpret_cast<PyTypeObject *>(cls));
+        if (dict == nullptr) continue;
+        found = dict_item_ref(dict, name, function);
+        Py_DECREF(dict);
+        if (found != 0) {
+            holder = cls;
+            break;
+        }
+    }
+    if (found < 0) {
+        Py_DECREF(mro);
+        return -1;
+    }
+    // The fast path reads the holder's tp_dict itself: cache only heap types' answers. The MRO
+    // keeps the holder alive as long as the type keeps its MRO (the version tag says so).
+    const bool cacheable = holder == nullptr || PyType_HasFeature(reinterpret_cast<PyTypeObject *>(holder),
+                                                                  Py_TPFLAGS_HEAPTYPE);
+    if (cacheable && before != 0 && version_tag(type) == before) *version = before;
+    *owner = holder;
+    Py_DECREF(mro);
+    return found;
+}
+
+PYO3CPP_API int pyo3cpp_override_reentered(PyObject *self, PyObject *name)
+{
+    if (!thread_is_attached()) return -1;
+    if (self == nullptr || name == nullptr || !PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_SystemError, "pyo3cpp_override_reentered: bad argument");
+        return -1;
+    }
+    PyFrameObject *frame = PyEval_GetFrame();  // borrowed; NULL when C++ called with no Python frame
+    if (frame == nullptr) return 0;
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    int result = 0;
+    const int same_name = code->co_name == name ? 1 : PyUnicode_Compare(code->co_name, name) == 0;
+    if (same_name && code->co_argcount > 0) {
+        PyObject *names = PyCode_GetVarnames(code);
+        PyObject *first = nullptr;
+        if (names != nullptr && PyTuple_Check(names) && PyTuple_GET_SIZE(names) > 0) {
+#if PY_VERSION_HEX >= 0x030C0000
+            first = PyFrame_GetVar(frame, PyTuple_GET_ITEM(names, 0));
+#else
+            PyObject *locals = PyFrame_GetLocals(frame);
+            if (locals != nullptr) first = PyObject_GetItem(locals, PyTuple_GET_ITEM(names, 0));
+            Py_XDECREF(locals);
+#endif
+        }
+        if (first == nullptr) PyErr_Clear();  // the argument was deleted: not the override's call
+        result = first == self ? 1 : 0;
+        Py_XDECREF(first);
+        Py_XDECREF(names);
+    }
+    Py_DECREF(code);
+    return result;
+}
+
+}  // extern "C"
