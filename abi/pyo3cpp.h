@@ -819,7 +819,8 @@ PYO3CPP_API struct _object *pyo3cpp_overload_call(const pyo3cpp_signature *set,
 PYO3CPP_API int pyo3cpp_debug_checks_enabled(void) PYO3CPP_NOEXCEPT;
 
 /* Python overrides of C++ virtual methods (1.10; include/pyo3cpp/trampoline.hpp). Both run
- * attached; called while not attached they return -1 with no exception set.
+ * attached; called while not attached they return -1 with no exception set. A NULL argument is
+ * a ValueError, a `bound` that is not a type or a `name` that is not a str a TypeError.
  *
  * pyo3cpp_override_lookup: the attribute `name` (a str) that the classes of `self`'s type define
  * before `bound` in its MRO (`bound` is the bound class's own type: its method is the C++ one and

@@ -73,8 +73,12 @@ PYO3CPP_API int pyo3cpp_override_lookup(PyObject *self, PyObject *bound, PyObjec
     if (version != nullptr) *version = 0;
     if (!thread_is_attached()) return -1;
     if (self == nullptr || bound == nullptr || name == nullptr || function == nullptr || owner == nullptr ||
-        version == nullptr || !PyType_Check(bound) || !PyUnicode_Check(name)) {
-        PyErr_SetString(PyExc_SystemError, "pyo3cpp_override_lookup: bad argument");
+        version == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_override_lookup: an argument is NULL");
+        return -1;
+    }
+    if (!PyType_Check(bound) || !PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "pyo3cpp_override_lookup: bound must be a type and name a str");
         return -1;
     }
     PyTypeObject *type = Py_TYPE(self);
@@ -119,8 +123,12 @@ PYO3CPP_API int pyo3cpp_override_lookup(PyObject *self, PyObject *bound, PyObjec
 PYO3CPP_API int pyo3cpp_override_reentered(PyObject *self, PyObject *name)
 {
     if (!thread_is_attached()) return -1;
-    if (self == nullptr || name == nullptr || !PyUnicode_Check(name)) {
-        PyErr_SetString(PyExc_SystemError, "pyo3cpp_override_reentered: bad argument");
+    if (self == nullptr || name == nullptr) {
+        PyErr_SetString(PyExc_ValueError, "pyo3cpp_override_reentered: an argument is NULL");
+        return -1;
+    }
+    if (!PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "pyo3cpp_override_reentered: name must be a str");
         return -1;
     }
     PyFrameObject *frame = PyEval_GetFrame();  // borrowed; NULL when C++ called with no Python frame
