@@ -833,11 +833,6 @@ PYO3CPP_API int pyo3cpp_debug_checks_enabled(void) PYO3CPP_NOEXCEPT;
 PYO3CPP_API int pyo3cpp_override_lookup(struct _object *self, struct _object *bound, struct _object *name,
                                         struct _object **function, struct _object **owner,
                                         unsigned int *version);
-/* pyo3cpp_override_reentered: 1 when the innermost Python frame of this thread runs a function
- * named `name` whose first argument is `self`: the override itself calling the C++ method
- * through super() or Base.name(self), which must run the C++ implementation, not the override
- * again. 0 otherwise (no Python frame: a call from C++), -1 with an exception set. */
-PYO3CPP_API int pyo3cpp_override_reentered(struct _object *self, struct _object *name);
 
 /* The functions below serve the inline C++ layer when it is compiled with
  * PYO3CPP_DEBUG_CHECKS=1 (and C code that wants the same checks). They exist in every build so

@@ -1,6 +1,5 @@
 // override.cpp — the compiled half of Python overrides of C++ virtual methods
-// (include/pyo3cpp/trampoline.hpp): finding a Python subclass's method, and telling the
-// override's own call of the C++ method (super().run()) from a call made by C++.
+// (include/pyo3cpp/trampoline.hpp): finding a Python subclass's method.
 //
 // The lookup is the slow path: trampoline.hpp caches its answer per Python type, keyed on the
 // type's version tag, and comes here on a miss. It walks the MRO as Python's class attribute
@@ -118,43 +117,6 @@ PYO3CPP_API int pyo3cpp_override_lookup(PyObject *self, PyObject *bound, PyObjec
     *owner = holder;
     Py_DECREF(mro);
     return found;
-}
-
-PYO3CPP_API int pyo3cpp_override_reentered(PyObject *self, PyObject *name)
-{
-    if (!thread_is_attached()) return -1;
-    if (self == nullptr || name == nullptr) {
-        PyErr_SetString(PyExc_ValueError, "pyo3cpp_override_reentered: an argument is NULL");
-        return -1;
-    }
-    if (!PyUnicode_Check(name)) {
-        PyErr_SetString(PyExc_TypeError, "pyo3cpp_override_reentered: name must be a str");
-        return -1;
-    }
-    PyFrameObject *frame = PyEval_GetFrame();  // borrowed; NULL when C++ called with no Python frame
-    if (frame == nullptr) return 0;
-    PyCodeObject *code = PyFrame_GetCode(frame);
-    int result = 0;
-    const int same_name = code->co_name == name ? 1 : PyUnicode_Compare(code->co_name, name) == 0;
-    if (same_name && code->co_argcount > 0) {
-        PyObject *names = PyCode_GetVarnames(code);
-        PyObject *first = nullptr;
-        if (names != nullptr && PyTuple_Check(names) && PyTuple_GET_SIZE(names) > 0) {
-#if PY_VERSION_HEX >= 0x030C0000
-            first = PyFrame_GetVar(frame, PyTuple_GET_ITEM(names, 0));
-#else
-            PyObject *locals = PyFrame_GetLocals(frame);
-            if (locals != nullptr) first = PyObject_GetItem(locals, PyTuple_GET_ITEM(names, 0));
-            Py_XDECREF(locals);
-#endif
-        }
-        if (first == nullptr) PyErr_Clear();  // the argument was deleted: not the override's call
-        result = first == self ? 1 : 0;
-        Py_XDECREF(first);
-        Py_XDECREF(names);
-    }
-    Py_DECREF(code);
-    return result;
 }
 
 }  // extern "C"

@@ -117,6 +117,7 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
         if constexpr (kind::handle) {
             if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();
             auto view = Borrowed<PyAny>::from_ptr(py, self.self).template cast_unchecked<T>();
+            MarkCppMethod<T> mark(self.self, name);  // trampoline_storage.hpp (nothing without one)
             return finish(py, [&]() -> decltype(auto) {
                 if constexpr (std::is_same_v<std::remove_cvref_t<S>, Bound<T>>)
                     return std::invoke(fn, view.to_owned(), std::forward<A>(args)...);
@@ -137,6 +138,7 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
                 ref.owner_locked = is_locked_v<T>;
                 return ref;
             }
+            MarkCppMethod<T> mark(self.self, name);  // trampoline_storage.hpp (nothing without one)
             return finish(py, [&]() -> decltype(auto) {
                 return std::invoke(fn, access.get(), std::forward<A>(args)...);
             });

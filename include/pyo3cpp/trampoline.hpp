@@ -33,9 +33,11 @@
 //     one). The answer is cached per Python type and method, keyed on the type's version tag
 //     (CPython changes it whenever the class or a base is modified), so assigning
 //     `Sub.run = f` later is seen.
-//   - The override calling the C++ method itself (super().run(x), Task.run(self, x)) runs the
-//     C++ implementation: a dispatch whose innermost Python frame is a function named like the
-//     method with the same self goes to Base::method (a pure virtual raises there).
+//   - Python calling the bound C++ method (super().run(x) in the override, Task.run(obj, x)
+//     anywhere) runs the C++ implementation: Python's lookup already chose it. The method's entry
+//     marks the call on this thread, and the first dispatch of that object and name takes the
+//     mark instead of looking for an override (which would call back into Python for ever). A
+//     pure virtual raises there. The C++ implementation calling the virtual again dispatches.
 //   - Lifetime: the object is the Python object. C++ that keeps a Base* beyond the call that
 //     gave it keeps the object alive with it: a Py<Base> parameter, Trampoline::py_handle(py),
 //     or Retained<Base> below (a Py<Base> and the pointer, usable from any thread). When the
@@ -49,12 +51,13 @@
 //     mutating one raises RuntimeError as before.
 // Thread: any thread. Cost per call of a trampoline method: attach (one thread-local read when
 // already attached), a type compare, a cache probe (a few loads), then for an override the
-// holder class's dict lookup, the frame test and the Python call (bench/virtuals_callgrind.md).
+// holder class's dict lookup and the Python call (bench/virtuals_callgrind.md).
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -264,14 +267,12 @@ protected:
     std::invoke_result_t<Fallback &&> call_override(Fallback &&fallback, const A &...args) const
     {
         using R = std::invoke_result_t<Fallback &&>;
-        if (py_self_ != nullptr) {
+        if (py_self_ != nullptr && !python_asked_for_cpp<Name>()) {
             Attached attached = attach();
             Python py = attached.py();
             PyObject *function = detail::find_override<Base, Name>(py, py_self_, bound_type(py));
-            if (function != nullptr) {
-                auto owned = Bound<PyAny>::from_owned_ptr(py, function);
-                if (!reentered<Name>(py)) return dispatch<R>(py, std::move(owned), Name.c_str(), args...);
-            }
+            if (function != nullptr)
+                return dispatch<R>(py, Bound<PyAny>::from_owned_ptr(py, function), Name.c_str(), args...);
         }
         return std::forward<Fallback>(fallback)();  // as the caller was: attached or not
     }
@@ -284,9 +285,9 @@ protected:
             throw PyErr::new_err(py, PyExc_NotImplementedError,
                                  std::string(detail::ClassBinding<Base>::name) + "." + Name.c_str() +
                                      "() is pure virtual");
-        PyObject *function = detail::find_override<Base, Name>(py, py_self_, bound_type(py));
-        if (function == nullptr || reentered<Name>(py)) {
-            Py_XDECREF(function);
+        PyObject *function =
+            python_asked_for_cpp<Name>() ? nullptr : detail::find_override<Base, Name>(py, py_self_, bound_type(py));
+        if (function == nullptr) {
             detail::raise_pure_virtual(py, py_self_, bound_type(py), detail::ClassBinding<Base>::name, Name.c_str());
         }
         return dispatch<R>(py, Bound<PyAny>::from_owned_ptr(py, function), Name.c_str(), args...);
@@ -296,11 +297,15 @@ private:
     template <class T> friend void detail::trampoline_attach_self(T &, PyObject *) noexcept;
 
     static PyTypeObject *bound_type(Python py) { return detail::ClassBinding<Base>::type_or_throw(py); }
-    template <FixedString Name> bool reentered(Python py) const
+    // Python called the bound C++ method of this object by this name (super().run(x)): its entry
+    // marked the call (trampoline_storage.hpp). Taken once: the C++ implementation calling
+    // run() again on this object is an ordinary virtual call.
+    template <FixedString Name> bool python_asked_for_cpp() const noexcept
     {
-        const int r = pyo3cpp_override_reentered(py_self_, intern<Name>(py).as_ptr());
-        if (r < 0) throw_fetched(py);
-        return r != 0;
+        detail::CppMethodMark &mark = detail::t_cpp_method_mark;
+        if (mark.self != py_self_ || mark.name == nullptr || std::strcmp(mark.name, Name.c_str()) != 0) return false;
+        mark.self = nullptr;
+        return true;
     }
     template <class R, class... A>
     R dispatch(Python py, Bound<PyAny> function, const char *method, const A &...args) const

@@ -72,6 +72,41 @@ template <class T> struct ClassBinding;  // class_object.hpp
     throw PyErr::new_err(Python::assume_attached(), PyExc_TypeError, text);
 }
 
+// Python calling a bound method of a class with a trampoline (super().run(x), Task.run(obj, x))
+// asks for the C++ method itself: Python's attribute lookup already chose it over any override.
+// The method's entry marks the call; the first trampoline dispatch of that object and method
+// name on this thread takes the mark and runs the C++ implementation instead of looking for an
+// override (which would call back into Python for ever). One thread-local per extension module;
+// the entry restores the previous mark when it returns.
+struct CppMethodMark {
+    PyObject *self = nullptr;
+    const char *name = nullptr;
+};
+inline thread_local CppMethodMark t_cpp_method_mark;
+template <class T> class MarkCppMethod {
+public:
+    MarkCppMethod(PyObject *self, const char *name) noexcept
+    {
+        if constexpr (has_trampoline_v<T>) {
+            saved_ = t_cpp_method_mark;
+            t_cpp_method_mark = {self, name};
+        } else {
+            (void)self;
+            (void)name;
+        }
+    }
+    ~MarkCppMethod()
+    {
+        if constexpr (has_trampoline_v<T>) t_cpp_method_mark = saved_;
+    }
+    MarkCppMethod(const MarkCppMethod &) = delete;
+    MarkCppMethod &operator=(const MarkCppMethod &) = delete;
+
+private:
+    struct Nothing {};
+    [[no_unique_address]] std::conditional_t<has_trampoline_v<T>, CppMethodMark, Nothing> saved_;
+};
+
 // Builds the value of `self` in `where`: the trampoline for a Python subclass (or an abstract T),
 // T otherwise. `exact`: Py_TYPE(self) is T's own bound type.
 template <class T, class... A> void build_value(PyObject *self, bool exact, void *where, A &&...args)

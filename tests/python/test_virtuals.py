@@ -105,6 +105,8 @@ class Dispatch(unittest.TestCase):
         self.assertEqual(m.step_exclusive(Delegating(), 5), 1005)
         self.assertEqual(m.step_exclusive(Deeper(), 5), 2010)
         self.assertEqual(Delegating().step(5), 1005)  # from Python: the override, then C++
+        self.assertEqual(m.Probe.step(Square(), 6), 6)  # the C++ method named explicitly
+        self.assertEqual(Square().bump_step(3), 9)  # a C++ method calling the virtual: dispatched
 
     def test_pure_virtual_without_override(self):
         with self.assertRaises(NotImplementedError) as cm:
