@@ -117,6 +117,10 @@ struct LockThread {
     HeldLock *held = nullptr;
     CallLockScope *scope = nullptr;
     bool registered = false;  // known to the fork handler (lock_thread_register)
+    // Python's call of a bound C++ method of a class with a trampoline (trampoline_storage.hpp):
+    // kept here to share this one thread-local access.
+    PyObject *cpp_method_self = nullptr;
+    const char *cpp_method_name = nullptr;
 };
 [[gnu::used]] inline thread_local LockThread t_lock_thread;  // used: lock_thread() names it in asm
 

@@ -143,7 +143,7 @@ template <class Base, FixedString Name> PyObject *find_override(Python py, PyObj
 // nested calls (instance_lock.hpp, kHoldLent). Restored on every exit.
 class LendInstance {
 public:
-    explicit LendInstance(InstanceLock &lock) noexcept : thread_(&t_lock_thread), lock_(&lock)
+    explicit LendInstance(InstanceLock &lock) noexcept : thread_(&lock_thread()), lock_(&lock)
     {
         for (HeldLock *h = thread_->held; h != nullptr; h = h->older)
             if (h->lock == lock_ && (h->mode & kHoldModeMask) == kHoldExclusive && (h->mode & kHoldLent) == 0) {
@@ -187,36 +187,49 @@ private:
     throw PyErr::new_err(py, PyExc_TypeError, text);
 }
 
-// Calls the override (a function found in a class dict: bound to self as Python would) and
-// converts its result to R.
-template <class R, class... A>
-R call_python_override(Python py, PyObject *self, Bound<PyAny> function, const char *method, const A &...args)
-{
-    // Arguments converted first: the conversion may fail before anything was called.
-    Bound<PyAny> converted[sizeof...(A) + 1] = {Borrowed<PyAny>::from_ptr(py, self).to_owned(),
-                                                into_py(py, args)...};
-    PyObject *argv[sizeof...(A) + 2];
-    argv[0] = nullptr;
-    for (std::size_t i = 0; i < sizeof...(A) + 1; ++i) argv[i + 1] = converted[i].as_ptr();
-    PyObject *result;
-    const descrgetfunc get = Py_TYPE(function.as_ptr())->tp_descr_get;
-    if (PyFunction_Check(function.as_ptr()) || get == nullptr) {
-        // A plain function (the usual override) is called with self first; an attribute with no
-        // __get__ (a callable object stored on the class) is called as it is, like Python does.
-        if (PyFunction_Check(function.as_ptr()))
-            result = PyObject_Vectorcall(function.as_ptr(), argv + 1, (sizeof...(A) + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                         nullptr);
-        else
-            result = PyObject_Vectorcall(function.as_ptr(), argv + 2, sizeof...(A) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                         nullptr);
-    } else {
-        // staticmethod, classmethod, functools.partialmethod, ...: bind it first.
-        auto bound = Bound<PyAny>::from_owned_ptr(
-            py, get(function.as_ptr(), self, reinterpret_cast<PyObject *>(Py_TYPE(self))));
-        result = PyObject_Vectorcall(bound.as_ptr(), argv + 2, sizeof...(A) | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                     nullptr);
+// References a call owns until it returns (raw: no out-of-line destructor per argument).
+template <std::size_t N> struct OwnedRefs {
+    PyObject *refs[N];
+    std::size_t count = 0;
+    OwnedRefs() = default;
+    OwnedRefs(const OwnedRefs &) = delete;
+    OwnedRefs &operator=(const OwnedRefs &) = delete;
+    ~OwnedRefs()
+    {
+        for (std::size_t i = 0; i < count; ++i) Py_DECREF(refs[i]);
     }
-    auto out = Bound<PyAny>::from_owned_ptr(py, result);  // NULL: throws the override's exception
+    PyObject *add(PyObject *ref) noexcept { return refs[count++] = ref; }
+};
+
+// Calls the override (a function found in a class dict: bound to self as Python would) and
+// converts its result to R. `function` is a new reference, released here.
+template <class R, class... A>
+R call_python_override(Python py, PyObject *self, PyObject *function, const char *method, const A &...args)
+{
+    constexpr std::size_t n = sizeof...(A);
+    // self, the function, the converted arguments, the result, a bound method.
+    OwnedRefs<n + 4> owned;
+    owned.add(function);
+    // self stays alive for the call even if the override drops the last other reference.
+    Py_INCREF(self);
+    owned.add(self);
+    // Slot 0 free (PY_VECTORCALL_ARGUMENTS_OFFSET), self, then the arguments, converted first:
+    // a conversion may fail before anything was called.
+    PyObject *argv[n + 2] = {nullptr, self, owned.add(into_py(py, args).into_ptr())...};
+    PyObject *result;
+    if (PyFunction_Check(function)) {  // the usual override: called with self first
+        result = PyObject_Vectorcall(function, argv + 1, (n + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    } else if (descrgetfunc get = Py_TYPE(function)->tp_descr_get) {
+        // staticmethod, classmethod, functools.partialmethod, ...: bind it first, as Python does.
+        PyObject *bound = get(function, self, reinterpret_cast<PyObject *>(Py_TYPE(self)));
+        if (bound == nullptr) throw_fetched(py);
+        owned.add(bound);
+        result = PyObject_Vectorcall(bound, argv + 2, n | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    } else {  // a callable object stored on the class, with no __get__: called as it is
+        result = PyObject_Vectorcall(function, argv + 2, n | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    }
+    if (result == nullptr) throw_fetched(py);  // the override's exception
+    owned.add(result);
     if constexpr (std::is_void_v<R>) {
         return;
     } else {
@@ -224,10 +237,10 @@ R call_python_override(Python py, PyObject *self, Bound<PyAny> function, const c
                       "pyo3cpp: an overridable method returning a reference cannot return a Python "
                       "override's result (it would refer to a temporary)");
         try {
-            return extract<R>(out);
+            return extract<R>(Borrowed<PyAny>::from_ptr(py, result));
         } catch (const PyErr &err) {
             if (!err.matches(py, PyExc_TypeError)) throw;
-            raise_bad_override_result(py, self, method, out.as_ptr(), TypeHint<R>::text());
+            raise_bad_override_result(py, self, method, result, TypeHint<R>::text());
         }
     }
 }
@@ -271,8 +284,7 @@ protected:
             Attached attached = attach();
             Python py = attached.py();
             PyObject *function = detail::find_override<Base, Name>(py, py_self_, bound_type(py));
-            if (function != nullptr)
-                return dispatch<R>(py, Bound<PyAny>::from_owned_ptr(py, function), Name.c_str(), args...);
+            if (function != nullptr) return dispatch<R>(py, function, Name.c_str(), args...);
         }
         return std::forward<Fallback>(fallback)();  // as the caller was: attached or not
     }
@@ -290,7 +302,7 @@ protected:
         if (function == nullptr) {
             detail::raise_pure_virtual(py, py_self_, bound_type(py), detail::ClassBinding<Base>::name, Name.c_str());
         }
-        return dispatch<R>(py, Bound<PyAny>::from_owned_ptr(py, function), Name.c_str(), args...);
+        return dispatch<R>(py, function, Name.c_str(), args...);
     }
 
 private:
@@ -302,19 +314,21 @@ private:
     // run() again on this object is an ordinary virtual call.
     template <FixedString Name> bool python_asked_for_cpp() const noexcept
     {
-        detail::CppMethodMark &mark = detail::t_cpp_method_mark;
-        if (mark.self != py_self_ || mark.name == nullptr || std::strcmp(mark.name, Name.c_str()) != 0) return false;
-        mark.self = nullptr;
+        detail::LockThread &thread = detail::lock_thread();
+        if (thread.cpp_method_self != py_self_ || std::strcmp(thread.cpp_method_name, Name.c_str()) != 0)
+            return false;
+        thread.cpp_method_self = nullptr;
         return true;
     }
+    // `function`: a new reference, released by the call.
     template <class R, class... A>
-    R dispatch(Python py, Bound<PyAny> function, const char *method, const A &...args) const
+    R dispatch(Python py, PyObject *function, const char *method, const A &...args) const
     {
         if constexpr (is_locked_v<Base>) {
             detail::LendInstance lend(detail::lock_of(py_self_));
-            return detail::call_python_override<R>(py, py_self_, std::move(function), method, args...);
+            return detail::call_python_override<R>(py, py_self_, function, method, args...);
         } else {
-            return detail::call_python_override<R>(py, py_self_, std::move(function), method, args...);
+            return detail::call_python_override<R>(py, py_self_, function, method, args...);
         }
     }
 

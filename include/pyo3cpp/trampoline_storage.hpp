@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "pyo3cpp/error.hpp"
+#include "pyo3cpp/instance_lock.hpp"
 
 namespace pyo3cpp {
 
@@ -76,20 +77,18 @@ template <class T> struct ClassBinding;  // class_object.hpp
 // asks for the C++ method itself: Python's attribute lookup already chose it over any override.
 // The method's entry marks the call; the first trampoline dispatch of that object and method
 // name on this thread takes the mark and runs the C++ implementation instead of looking for an
-// override (which would call back into Python for ever). One thread-local per extension module;
-// the entry restores the previous mark when it returns.
-struct CppMethodMark {
-    PyObject *self = nullptr;
-    const char *name = nullptr;
-};
-inline thread_local CppMethodMark t_cpp_method_mark;
+// override (which would call back into Python for ever). Kept in the thread's LockThread
+// (instance_lock.hpp: one thread-local access); the entry restores the previous mark on return.
 template <class T> class MarkCppMethod {
 public:
     MarkCppMethod(PyObject *self, const char *name) noexcept
     {
         if constexpr (has_trampoline_v<T>) {
-            saved_ = t_cpp_method_mark;
-            t_cpp_method_mark = {self, name};
+            thread_ = &lock_thread();
+            saved_self_ = thread_->cpp_method_self;
+            saved_name_ = thread_->cpp_method_name;
+            thread_->cpp_method_self = self;
+            thread_->cpp_method_name = name;
         } else {
             (void)self;
             (void)name;
@@ -97,14 +96,18 @@ public:
     }
     ~MarkCppMethod()
     {
-        if constexpr (has_trampoline_v<T>) t_cpp_method_mark = saved_;
+        if constexpr (has_trampoline_v<T>) {
+            thread_->cpp_method_self = saved_self_;
+            thread_->cpp_method_name = saved_name_;
+        }
     }
     MarkCppMethod(const MarkCppMethod &) = delete;
     MarkCppMethod &operator=(const MarkCppMethod &) = delete;
 
 private:
-    struct Nothing {};
-    [[no_unique_address]] std::conditional_t<has_trampoline_v<T>, CppMethodMark, Nothing> saved_;
+    LockThread *thread_ = nullptr;
+    PyObject *saved_self_ = nullptr;
+    const char *saved_name_ = nullptr;
 };
 
 // Builds the value of `self` in `where`: the trampoline for a Python subclass (or an abstract T),
