@@ -195,6 +195,20 @@ class Dispatch(unittest.TestCase):
         self.assertEqual(m.twice_of(Twice(), 5), 15)
         self.assertEqual(m.twice_of(m.Loose(), 5), 10)
 
+    def test_subclass_that_skips_init_is_refused(self):
+        class SkipsInit(m.Probe):
+            def __init__(self):
+                pass
+
+            def weight(self):
+                return 1
+
+        with self.assertRaises(TypeError) as cm:
+            m.keep(SkipsInit())
+        self.assertIn("not initialised", str(cm.exception))
+        with self.assertRaises(TypeError):
+            m.step_exclusive(SkipsInit(), 1)
+
     def test_bad_arguments(self):
         with self.assertRaises(TypeError):
             m.step_exclusive(Square(), "x")
