@@ -21,11 +21,16 @@
 //     class in its MRO) defines `method`, runs Base::method(args...). PYO3CPP_OVERRIDE_PURE raises
 //     NotImplementedError "Task.name() is pure virtual and its subclass Sub does not override
 //     it" instead (on an instance of the abstract class itself: "... and Task is abstract:
-//     subclass it in Python and override name()"). Without macros: call_override<"run">([&] { return Task::run(x); }, x)
-//     and call_pure_override<"name", std::string>().
+//     subclass it in Python and override name()"). Without macros:
+//     call_override<"run">([&] { return Task::run(x); }, x) and
+//     call_pure_override<"name", std::string>(). Arguments convert as into_py does (a bound
+//     class's value is copied); a method returning a reference cannot be overridden.
 //   - Where the caller stands does not matter: the thread attaches as needed (attach.hpp), so
 //     C++ may call from the thread that made the object, from a std::thread Python never saw,
-//     or from a detached section. A failure (an exception in the override, a result that does
+//     or from a detached section. Once the interpreter is finalising, a thread that is not
+//     attached cannot attach: the call throws std::runtime_error (attach()'s rule) rather than
+//     run the C++ implementation in the override's place. A failure (an exception in the
+//     override, a result that does
 //     not convert: TypeError naming the override and the type expected) is thrown as PyErr, a
 //     C++ exception owning the Python exception; a bound function translates it back.
 //   - Lookup: classes' own dicts along the MRO, as Python looks up a class attribute (instance
@@ -42,6 +47,9 @@
 //     gave it keeps the object alive with it: a Py<Base> parameter, Trampoline::py_handle(py),
 //     or Retained<Base> below (a Py<Base> and the pointer, usable from any thread). When the
 //     last reference goes, ~Base runs in tp_dealloc (a virtual destructor is required).
+//     std::shared_ptr holders (not built yet): the intended rule is that a shared_ptr handed
+//     to C++ from a Python subclass's instance owns a strong reference to the Python object,
+//     released (attached, or deferred) with the last shared_ptr.
 //   - Locks (a `locked` class): dispatch itself takes no lock. When the calling thread holds the
 //     instance exclusively (the virtual is called from a bound method taking Task&, or from
 //     C++ under Bound<Task>::lock()), that hold is lent to the override while it runs: the
@@ -49,9 +57,11 @@
 //     are granted instead of raising "already in use by this thread". Other threads still wait.
 //     A shared hold (a const method) is not lent: the override may call const methods, and a
 //     mutating one raises RuntimeError as before.
-// Thread: any thread. Cost per call of a trampoline method: attach (one thread-local read when
-// already attached), a type compare, a cache probe (a few loads), then for an override the
-// holder class's dict lookup and the Python call (bench/virtuals_callgrind.md).
+// Thread: any thread. Cost per call of a trampoline method: attach (a call into libpyo3cpp when
+// already attached), the mark test (one thread-local access), a type compare, a cache probe
+// (a few loads), then for an override the holder class's dict lookup and the Python call.
+// bench/virtuals_callgrind.md: 848 instructions per call on 3.11 against 648 for the method
+// called by hand through the C API and 2,728 for pybind11; 156 when there is no override.
 #pragma once
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads

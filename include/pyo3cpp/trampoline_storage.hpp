@@ -14,8 +14,10 @@
 //     bound class itself holds a plain T, unless T is abstract, when it holds the trampoline too
 //     (a pure virtual then raises when called: trampoline.hpp). Instances made from C++
 //     (make_instance, a T returned by value) hold a plain T.
-//   - The trampoline's T subobject is at offset 0 (checked when the class is added), so the
-//     T* the class layer computes from the storage is right for both.
+//   - The trampoline's T subobject is at offset 0 (checked as each trampoline is built:
+//     TypeError otherwise), so the T* the class layer computes from the storage is right for both.
+//   - A bound method's entry marks Python's call of the C++ method (MarkCppMethod below) for the
+//     trampoline's dispatch; a class without a trampoline compiles the mark away.
 //   - A def_init(factory) on a Python subclass builds the trampoline from the factory's T&&
 //     (Trampoline<T> forwards it to T's move constructor); a T that cannot be moved raises
 //     TypeError there.
@@ -26,8 +28,8 @@
 
 #include <Python.h>  // first: its pyconfig.h sets feature macros the C library reads
 #include <new>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "pyo3cpp/error.hpp"
