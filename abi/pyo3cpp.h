@@ -818,6 +818,22 @@ PYO3CPP_API struct _object *pyo3cpp_overload_call(const pyo3cpp_signature *set,
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */
 PYO3CPP_API int pyo3cpp_debug_checks_enabled(void) PYO3CPP_NOEXCEPT;
 
+/* Python overrides of C++ virtual methods (1.10; include/pyo3cpp/trampoline.hpp). Both run
+ * attached; called while not attached they return -1 with no exception set. A NULL argument is
+ * a ValueError, a `bound` that is not a type or a `name` that is not a str a TypeError.
+ *
+ * pyo3cpp_override_lookup: the attribute `name` (a str) that the classes of `self`'s type define
+ * before `bound` in its MRO (`bound` is the bound class's own type: its method is the C++ one and
+ * ends the search; so does reaching the end of the MRO). Looks in each class's own __dict__, as
+ * Python's attribute lookup does for a class attribute; instance attributes are not seen.
+ * Returns 1 with *function a new reference and *owner the class holding it (borrowed: it is in the
+ * type's MRO), 0 with both NULL when no class overrides it, or -1 with an exception set.
+ * *version: the type's version tag the answer holds for while it is unchanged (0: do not cache;
+ * the type had none, or it changed during the search). */
+PYO3CPP_API int pyo3cpp_override_lookup(struct _object *self, struct _object *bound, struct _object *name,
+                                        struct _object **function, struct _object **owner,
+                                        unsigned int *version);
+
 /* The functions below serve the inline C++ layer when it is compiled with
  * PYO3CPP_DEBUG_CHECKS=1 (and C code that wants the same checks). They exist in every build so
  * the ABI does not depend on the option; code compiled without the checks never calls them.

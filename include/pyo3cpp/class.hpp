@@ -244,7 +244,8 @@ public:
     // Name(args) raises TypeError "Name() takes no arguments". Exclusive with def_init.
     template <class U = T> ClassDef &construct_in_new()
     {
-        static_assert(std::is_default_constructible_v<U>,
+        static_assert(std::is_default_constructible_v<U> ||
+                          (detail::has_trampoline_v<U> && std::is_default_constructible_v<detail::trampoline_t<U>>),
                       "pyo3cpp::ClassDef::construct_in_new: T must be default-constructible");
         construct_in_new_ = true;
         return *this;
@@ -705,7 +706,11 @@ private:
         if (self == nullptr) return nullptr;
         Python py = Python::assume_attached();
         try {
-            if constexpr (std::is_default_constructible_v<T>)
+            if constexpr (detail::has_trampoline_v<T>)  // a Python subclass holds the trampoline
+                detail::construct_in<T>(py, self, Binding::name, [&](void *where) {
+                    detail::build_value<T>(self, type == Binding::type_ptr(), where);
+                });
+            else if constexpr (std::is_default_constructible_v<T>)
                 detail::construct_in<T>(py, self, Binding::name, [](void *where) { new (where) T(); });
         } PYO3CPP_CATCH_ALL {
             translate_current_exception(py);

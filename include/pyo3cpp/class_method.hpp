@@ -117,6 +117,7 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
         if constexpr (kind::handle) {
             if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();
             auto view = Borrowed<PyAny>::from_ptr(py, self.self).template cast_unchecked<T>();
+            MarkCppMethod<T> mark(self.self, name);  // trampoline_storage.hpp (nothing without one)
             return finish(py, [&]() -> decltype(auto) {
                 if constexpr (std::is_same_v<std::remove_cvref_t<S>, Bound<T>>)
                     return std::invoke(fn, view.to_owned(), std::forward<A>(args)...);
@@ -137,6 +138,7 @@ struct MethodCall<T, F, Next, Shape, type_list<A...>> {
                 ref.owner_locked = is_locked_v<T>;
                 return ref;
             }
+            MarkCppMethod<T> mark(self.self, name);  // trampoline_storage.hpp (nothing without one)
             return finish(py, [&]() -> decltype(auto) {
                 return std::invoke(fn, access.get(), std::forward<A>(args)...);
             });
@@ -223,10 +225,17 @@ template <class T, class... A> struct InitArgs {
     void operator()(MethodSelf self, A... args) const
     {
         if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
-        static_assert(std::is_constructible_v<T, A &&...>,
+        static_assert(std::is_constructible_v<T, A &&...> ||
+                          (has_trampoline_v<T> && std::is_constructible_v<trampoline_t<T>, A &&...>),
                       "pyo3cpp::ClassDef::def_init<A...>: T is not constructible from A...");
-        construct_in<T>(Python::assume_attached(), self.self, name,
-                        [&](void *where) { new (where) T(std::forward<A>(args)...); });
+        if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
+            construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
+                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
+                               std::forward<A>(args)...);
+            });
+        else
+            construct_in<T>(Python::assume_attached(), self.self, name,
+                            [&](void *where) { new (where) T(std::forward<A>(args)...); });
     }
 };
 template <class T, class... A> struct keep_alive_nurse_is_self<InitArgs<T, A...>> : std::true_type {};
@@ -240,7 +249,11 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
                       "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
         construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
-            new (where) T(std::invoke(fn, std::forward<A>(args)...));
+            if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
+                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
+                               std::invoke(fn, std::forward<A>(args)...));
+            else
+                new (where) T(std::invoke(fn, std::forward<A>(args)...));
         });
     }
 };

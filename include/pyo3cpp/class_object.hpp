@@ -52,6 +52,7 @@
 #include "pyo3cpp/instance_lock.hpp"
 #include "pyo3cpp/once_lock.hpp"
 #include "pyo3cpp/py.hpp"
+#include "pyo3cpp/trampoline_storage.hpp"
 #include "pyo3cpp/type_hint.hpp"
 
 namespace pyo3cpp {
@@ -76,7 +77,8 @@ template <class T> struct Instance {
     std::atomic<std::uint8_t> keeps;  // 1: the runtime keeps objects alive for it (keep_alive.hpp)
     // One offset for all T (bound inheritance); room for a RefersInto (free: the object's size
     // is a multiple of 16 either way).
-    alignas(16) unsigned char storage[sizeof(T) > sizeof(RefersInto) ? sizeof(T) : sizeof(RefersInto)];
+    // A class with a trampoline (trampoline_storage.hpp) has room for it too.
+    alignas(16) unsigned char storage[value_size<T>() > sizeof(RefersInto) ? value_size<T>() : sizeof(RefersInto)];
 
     T *value() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
     bool ready() const noexcept { return state.load(std::memory_order_acquire) == kReady; }

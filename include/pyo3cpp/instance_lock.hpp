@@ -93,6 +93,10 @@ class InstanceLock;
 // it, or a failed re-lock gave it back). kHoldAliased: other records of this thread name the same
 // lock and share this hold; the last one released gives it back.
 enum : std::uint8_t { kHoldNone = 0, kHoldShared = 1, kHoldExclusive = 2, kHoldModeMask = 3, kHoldAliased = 4 };
+// kHoldLent: an exclusive hold this thread lends to its own nested calls while a Python override
+// of a C++ virtual runs (trampoline.hpp, LendInstance): they are granted without a hold of their
+// own instead of raising. Other threads stay excluded: the lock is still held.
+enum : std::uint8_t { kHoldLent = 8 };
 
 // One lock named by this thread: a node of the thread's list (newest first).
 struct HeldLock {
@@ -113,6 +117,10 @@ struct LockThread {
     HeldLock *held = nullptr;
     CallLockScope *scope = nullptr;
     bool registered = false;  // known to the fork handler (lock_thread_register)
+    // Python's call of a bound C++ method of a class with a trampoline (trampoline_storage.hpp):
+    // kept here to share this one thread-local access.
+    PyObject *cpp_method_self = nullptr;
+    const char *cpp_method_name = nullptr;
 };
 [[gnu::used]] inline thread_local LockThread t_lock_thread;  // used: lock_thread() names it in asm
 
@@ -673,8 +681,15 @@ inline void child() noexcept
     try {
         for (const Take &t : takes) {
             bool held_outside = false;  // read by an enclosing call: never wait for a queued writer
-            for (const HeldLock *h = base; h != nullptr && !held_outside; h = h->older)
+            bool lent = false;          // held exclusively outside and lent to nested calls
+            for (const HeldLock *h = base; h != nullptr && !held_outside; h = h->older) {
                 held_outside = h->lock == t.lock && (h->mode & kHoldModeMask) != kHoldNone;
+                lent = held_outside && (h->mode & kHoldLent) != 0;
+            }
+            if (lent) {
+                t.owner->mode = kHoldNone;
+                continue;
+            }
             if (held_outside)
                 t.lock->lock_shared_again();  // an enclosing exclusive hold was refused earlier
             else
@@ -721,6 +736,7 @@ inline void child() noexcept
         return record.mode;
     }
     if (outer != nullptr) {
+        if (outer_exclusive && (outer->mode & kHoldLent) != 0) return kHoldNone;  // the hold covers this call
         if (outer_exclusive || exclusive) raise_reentered(py, cls, method, outer_exclusive);
         lock.lock_shared_again();  // refused only because a writer queued behind us
         return kHoldShared;

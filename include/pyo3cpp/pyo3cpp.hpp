@@ -12,6 +12,7 @@
 //   PYO3CPP_MODULE, ModuleDef      defining an extension module      (module.hpp)
 //   PYO3CPP_CLASS, ClassDef<T>     Python classes from C++ types     (class_policy.hpp, class.hpp,
 //                                  class_object.hpp, instance_lock.hpp)
+//   Trampoline<T>, Retained<T>     Python overrides of C++ virtuals  (trampoline.hpp)
 //   OnceCell, OnceLock             lazily initialised state          (once_cell/once_lock.hpp)
 //   intern<"s">, import_cached<>   cached interned names, imports    (intern.hpp, import.hpp)
 #pragma once
@@ -54,3 +55,4 @@
 #include "pyo3cpp/keep_alive.hpp"
 #include "pyo3cpp/buffer.hpp"
 #include "pyo3cpp/array.hpp"
+#include "pyo3cpp/trampoline.hpp"

@@ -140,6 +140,13 @@ static void not_attached(const char *where)
     pyo3cpp_defer_decref(NULL);
     TAP_OK(pyo3cpp_pool_pending() == pending, NAMED("release_ref/defer_decref(NULL) queue nothing"));
     TAP_OK(pyo3cpp_keep_alive(fake, fake, 1) == -1, NAMED("pyo3cpp_keep_alive: -1"));
+    {
+        PyObject *function = fake, *owner = fake;
+        unsigned int version = 7;
+        TAP_OK(pyo3cpp_override_lookup(fake, fake, fake, &function, &owner, &version) == -1 &&
+                   function == NULL && owner == NULL && version == 0,
+               NAMED("pyo3cpp_override_lookup: -1, outputs cleared"));
+    }
     pyo3cpp_keep_alive_release(fake);
     TAP_OK(pyo3cpp_keep_alive_traverse(NULL, NULL, NULL) == 0,
            NAMED("pyo3cpp_keep_alive_traverse(NULL): 0"));
@@ -419,6 +426,20 @@ static void attached_nulls(void)
     }
     TAP_OK(pyo3cpp_keep_alive(NULL, obj, 1) == -1 && raised(PyExc_ValueError, NULL),
            "pyo3cpp_keep_alive(NULL nurse): ValueError");
+    {
+        PyObject *function = NULL, *owner = NULL, *name = PyUnicode_FromString("append");
+        unsigned int version = 0;
+        TAP_OK(pyo3cpp_override_lookup(NULL, (PyObject *)&PyList_Type, name, &function, &owner, &version) == -1 &&
+                   raised(PyExc_ValueError, "NULL"),
+               "pyo3cpp_override_lookup(NULL self): ValueError");
+        TAP_OK(pyo3cpp_override_lookup(obj, obj, name, &function, &owner, &version) == -1 &&
+                   raised(PyExc_TypeError, "type"),
+               "pyo3cpp_override_lookup(bound not a type): TypeError");
+        TAP_OK(pyo3cpp_override_lookup(obj, (PyObject *)Py_TYPE(obj), name, &function, &owner, &version) == 0 &&
+                   function == NULL && owner == NULL && no_error(),
+               "pyo3cpp_override_lookup(the bound type itself): 0, nothing found");
+        Py_DECREF(name);
+    }
     TAP_OK(pyo3cpp_keep_alive(obj, NULL, 0) == -1 && raised(PyExc_ValueError, NULL),
            "pyo3cpp_keep_alive(NULL patient): ValueError");
     TAP_OK(pyo3cpp_keep_alive(Py_None, obj, 0) == -1 && raised(PyExc_TypeError, "weak"),
