@@ -30,7 +30,9 @@
 //     object is then empty, and every later use raises ValueError "... holds no value: it was
 //     moved into C++ ..."; references into it (def_readwrite members) raise the same. Refused
 //     with ValueError when C++ shares the value (another std::shared_ptr owns it too) or when it
-//     came from C++ as a std::shared_ptr (its deleter is not `delete`). Not for frozen classes
+//     came from C++ as a std::shared_ptr (its deleter is not `delete`); BufferError while a
+//     buffer export of T is alive (def_buffer). If the call fails before its body runs (a later
+//     argument does not convert), the value goes back into the object. Not for frozen classes
 //     (their T is read without a lock, so it cannot be taken away safely).
 //   - Threads: the instance lock (locked policy) covers T for calls made through Python; a
 //     std::unique_ptr parameter takes it exclusively, so a method racing the move either runs
@@ -60,6 +62,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "pyo3cpp/class_buffer.hpp"
 #include "pyo3cpp/class_object.hpp"
 
 namespace pyo3cpp {
@@ -181,6 +184,14 @@ inline void release_held(PyObject *object) noexcept
     throw PyErr::new_err(py, PyExc_ValueError, text);
 }
 
+[[noreturn, gnu::cold]] inline void raise_taken_while_exported(Python py, const char *cls, Py_ssize_t exports)
+{
+    std::string text = std::string("a std::unique_ptr<") + cls + "> cannot take this " + cls +
+                       "'s value while its memory is exported (" + std::to_string(exports) +
+                       " memoryview or array of it is alive)";
+    throw PyErr::new_err(py, PyExc_BufferError, text);
+}
+
 // A std::unique_ptr<T> parameter: T taken out of the instance (exclusive lock held meanwhile).
 template <class T> std::unique_ptr<T> take_held(Python py, PyObject *object)
 {
@@ -192,6 +203,8 @@ template <class T> std::unique_ptr<T> take_held(Python py, PyObject *object)
     const long owners = held.holder.use_count();
     if (deleter == nullptr || owners != 1) raise_not_sole_owner(py, ClassBinding<T>::name, owners);
     T *value = static_cast<T *>(held.value);
+    if (BufferSlots<T>::exports != nullptr) [[unlikely]]  // a live export points into T
+        if (Py_ssize_t exports = (value->*BufferSlots<T>::exports).active()) raise_taken_while_exported(py, ClassBinding<T>::name, exports);
     pyo3cpp_holder_forget(held.value, held.key, object);
     deleter->released = true;
     inst->state.store(kMovedOut, std::memory_order_release);

@@ -60,6 +60,14 @@ struct Token {
     explicit Token(long i = 0) : id(i) {}
 };
 
+// A held class exporting its memory (def_buffer): no std::unique_ptr may take it meanwhile.
+struct Samples {
+    std::vector<double> values;
+    BufferExports exports;
+    explicit Samples(long n = 0) : values(static_cast<std::size_t>(n > 0 ? n : 0), 1.0) {}
+    BufferInfo buffer() { return BufferInfo::of(values); }
+};
+
 std::mutex g_mutex;
 std::shared_ptr<Widget> g_global;         // shared_global(): one T returned again and again
 std::vector<std::shared_ptr<Widget>> g_kept;
@@ -73,6 +81,7 @@ PYO3CPP_CLASS(Pos);
 PYO3CPP_CLASS(Body, pyo3cpp::locked, std::shared_ptr<Body>);
 PYO3CPP_CLASS(Node, std::shared_ptr<Node>);
 PYO3CPP_CLASS(Token, std::shared_ptr<Token>, pyo3cpp::unsynchronized);
+PYO3CPP_CLASS(Samples, std::shared_ptr<Samples>);
 template <> struct pyo3cpp::shares_python_object<Node> : std::true_type {};
 
 PYO3CPP_MODULE(pyo3cpp_test_holders, m)
@@ -91,7 +100,11 @@ PYO3CPP_MODULE(pyo3cpp_test_holders, m)
     m.add_class<Node>("Node").def_init<long>(arg("id") = 0L).def_readonly("id", &Node::id).subclassable().dict().weakref();
     m.add_class<Token>("Token").def_init<long>(arg("id") = 0L).def_readonly("id", &Token::id);
 
+    m.add_class<Samples>("Samples").def_init<long>(arg("n") = 0L).def_buffer(&Samples::buffer, &Samples::exports);
+
     m.def("live", [] { return g_live.load(); });
+    m.def("consume_samples", [](std::unique_ptr<Samples> s) { return static_cast<long>(s->values.size()); },
+          arg("s"));
     m.def("make_shared", [](long v) { return std::make_shared<Widget>(v); }, arg("value"));
     m.def("make_unique", [](long v) { return std::make_unique<Widget>(v); }, arg("value"));
     m.def("nothing", [] { return std::shared_ptr<Widget>(); });

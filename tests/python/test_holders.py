@@ -186,6 +186,17 @@ class UniqueOwnership(unittest.TestCase):
             p.x
         self.assertIn("holds no value: it was moved into C++", str(cm.exception))
 
+    def test_refused_while_exported(self):
+        s = m.Samples(3)
+        view = memoryview(s)
+        with self.assertRaises(BufferError) as cm:
+            m.consume_samples(s)
+        self.assertEqual(str(cm.exception),
+                         "a std::unique_ptr<Samples> cannot take this Samples's value while its memory is exported (1 memoryview or array of it is alive)")
+        self.assertEqual(view[2], 1.0)
+        view.release()
+        self.assertEqual(m.consume_samples(s), 3)
+
     def test_moved_out_pointer_is_forgotten(self):
         u = m.make_unique(1)
         m.consume(u)
@@ -330,6 +341,41 @@ class Races(unittest.TestCase):
 
             run_threads(4, work)
             self.assertIn(1, outcomes)  # the move happened; every other use either ran or raised
+
+
+class DocsExample(unittest.TestCase):
+    """examples/ownership: docs/ownership.md shows it byte for byte, and it behaves as shown."""
+
+    def test_docs_show_the_source_verbatim(self):
+        import pathlib
+        import re
+        root = pathlib.Path(__file__).resolve().parents[2]
+        docs = (root / "docs" / "ownership.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "ownership" / "pyo3cpp_ownership.cpp").read_text(encoding="utf-8")
+        self.assertIn(source, re.findall(r"^```cpp\n(.*?)^```$", docs, re.S | re.M))
+
+    def test_as_shown(self):
+        import pyo3cpp_ownership as o
+        grass = o.load("grass")
+        self.assertIs(grass, o.load("grass"))
+        mine = o.Texture("mine", 2, 2)
+        o.adopt(mine)
+        self.assertIs(o.load("mine"), mine)
+        self.assertEqual(o.upload(o.checkerboard(8)), 64)
+        with self.assertRaises(ValueError) as cm:
+            o.upload(mine)
+        self.assertEqual(str(cm.exception),
+                         "upload() argument 'texture': a std::unique_ptr<Texture> cannot take this "
+                         "Texture's value: C++ shares it (2 std::shared_ptr owners)")
+        o.evict("mine")
+        self.assertEqual(o.upload(mine), 4)
+        with self.assertRaises(ValueError) as cm:
+            mine.pixels()
+        self.assertEqual(str(cm.exception),
+                         "Texture.pixels(): the instance holds no value: it was moved into C++ (a "
+                         "std::unique_ptr<Texture> parameter took ownership of it)")
+        grass.resize(2, 3)
+        self.assertEqual(o.load("grass").pixels(), 6)
 
 
 if __name__ == "__main__":
