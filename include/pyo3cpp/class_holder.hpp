@@ -184,6 +184,13 @@ inline void release_held(PyObject *object) noexcept
     throw PyErr::new_err(py, PyExc_ValueError, text);
 }
 
+[[noreturn, gnu::cold]] inline void raise_reference_taken(Python py, const char *cls)
+{
+    std::string text = std::string("a std::unique_ptr<") + cls + "> cannot take this " + cls +
+                       ": it is a reference into its owner's value (a member), not an object of its own";
+    throw PyErr::new_err(py, PyExc_ValueError, text);
+}
+
 [[noreturn, gnu::cold]] inline void raise_taken_while_exported(Python py, const char *cls, Py_ssize_t exports)
 {
     std::string text = std::string("a std::unique_ptr<") + cls + "> cannot take this " + cls +
@@ -198,6 +205,8 @@ template <class T> std::unique_ptr<T> take_held(Python py, PyObject *object)
     checked_instance<T>(py, object);
     Access<T, true> access(py, object, nullptr);  // raises if empty or moved out already
     Instance<T> *inst = Instance<T>::of(object);
+    if (inst->state.load(std::memory_order_acquire) != kHeld) [[unlikely]]  // a member read through its owner
+        raise_reference_taken(py, ClassBinding<T>::name);
     HeldBy &held = inst->held();
     auto *deleter = std::get_deleter<HeldDeleter<T>>(held.holder);
     const long owners = held.holder.use_count();

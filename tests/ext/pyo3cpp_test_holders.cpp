@@ -47,6 +47,13 @@ struct Pos {
 struct Body {
     Pos pos;
 };
+// A held class with a member of a held class type (read as a reference into the owner).
+struct Inner {
+    long v = 0;
+};
+struct Outer {
+    Inner inner;
+};
 
 // A class whose std::shared_ptr parameters keep the Python object alive (shares_python_object).
 struct Node {
@@ -82,6 +89,8 @@ PYO3CPP_CLASS(Body, pyo3cpp::locked, std::shared_ptr<Body>);
 PYO3CPP_CLASS(Node, std::shared_ptr<Node>);
 PYO3CPP_CLASS(Token, std::shared_ptr<Token>, pyo3cpp::unsynchronized);
 PYO3CPP_CLASS(Samples, std::shared_ptr<Samples>);
+PYO3CPP_CLASS(Inner, std::shared_ptr<Inner>);
+PYO3CPP_CLASS(Outer, std::shared_ptr<Outer>);
 template <> struct pyo3cpp::shares_python_object<Node> : std::true_type {};
 
 PYO3CPP_MODULE(pyo3cpp_test_holders, m)
@@ -101,6 +110,11 @@ PYO3CPP_MODULE(pyo3cpp_test_holders, m)
     m.add_class<Token>("Token").def_init<long>(arg("id") = 0L).def_readonly("id", &Token::id);
 
     m.add_class<Samples>("Samples").def_init<long>(arg("n") = 0L).def_buffer(&Samples::buffer, &Samples::exports);
+
+    m.add_class<Inner>("Inner").def_init<>().def_readwrite("v", &Inner::v);
+    m.add_class<Outer>("Outer").def_init<>().def_readwrite("inner", &Outer::inner);
+    m.def("consume_inner", [](std::unique_ptr<Inner> i) { return i->v; }, arg("i"));
+    m.def("share_inner", [](std::shared_ptr<Inner> i) { return i; }, arg("i"));
 
     m.def("live", [] { return g_live.load(); });
     m.def("consume_samples", [](std::unique_ptr<Samples> s) { return static_cast<long>(s->values.size()); },
@@ -170,6 +184,34 @@ PYO3CPP_MODULE(pyo3cpp_test_holders, m)
         for (long k = 0; k < times; ++k) object.lock(py)->add(1);
     }, arg("i"), arg("times"));
 
+    // Threads Python never created wrap one T and drop the object, as fast as they can: a wrap
+    // racing the last decref must get a live object (a new one), never the dying one. Returns
+    // how many wraps got something else than a live Widget(42).
+    m.def("race_wrap_and_drop", [](Python py, int threads, long rounds) {
+        auto target = std::make_shared<Widget>(42);
+        std::atomic<long> bad{0};
+        std::atomic<int> arrived{0};
+        detach(py, [&] {
+            std::vector<std::thread> pool;
+            for (int t = 0; t < threads; ++t)
+                pool.emplace_back([&] {
+                    arrived.fetch_add(1);
+                    while (arrived.load() < threads) std::this_thread::yield();
+                    auto guard = attach();
+                    Python p = guard.py();
+                    for (long r = 0; r < rounds; ++r) {
+                        try {
+                            Bound<Widget> o = into_py(p, target).cast<Widget>();
+                            if (o.read(p)->value != 42) bad.fetch_add(1);
+                        } catch (PyErr &) {
+                            bad.fetch_add(1);
+                        }
+                    }
+                });
+            for (std::thread &t : pool) t.join();
+        });
+        return bad.load();
+    }, arg("threads"), arg("rounds"));
     m.def("stash_node", [](std::shared_ptr<Node> n) { g_node = std::move(n); }, arg("n"));
     m.def("stashed_node", [] { return g_node; });
     m.def("drop_node_on_native_thread", [](Python py) {
