@@ -400,6 +400,23 @@ PYO3CPP_API int pyo3cpp_wait_begin(pyo3cpp_wait *w);
  * certain whether the take happened); when it returns non-zero, sets w->acquired and ends the
  * wait in the same step. Returns take's result. `take` must not block or call into the graph. */
 PYO3CPP_API int pyo3cpp_wait_take(pyo3cpp_wait *w, int (*take)(void *ctx), void *ctx) PYO3CPP_NOEXCEPT;
+
+/* ---- 1.11: the identity map of instances held by std::shared_ptr (class_holder.hpp) ----
+ * Which live Python object stands for a C++ object: entries map (value address, class key) to an
+ * object, borrowed; the object's deallocation removes its entry. `cls` is the bound class's type
+ * (the key a class registers under). Process-wide today. find and register need an attached
+ * thread (on one that is not attached they return NULL, no exception); forget touches no Python
+ * object and may run on any thread. */
+/* A new reference to the object registered for (value, cls), or NULL when there is none or it
+ * is being deallocated (its count reached zero: never resurrected). Never sets an exception. */
+PYO3CPP_API struct _object *pyo3cpp_holder_find(const void *value, const void *cls) PYO3CPP_NOEXCEPT;
+/* Registers `object` for (value, cls) unless a live object is registered already; returns a new
+ * reference to the object that stands for the value: `object` itself, or the earlier one (then
+ * `object` is not registered). NULL with ValueError for a NULL argument, MemoryError when out of
+ * memory. */
+PYO3CPP_API struct _object *pyo3cpp_holder_register(const void *value, const void *cls, struct _object *object);
+/* Removes the entry for (value, cls) if it names `object` (a later object's entry stays). */
+PYO3CPP_API void pyo3cpp_holder_forget(const void *value, const void *cls, struct _object *object) PYO3CPP_NOEXCEPT;
 /* Ends the wait (no-op when already ended or never begun). The thread that began it, attached
  * or not. */
 PYO3CPP_API void pyo3cpp_wait_end(pyo3cpp_wait *w) PYO3CPP_NOEXCEPT;

@@ -19,6 +19,8 @@
 //             _frozen, _unsync, _locked): def_init<long>(), def("get", ...), def("add", ...)
 //             (frozen: the const def("plus", ...) -> count + n, the same shape without the
 //             write), def_readonly("count", &count); positional-only, like the C methods;
+//             and rows suffixed _shared: the locked class held by std::shared_ptr (its T on the
+//             heap, registered in the identity map at construction: docs/ownership.md);
 //   pybind11  bench_classes_pybind11: py::class_ with py::init<long>(), def("get"), def("add"),
 //             def_readonly("count");
 //   nanobind  bench_classes_nanobind: nb::class_ with nb::init<long>(), def("get"), def("add"),
@@ -44,7 +46,7 @@ namespace {
 constexpr long kStart = 1000;
 
 // The columns: one type each.
-enum Form { kCapi, kFrozen, kUnsync, kLocked, kPybind11, kNanobind, kForms };
+enum Form { kCapi, kFrozen, kUnsync, kLocked, kShared, kPybind11, kNanobind, kForms };
 
 struct Fixture {
     PyObject *type[kForms] = {};
@@ -98,6 +100,7 @@ const Fixture &fixture()
         f.type[kFrozen] = attr_or_die(ours, "FrozenCounter");
         f.type[kUnsync] = attr_or_die(ours, "UnsyncCounter");
         f.type[kLocked] = attr_or_die(ours, "LockedCounter");
+        f.type[kShared] = attr_or_die(ours, "SharedCounter");
 #ifdef PYO3CPP_BENCH_PYBIND11
         f.type[kPybind11] = attr_or_die(import_or_die("bench_classes_pybind11"), "Counter");
 #endif
@@ -177,6 +180,11 @@ PYO3CPP_BENCH(class_construct, capi) { construct(state, kCapi); }
 PYO3CPP_BENCH(class_construct_frozen, pyo3cpp) { construct(state, kFrozen); }
 PYO3CPP_BENCH(class_construct_unsync, pyo3cpp) { construct(state, kUnsync); }
 PYO3CPP_BENCH(class_construct_locked, pyo3cpp) { construct(state, kLocked); }
+
+PYO3CPP_BENCH(class_method0_shared, pyo3cpp) { method_call(state, kShared, &Fixture::name_get, 0); }
+PYO3CPP_BENCH(class_method1_shared, pyo3cpp) { method_call(state, kShared, &Fixture::name_add, 1); }
+PYO3CPP_BENCH(class_property_shared, pyo3cpp) { property_get(state, kShared, &Fixture::name_count); }
+PYO3CPP_BENCH(class_construct_shared, pyo3cpp) { construct(state, kShared); }
 
 #if PY_VERSION_HEX >= 0x030D0000
 PYO3CPP_BENCH(class_method0, capi_cs) { method_call(state, kCapi, &Fixture::name_get_cs, 0); }

@@ -30,7 +30,7 @@ EXEMPT = {
 }
 # Bound-class operations measured once per class policy: BM_<op>_<policy>/pyo3cpp is compared
 # with BM_<op>/capi (the one hand-written C type), so its row borrows that capi column.
-POLICY_SUFFIX = re.compile(r"_(frozen|unsync|locked)$")
+POLICY_SUFFIX = re.compile(r"_(frozen|unsync|locked|shared)$")
 # A `locked` class pays for its instance lock on every method and property access, which the
 # plain C type has none of; its siblings `_frozen` and `_unsync` (no lock) are held to the bound.
 # (Construction takes no lock: class_construct_locked is held to the bound.)
@@ -39,6 +39,13 @@ for _op in ("class_method0", "class_method1", "class_property"):
         "the `locked` policy's per-call reader/writer lock (instance_lock.hpp), which the plain C "
         "type has no counterpart for; the same operation without the lock is " + _op + "_unsync "
         "(and _frozen), held to the bound")
+# `_shared`: the locked class held by std::shared_ptr (docs/ownership.md): the lock, a pointer
+# hop to the heap T, and at construction a second allocation and the identity map's insert.
+for _op in ("class_method0", "class_method1", "class_property", "class_construct"):
+    EXEMPT[_op + "_shared"] = (
+        "a class held by std::shared_ptr (T on the heap, an identity map entry per instance), "
+        "which the plain C type has no counterpart for; the inline classes (" + _op + "_unsync, "
+        "_frozen) are held to the bound")
 MAIN_FORMS = ("capi", "pyo3cpp", "pybind11", "nanobind")
 
 

@@ -29,10 +29,12 @@ void prepare()
     object_locks_fork_prepare();
     registry_fork_prepare();
     wait_graph_fork_prepare();
+    holders_fork_prepare();
 }
 
 void parent()
 {
+    holders_fork_parent();
     wait_graph_fork_parent();
     registry_fork_parent();
     object_locks_fork_parent();
@@ -42,6 +44,7 @@ void parent()
 
 void child()
 {
+    holders_fork_child();
     wait_graph_fork_child();
     registry_fork_child();
     object_locks_fork_child();

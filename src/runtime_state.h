@@ -145,6 +145,9 @@ void registry_fork_child() noexcept;
 void wait_graph_fork_prepare() noexcept;  // the wait-for graph's mutex: taken last, a leaf
 void wait_graph_fork_parent() noexcept;
 void wait_graph_fork_child() noexcept;
+void holders_fork_prepare() noexcept;  // the holder identity map's mutex (holders.cpp): a leaf
+void holders_fork_parent() noexcept;
+void holders_fork_child() noexcept;
 void install_fork_handlers() noexcept;  // once per process; idempotent
 
 // Adds forget(ctx) to what the finalisation hook runs; idempotent. The hook runs each entry

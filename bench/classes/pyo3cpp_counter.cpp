@@ -1,5 +1,6 @@
 // pyo3cpp_counter.cpp — the bench's class bound by pyo3cpp, once per policy (bench_classes.cpp's
-// `_frozen`, `_unsync`, `_locked` rows), in an extension module of its own,
+// `_frozen`, `_unsync`, `_locked` rows) and once locked and held by std::shared_ptr (`_shared`
+// rows: T on the heap, docs/ownership.md), in an extension module of its own,
 // bench_classes_pyo3cpp: its header-only code is compiled as a real extension's is (-fPIC, its
 // thread-locals reached through __tls_get_addr), not into the benchmark executable.
 // Methods are bound as def<&T::m>("m"), the form whose call inlines.
@@ -19,17 +20,21 @@ template <class Policy> struct Counter {
     long plus(long n) const { return count + n; }
 };
 
+struct Held {};  // the tag of the shared_ptr-held counter
+
 }  // namespace
 
 PYO3CPP_CLASS(Counter<pyo3cpp::frozen>, pyo3cpp::frozen);
 PYO3CPP_CLASS(Counter<pyo3cpp::unsynchronized>, pyo3cpp::unsynchronized);
 PYO3CPP_CLASS(Counter<pyo3cpp::locked>, pyo3cpp::locked);
+PYO3CPP_CLASS(Counter<Held>, pyo3cpp::locked, std::shared_ptr<Counter<Held>>);
 
 PYO3CPP_MODULE(bench_classes_pyo3cpp, m)
 {
     using Frozen = Counter<pyo3cpp::frozen>;
     using Unsync = Counter<pyo3cpp::unsynchronized>;
     using Locked = Counter<pyo3cpp::locked>;
+    using Shared = Counter<Held>;
     m.add_class<Frozen>("FrozenCounter")
         .def_init<long>()
         .def<&Frozen::get>("get")
@@ -45,4 +50,9 @@ PYO3CPP_MODULE(bench_classes_pyo3cpp, m)
         .def<&Locked::get>("get")
         .def<&Locked::add>("add")
         .def_readonly("count", &Locked::count);
+    m.add_class<Shared>("SharedCounter")
+        .def_init<long>()
+        .def<&Shared::get>("get")
+        .def<&Shared::add>("add")
+        .def_readonly("count", &Shared::count);
 }

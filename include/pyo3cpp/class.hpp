@@ -130,6 +130,7 @@
 #include "pyo3cpp/class_buffer.hpp"
 #include "pyo3cpp/class_dealloc.hpp"
 #include "pyo3cpp/class_gc.hpp"
+#include "pyo3cpp/class_holder.hpp"
 #include "pyo3cpp/class_member_ref.hpp"
 #include "pyo3cpp/class_method.hpp"
 #include "pyo3cpp/class_number.hpp"
@@ -263,6 +264,9 @@ public:
                       "pyo3cpp::ClassDef::extends<B>: B must be a base class of T");
         static_assert(requires(B *b) { static_cast<T *>(b); },
                       "pyo3cpp::ClassDef::extends<B>: B must be a non-virtual, unambiguous base of T");
+        static_assert(is_shared_held_v<B> == is_shared_held_v<T>,
+                      "pyo3cpp::ClassDef::extends<B>: T and B must both be inline or both held by "
+                      "std::shared_ptr (they share the instance's storage)");
         static_assert(std::is_same_v<policy_of<B>, policy_of<T>>,
                       "pyo3cpp::ClassDef::extends<B>: T and B must have the same policy (they share "
                       "the instance and its lock)");
@@ -782,7 +786,9 @@ private:
     static void finish_dealloc(PyObject *self, PyTypeObject *type)
     {
         if (s_weaklist_offset != 0) PyObject_ClearWeakRefs(self);
-        if constexpr (!std::is_trivially_destructible_v<T>) {  // else nothing to run or mark
+        // Out of the identity map, then this object's share of T goes (~T if it was the last).
+        if constexpr (is_shared_held_v<T>) detail::release_held(self);
+        if constexpr (!std::is_trivially_destructible_v<T> && !is_shared_held_v<T>) {  // else nothing to run or mark
             Instance *inst = Instance::of(self);
             if (inst->state.load(std::memory_order_acquire) == detail::kReady) {
                 inst->state.store(detail::kEmpty, std::memory_order_relaxed);

@@ -184,6 +184,13 @@ template <class T, class Build> void construct_in(Python py, PyObject *object, c
 {
     if (ClassBinding<T>::derived_count != 0 && ClassBinding<T>::holds_derived(object)) [[unlikely]]
         raise_derived_init(py, method, object);
+    if constexpr (is_shared_held_v<T>) {  // on the heap, owned by a std::shared_ptr (class_holder.hpp)
+        static_assert(!has_trampoline_v<T>, "pyo3cpp: a class held by std::shared_ptr cannot have a "
+                                            "trampoline yet (docs/virtuals.md: C++ keeps the object "
+                                            "alive through Py<T> or Retained<T>)");
+        construct_held<T>(py, object, method, std::forward<Build>(build));
+        return;
+    }
     Instance<T> *inst = Instance<T>::of(object);
     std::uint8_t expected = kEmpty;
     if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel))

@@ -41,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -68,6 +69,22 @@ struct RefersInto {
     PyObject *owner;  // a strong reference: the object whose memory holds the T
     void *value;      // the T inside it
 };
+// An instance of a class held by std::shared_ptr (class_holder.hpp): the state is kHeld, never
+// kReady, so it too takes the slow path; its storage holds a HeldBy, whose `value` sits where a
+// RefersInto's does. Once a std::unique_ptr parameter has taken the value, the state is
+// kMovedOut and the storage is empty.
+enum : std::uint8_t { kHeld = 0x20, kMovedOut = 0x40 };
+struct HeldBy {
+    const void *key;  // the class it is registered under in the identity map (its type)
+    void *value;      // the T (or the bound subclass's value) the holder owns
+    std::shared_ptr<void> holder;
+};
+template <class T> constexpr std::size_t instance_storage_size() noexcept
+{
+    if constexpr (requires { typename class_policy<T>::holder; })
+        if constexpr (!std::is_void_v<typename class_policy<T>::holder>) return sizeof(HeldBy);
+    return value_size<T>() > sizeof(RefersInto) ? value_size<T>() : sizeof(RefersInto);
+}
 
 // The object of a bound class T.
 template <class T> struct Instance {
@@ -77,12 +94,14 @@ template <class T> struct Instance {
     std::atomic<std::uint8_t> keeps;  // 1: the runtime keeps objects alive for it (keep_alive.hpp)
     // One offset for all T (bound inheritance); room for a RefersInto (free: the object's size
     // is a multiple of 16 either way).
-    // A class with a trampoline (trampoline_storage.hpp) has room for it too.
-    alignas(16) unsigned char storage[value_size<T>() > sizeof(RefersInto) ? value_size<T>() : sizeof(RefersInto)];
+    // A class with a trampoline (trampoline_storage.hpp) has room for it too; a class held by
+    // std::shared_ptr keeps a HeldBy here and its T on the heap.
+    alignas(16) unsigned char storage[instance_storage_size<T>()];
 
     T *value() noexcept { return std::launder(reinterpret_cast<T *>(storage)); }
     bool ready() const noexcept { return state.load(std::memory_order_acquire) == kReady; }
     RefersInto &refers() noexcept { return *reinterpret_cast<RefersInto *>(storage); }
+    HeldBy &held() noexcept { return *std::launder(reinterpret_cast<HeldBy *>(storage)); }
     static Instance *of(PyObject *o) noexcept
     {
         // The object is bigger than a PyObject; keep the compiler from assuming otherwise.
@@ -158,15 +177,31 @@ inline InstanceLock &lock_of(PyObject *object) noexcept { return Instance<char>:
     throw PyErr::new_err(py, PyExc_TypeError, text);
 }
 
-// The slow path of ready_value: the T a reference refers to (raises for an exclusive use of a
-// read-only one), or TypeError when the instance holds no T.
+[[noreturn, gnu::cold]] inline void raise_moved_out(Python py, const char *cls, const char *method)
+{
+    std::string text = (method != nullptr ? std::string(cls) + "." + method + "(): the instance"
+                                          : std::string("the ") + cls + " instance") +
+                       " holds no value: it was moved into C++ (a std::unique_ptr<" + cls +
+                       "> parameter took ownership of it)";
+    throw PyErr::new_err(py, PyExc_ValueError, text);
+}
+
+// The slow path of ready_value: the T a held instance's holder owns, the T a reference refers to
+// (raises for an exclusive use of a read-only one, or when its owner's value was moved out), or
+// TypeError when the instance holds no T (ValueError once moved out).
 [[gnu::cold, gnu::noinline]] inline void *referent(Python py, PyObject *object, bool exclusive, const char *cls,
                                                    const char *method)
 {
     Instance<char> *inst = Instance<char>::of(object);
     const std::uint8_t state = inst->state.load(std::memory_order_acquire);
+    if ((state & kHeld) != 0) return inst->refers().value;
+    if (state == kMovedOut) raise_moved_out(py, cls, method);
     if ((state & kRefersInto) == 0) raise_not_initialised(py, cls, method);
     if (exclusive && (state & kRefConst) != 0) raise_read_only_reference(py, cls, method);
+    // A reference into a held owner whose value went to a std::unique_ptr: it points at memory
+    // the owner no longer owns (checked under the owner's lock, which the move takes).
+    if (Instance<char>::of(inst->refers().owner)->state.load(std::memory_order_acquire) == kMovedOut)
+        raise_moved_out(py, Py_TYPE(inst->refers().owner)->tp_name, method);
     return inst->refers().value;
 }
 
@@ -304,19 +339,28 @@ template <BoundClass T> Bound<PyType> type_object(Python py)
 }
 
 // A new instance of T's class holding T(args...), constructed in place.
+namespace detail {
+// class_holder.hpp: T built on the heap and adopted by a new instance's std::shared_ptr holder.
+template <class T, class Build> void construct_held(Python py, PyObject *object, const char *method, Build &&build);
+}  // namespace detail
+
 template <BoundClass T, class... A> Bound<T> make_instance(Python py, A &&...args)
 {
     PyTypeObject *type = detail::ClassBinding<T>::type_or_throw(py);
     auto object = Bound<PyAny>::from_owned_ptr(py, type->tp_alloc(type, 0));
-    auto *inst = detail::Instance<T>::of(object.as_ptr());
-    inst->state.store(detail::kConstructing, std::memory_order_relaxed);
-    try {
-        new (inst->storage) T(std::forward<A>(args)...);
-    } catch (...) {
-        inst->state.store(detail::kEmpty, std::memory_order_relaxed);
-        throw;
+    if constexpr (is_shared_held_v<T>) {  // T on the heap, owned by a std::shared_ptr
+        detail::construct_held<T>(py, object.as_ptr(), detail::ClassBinding<T>::name, [&](void *where) { new (where) T(std::forward<A>(args)...); });
+    } else {
+        auto *inst = detail::Instance<T>::of(object.as_ptr());
+        inst->state.store(detail::kConstructing, std::memory_order_relaxed);
+        try {
+            new (inst->storage) T(std::forward<A>(args)...);
+        } catch (...) {
+            inst->state.store(detail::kEmpty, std::memory_order_relaxed);
+            throw;
+        }
+        inst->state.store(detail::kReady, std::memory_order_release);
     }
-    inst->state.store(detail::kReady, std::memory_order_release);
     return std::move(object).template cast_unchecked<T>();
 }
 

@@ -231,6 +231,9 @@ static void not_attached(const char *where)
                pyo3cpp_is_attached() == 0,
            NAMED("pyo3cpp_attach/try_attach(NULL): -1, still not attached"));
     pyo3cpp_release_attach(NULL);
+    TAP_OK(pyo3cpp_holder_find(fake, fake) == NULL && pyo3cpp_holder_register(fake, fake, fake) == NULL,
+           NAMED("pyo3cpp_holder_find/register: NULL"));
+    pyo3cpp_holder_forget(fake, fake, fake); /* no entry names it: nothing happens */
 
     /* Re-attach: none of the above may have left an exception behind. */
     TAP_OK(pyo3cpp_attach(&st) == 0, NAMED("attach"));
@@ -526,6 +529,28 @@ static void attached_nulls(void)
         pyo3cpp_wait_end(&wait); /* already ended: a no-op */
         count_calls = 0;
         TAP_OK(no_error(), "pyo3cpp_wait_*: no exception");
+    }
+    TAP_OK(pyo3cpp_holder_find(NULL, obj) == NULL && pyo3cpp_holder_find(obj, NULL) == NULL && no_error(),
+           "pyo3cpp_holder_find(NULL value or class): NULL, no exception");
+    TAP_OK(pyo3cpp_holder_register(NULL, obj, obj) == NULL && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_holder_register(NULL value): ValueError");
+    TAP_OK(pyo3cpp_holder_register(obj, obj, NULL) == NULL && raised(PyExc_ValueError, "NULL"),
+           "pyo3cpp_holder_register(NULL object): ValueError");
+    pyo3cpp_holder_forget(NULL, NULL, NULL);
+    {
+        /* Registered, found, kept when another object is forgotten, forgotten. */
+        static int value;
+        PyObject *got = pyo3cpp_holder_register(&value, obj, obj);
+        PyObject *found = pyo3cpp_holder_find(&value, obj);
+        TAP_OK(got == obj && found == obj, "pyo3cpp_holder_register/find: the registered object");
+        Py_XDECREF(got);
+        Py_XDECREF(found);
+        pyo3cpp_holder_forget(&value, obj, Py_None);
+        found = pyo3cpp_holder_find(&value, obj);
+        TAP_OK(found == obj, "pyo3cpp_holder_forget(another object): the entry stays");
+        Py_XDECREF(found);
+        pyo3cpp_holder_forget(&value, obj, obj);
+        TAP_OK(pyo3cpp_holder_find(&value, obj) == NULL && no_error(), "pyo3cpp_holder_forget: gone");
     }
     pyo3cpp_runtime_python(NULL, NULL, NULL);
     TAP_OK(no_error(), "pyo3cpp_runtime_python(NULL, NULL, NULL) is a no-op");
