@@ -257,7 +257,8 @@ template <class R, class... A> struct CppFunction {
 // ---------------------------------------------------------------- conversions
 
 template <class R, class... A> struct FromPython<Callable<R(A...)>> {
-    static constexpr const char *type_name = "callable";  // "must be callable, not int"
+    // No type_name: the clause "must be callable, not int" is the message (" or None" added
+    // for an optional by the binder), and the hint is TypeHint's below.
     static Callable<R(A...)> extract(Borrowed<PyAny> obj) { return Callable<R(A...)>::from_object(obj); }
 };
 template <class R, class... A> struct IntoPython<Callable<R(A...)>> {
@@ -269,7 +270,6 @@ template <class R, class... A> struct IntoPython<Callable<R(A...)>> {
 };
 
 template <class R, class... A> struct FromPython<std::function<R(A...)>> {
-    static constexpr const char *type_name = "callable";
     static std::function<R(A...)> extract(Borrowed<PyAny> obj)
     {
         if (detail::CppFunction<R, A...>::is_one(obj.as_ptr()))
