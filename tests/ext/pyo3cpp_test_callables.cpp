@@ -163,5 +163,36 @@ PYO3CPP_MODULE(pyo3cpp_test_callables, m)
             std::fflush(stdout);
         });
     }, arg("f"));
+    // bench/callable_calls.sh: n calls of f(i) from C++, summed; the same with a raw vectorcall.
+    m.def("sum_calls", [](Callable<long(long)> f, long n) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += f(i);
+        return sum;
+    }, arg("f"), arg("n"));
+    m.def("sum_calls_token", [](Python py, Callable<long(long)> f, long n) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += f.call(py, i);
+        return sum;
+    }, arg("f"), arg("n"));
+    m.def("sum_calls_std", [](const std::function<long(long)> &f, long n) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) sum += f(i);
+        return sum;
+    }, arg("f"), arg("n"));
+    m.def("sum_calls_raw", [](Python py, Borrowed<PyAny> f, long n) {
+        long sum = 0;
+        for (long i = 0; i < n; ++i) {
+            PyObject *argv[2] = {nullptr, PyLong_FromLong(i)};
+            if (argv[1] == nullptr) throw_fetched(py);
+            PyObject *r = PyObject_Vectorcall(f.as_ptr(), argv + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+            Py_DECREF(argv[1]);
+            if (r == nullptr) throw_fetched(py);
+            const long v = PyLong_AsLong(r);
+            Py_DECREF(r);
+            if (v == -1 && PyErr_Occurred()) throw_fetched(py);
+            sum += v;
+        }
+        return sum;
+    }, arg("f"), arg("n"));
     m.def("keep_forever", [](std::function<long(long)> f) { g_kept_forever = std::move(f); }, arg("f"));
 }
