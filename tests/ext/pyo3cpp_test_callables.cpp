@@ -55,6 +55,13 @@ std::function<long(long)> g_kept_forever;  // destroyed after finalisation, at e
 
 }  // namespace
 
+// A bound class crossing in both directions: by reference into a C++ function called from
+// Python (the instance itself, locked for the call), as a copy into a Python callback.
+struct Tally {
+    long total = 0;
+};
+PYO3CPP_CLASS(Tally);
+
 PYO3CPP_MODULE(pyo3cpp_test_callables, m)
 {
     m.def("apply", [](Callable<long(long)> f, long x) { return f(x); }, "f(x).", arg("f"), arg("x"));
@@ -69,6 +76,16 @@ PYO3CPP_MODULE(pyo3cpp_test_callables, m)
           arg("f"), arg("x"));
     m.def("call_twice_with_token", [](Python py, Callable<long(long)> f) { return f.call(py, f.call(py, 1)); },
           arg("f"));
+
+    m.add_class<Tally>("Tally").def_init<>().def_readonly("total", &Tally::total);
+    m.def("tally_adder", [] {
+        return std::function<void(Tally &, long)>([](Tally &t, long n) { t.total += n; });
+    });
+    m.def("read_tally", [](Callable<long(const Tally &)> f) {
+        Tally t;
+        t.total = 41;
+        return f(t);
+    }, arg("f"));
 
     // C++ functions out: a built-in with a signature.
     m.def("adder", [](long k) { return std::function<long(long)>([k](long x) { return x + k; }); },

@@ -148,6 +148,18 @@ class CppIntoPython(unittest.TestCase):
                 call()
             self.assertEqual(str(caught.exception), message)
 
+    def test_bound_classes_cross_both_ways(self):
+        add = m.tally_adder()
+        t = m.Tally()
+        add(t, 5)
+        add(t, 2)
+        self.assertEqual(t.total, 7)  # by reference: the instance itself
+        self.assertEqual(add.__doc__, "function(arg0: Tally, arg1: int, /) -> None")
+        with self.assertRaises(TypeError) as caught:
+            add(1, 2)
+        self.assertEqual(str(caught.exception), "function() argument 1 must be Tally, not int")
+        self.assertEqual(m.read_tally(lambda tally: tally.total + 1), 42)  # a copy to Python
+
     def test_distinct_functions_are_distinct(self):
         a, b = m.adder(1), m.adder(1)
         self.assertNotEqual(a, b)
