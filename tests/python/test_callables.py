@@ -21,6 +21,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
+def watched(fn, *args, timeout=60):
+    """fn(*args) on a daemon thread: a deadlock fails the test instead of hanging the suite."""
+    result = []
+    run_threads(1, lambda _: result.append(fn(*args)), timeout=timeout)
+    return result[0]
+
+
 class Counted:
     """A callable object that counts its calls (thread-safe) and computes 2x + 1."""
 
@@ -96,7 +103,7 @@ class PythonIntoCpp(unittest.TestCase):
             raise error
         for call in (m.apply, m.apply_std, m.call_on_thread):
             with self.assertRaises(Custom) as caught:
-                call(raising, 1)
+                watched(call, raising, 1)  # re-raised here as it was raised in the worker
             self.assertIs(caught.exception, error)
         # through a C++ function composed of a Python one
         with self.assertRaises(Custom) as caught:
@@ -187,12 +194,12 @@ class CppIntoPython(unittest.TestCase):
 
 class Threads(unittest.TestCase):
     def test_called_from_a_cpp_thread(self):
-        self.assertEqual(m.call_on_thread(lambda x: x * 3, 5), 15)
+        self.assertEqual(watched(m.call_on_thread, lambda x: x * 3, 5), 15)
 
     def test_dropped_on_a_thread_that_is_not_attached(self):
         target = Counted()
         ref = weakref.ref(target)
-        m.drop_on_thread(target)
+        watched(m.drop_on_thread, target)
         del target
         gc.collect()  # the pooled decref was applied when this thread re-attached
         self.assertIsNone(ref())
@@ -202,7 +209,7 @@ class Threads(unittest.TestCase):
         m.store(target)
         threads, calls = 4, 200
         n = threads * calls
-        self.assertEqual(m.fire_on_threads(threads, calls), n * (n - 1) + n)  # sum of 2x + 1
+        self.assertEqual(watched(m.fire_on_threads, threads, calls), n * (n - 1) + n)  # sum of 2x + 1
         self.assertEqual(target.calls, n)
 
     def test_eight_threads_call_and_replace_the_held_callable(self):
