@@ -15,6 +15,7 @@
 //     it; thrown out of a bound function it is the same exception object in Python again. A
 //     result that does not convert is the conversion's error, naming the callee:
 //     "on_tick() result must be int, not str" (same exception type, as convert.hpp words them).
+//     Arguments of a bound class type reach Python as new instances holding copies.
 //     Copying, moving and destroying a Callable is legal on any thread, attached or not (the
 //     reference is shared by copies: no refcount operation on copy). The last copy releases the
 //     Python object like Py<T>: now when attached, through the runtime's deferred-decref pool
@@ -31,7 +32,8 @@
 //     (builtin_function_or_method) named "function" whose parameters are positional-only
 //     (arg0, arg1, ...): inspect.signature, __text_signature__ and help() show them, __doc__ starts
 //     with the typed line "function(arg0: int) -> int", calls convert and report errors exactly
-//     like a module function's ("function() argument 1 must be int, not str"). Its __self__ is
+//     like a module function's ("function() argument 1 must be int, not str"); a T& parameter of
+//     a bound class is the instance itself, locked for the call. Its __self__ is
 //     the capsule that owns the std::function (released with the function object). A
 //     std::function holding a Callable gives back the original Python object; an empty one gives
 //     None. Callable<R(A...)> results give back the object they hold (None when empty).
