@@ -21,7 +21,7 @@
 //     Python object like Py<T>: now when attached, through the runtime's deferred-decref pool
 //     on a thread that is not attached, never after the interpreter is finalised (it leaks).
 //   - Calling: operator()(args...) attaches the calling thread for the call (any thread: a C++
-//     thread Python never saw, a detached thread; nested attach costs one thread-local read) and
+//     thread Python never saw, a detached thread; a thread already attached calls at once) and
 //     throws std::runtime_error when the interpreter is not initialised or is finalising;
 //     call(py, args...) is the same for a thread that holds the token. An empty Callable (default
 //     constructed, moved from) throws std::bad_function_call.
@@ -99,6 +99,21 @@ struct HeldCallable {
     return name + "() result";
 }
 
+// The runtime's own test of attachment, inline: a thread that is attached calls at once (a
+// nested attach guard would be two calls into the runtime, about 100 instructions).
+inline bool thread_holds_interpreter() noexcept
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked() != nullptr;
+#elif PY_VERSION_HEX >= 0x030C0000
+    return _PyThreadState_UncheckedGet() != nullptr;
+#else
+    // Only compared: it may be another thread's state (the GIL holder's).
+    PyThreadState *current = _PyThreadState_UncheckedGet();
+    return current != nullptr && current == PyGILState_GetThisThreadState();
+#endif
+}
+
 template <class R> constexpr bool storable_result()
 {
     using T = std::remove_cvref_t<R>;
@@ -149,12 +164,13 @@ public:
     // Attaches for the call (any thread); see the contract.
     R operator()(A... args) const
     {
+        if (detail::thread_holds_interpreter()) return call(Python::assume_attached(), std::forward<A>(args)...);
         auto guard = attach();
         return call(guard.py(), std::forward<A>(args)...);
     }
 
-    // The same on a thread that is attached (it holds the token).
-    R call(Python py, A... args) const
+    // The same on a thread that is attached (it holds the token). Inlined: it is the whole call.
+    [[gnu::always_inline]] R call(Python py, A... args) const
     {
         if (held_ == nullptr) throw std::bad_function_call();
         // A reference of the call's own: the stored callable may be replaced (and this Callable
