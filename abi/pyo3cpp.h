@@ -830,6 +830,19 @@ PYO3CPP_API struct _object *pyo3cpp_overload_call(const pyo3cpp_signature *set,
                                                   struct _object *const *args, ptrdiff_t nargs,
                                                   struct _object *kwnames);
 
+/* ------------------------------------------------ distinct function identities (1.12) */
+
+/* A C function pointer (returned as void *) distinct from every other one this function has
+ * returned, for the ml_meth of a PyMethodDef whose function objects are never called through it
+ * (a builtin_method whose vectorcall slot is its entry point: pyo3cpp_function_new). CPython
+ * compares and hashes built-in functions by __self__ and ml_meth, so functions of one module
+ * need distinct ml_meth values to compare unequal and hash apart. Calling the pointer (C code
+ * that digs ml_meth out of the PyMethodDef, with any arguments, attached) raises SystemError and
+ * returns NULL. 65,536 distinct pointers per process on x86-64 and AArch64 (then the last one
+ * again; elsewhere always the same one). Any thread, attached or not; never fails, never calls
+ * Python. */
+PYO3CPP_API void *pyo3cpp_function_misuse_entry(void) PYO3CPP_NOEXCEPT;
+
 /* ------------------------------------------------------------- debug checks */
 
 /* 1 when the library was built with -Ddebug_checks=true, else 0. Any thread; never fails. */

@@ -282,18 +282,6 @@ template <class R> std::string result_hint()
 
 // --------------------------------------------------------------------- function records
 
-// ml_meth of every bound function: never called by CPython (the function object's vectorcall
-// slot is the entry point, and builtin_method is never specialised); only code that digs the C
-// pointer out of the PyMethodDef reaches it.
-inline PyObject *called_through_method_def(PyObject *, PyTypeObject *, PyObject *const *, size_t,
-                                           PyObject *)
-{
-    PyErr_SetString(PyExc_SystemError,
-                    "a pyo3cpp function was called through its PyMethodDef; call the function "
-                    "object (PyObject_Vectorcall) instead");
-    return nullptr;
-}
-
 // One bound function; lives as long as the process (function objects point into it). The
 // PyMethodDef comes first: a function object's m_ml is the record's address.
 struct FunctionRecord {
@@ -344,9 +332,12 @@ struct FunctionRecord {
                 method.ml_meth = reinterpret_cast<PyCFunction>(
                     reinterpret_cast<void (*)(void)>(fastcall_entry));
             } else if (entry != nullptr) {
+                // Never called by CPython (the function object's vectorcall slot is the entry,
+                // and builtin_method is never specialised); only code that digs the C pointer out
+                // of the PyMethodDef reaches it (SystemError). An address of its own: CPython
+                // compares and hashes built-ins by (__self__, ml_meth).
                 method.ml_flags = METH_FASTCALL | METH_KEYWORDS | METH_METHOD;
-                method.ml_meth = reinterpret_cast<PyCFunction>(
-                    reinterpret_cast<void (*)(void)>(&called_through_method_def));
+                method.ml_meth = reinterpret_cast<PyCFunction>(pyo3cpp_function_misuse_entry());
             }
         });
         if (refresh_names != nullptr) refresh_names(*this, py);

@@ -10,6 +10,7 @@
 //     strong-reference C API shims (compat.hpp)
 //   critical_section, Mutex        locks that never deadlock         (critical_section/mutex.hpp)
 //   PYO3CPP_MODULE, ModuleDef      defining an extension module      (module.hpp)
+//   Callable<R(A...)>, std::function  callbacks both ways           (callable.hpp)
 //   PYO3CPP_CLASS, ClassDef<T>     Python classes from C++ types     (class_policy.hpp, class.hpp,
 //                                  class_object.hpp, instance_lock.hpp)
 //   Trampoline<T>, Retained<T>     Python overrides of C++ virtuals  (trampoline.hpp)
@@ -48,6 +49,7 @@
 #include "pyo3cpp/import.hpp"
 #include "pyo3cpp/traverse.hpp"
 #include "pyo3cpp/module.hpp"
+#include "pyo3cpp/callable.hpp"
 #include "pyo3cpp/class_policy.hpp"
 #include "pyo3cpp/instance_lock.hpp"
 #include "pyo3cpp/class_object.hpp"

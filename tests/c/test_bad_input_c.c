@@ -124,6 +124,12 @@ static void not_attached(const char *where)
                NAMED("pyo3cpp_function_shared_entry(NULL invoke): NULL"));
         TAP_OK(pyo3cpp_method_shared_entry(NULL, NULL) == NULL,
                NAMED("pyo3cpp_method_shared_entry(NULL invoke): NULL"));
+        {
+            /* No input to get wrong; needs no attachment. */
+            void *a = pyo3cpp_function_misuse_entry(), *b = pyo3cpp_function_misuse_entry();
+            TAP_OK(a != NULL && b != NULL && a != b,
+                   NAMED("pyo3cpp_function_misuse_entry: distinct pointers"));
+        }
         TAP_OK(pyo3cpp_method_register(&sig, &sig) == -1, NAMED("pyo3cpp_method_register: -1"));
         TAP_OK(pyo3cpp_class_member_register(&sig, "f", &sig) == -1,
                NAMED("pyo3cpp_class_member_register: -1"));
@@ -298,6 +304,17 @@ static void attached_null_lookups(PyObject *list)
 
 static void attached_nulls(void)
 {
+    {
+        /* An entry called as a PyMethodDef's function would be (any signature): SystemError. */
+        typedef PyObject *(*any_entry)(PyObject *, PyTypeObject *, PyObject *const *, size_t,
+                                       PyObject *);
+        void *entry = pyo3cpp_function_misuse_entry();
+        any_entry call;
+        memcpy(&call, &entry, sizeof call);
+        TAP_OK(call(NULL, NULL, NULL, 0, NULL) == NULL &&
+                   raised(PyExc_SystemError, "called through its PyMethodDef"),
+               "pyo3cpp_function_misuse_entry: a call raises SystemError");
+    }
     pyo3cpp_critical_section cs;
     pyo3cpp_object_cell cell = PYO3CPP_OBJECT_CELL_INIT;
     pyo3cpp_once_state once = PYO3CPP_ONCE_STATE_INIT;

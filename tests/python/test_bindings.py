@@ -79,11 +79,9 @@ class BuiltinBehaviour(unittest.TestCase):
         self.assertEqual(type(m.fn_1099).__name__, "builtin_method")
         self.assertEqual(type(m.fn_0).__name__, "builtin_function_or_method")
 
-    # Known bug, open: CPython compares built-ins by __self__ and the PyMethodDef's C pointer,
-    # which every builtin_method form (past the runtime's shared entries) shares, so distinct
-    # late functions of one module compare equal and collide as dict keys. Fixing it needs a
-    # function type of the runtime's own (builtin_method cannot be subclassed).
-    @unittest.expectedFailure
+    # CPython compares and hashes built-ins by __self__ and the PyMethodDef's C pointer: every
+    # builtin_method form (past the runtime's shared entries) gets a pointer of its own
+    # (pyo3cpp_function_misuse_entry), so distinct late functions are unequal and hash apart.
     def test_distinct_functions_are_unequal_and_hash_apart(self):
         late = [getattr(m, f"fn_{k}") for k in range(1090, 1100)]
         self.assertEqual(len({f: None for f in late}), len(late))
