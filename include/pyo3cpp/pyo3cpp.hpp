@@ -53,4 +53,5 @@
 #include "pyo3cpp/class.hpp"
 #include "pyo3cpp/keep_alive.hpp"
 #include "pyo3cpp/buffer.hpp"
+#include "pyo3cpp/buffer_convert.hpp"
 #include "pyo3cpp/array.hpp"
