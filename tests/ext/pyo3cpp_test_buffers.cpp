@@ -228,6 +228,24 @@ PYO3CPP_MODULE(pyo3cpp_test_buffers, m)
     m.def("malloc_never_returned", [] { Array<std::int32_t> dropped(malloc_ints(4), 4); });
     m.def("freed", [] { return g_freed.load(); });
 
+    // bench/array_return.sh: n doubles allocated (not filled) and freed; returned as an array; copied.
+    static std::atomic<double *> sink{nullptr};  // keeps the allocation from being elided
+    m.def("bench_allocate", [](long n) {
+        std::unique_ptr<double[]> values(new double[static_cast<std::size_t>(n)]);
+        sink.store(values.get(), std::memory_order_relaxed);
+    }, arg("n"));
+    m.def("bench_return", [](Python py, long n, bool numpy) {
+        Array<double> array(std::unique_ptr<double[]>(new double[static_cast<std::size_t>(n)]), n);
+        return numpy ? std::move(array).into_python(py) : std::move(array).as_memoryview().into_python(py);
+    }, arg("n"), arg("numpy"));
+    m.def("bench_copy", [](Python py, long n) {
+        std::unique_ptr<double[]> values(new double[static_cast<std::size_t>(n)]);
+        PyObject *copy = PyBytes_FromStringAndSize(reinterpret_cast<const char *>(values.get()),
+                                                   static_cast<Py_ssize_t>(sizeof(double)) * n);
+        if (copy == nullptr) throw_fetched(py);
+        return Bound<PyAny>::from_owned_ptr(py, copy);
+    }, arg("n"));
+
     // Parameters that convert (buffer_convert.hpp): the sum and whether a copy was made.
     m.def("convert_sum_f32", [](ConvertingView<float> values) {
         double total = 0;

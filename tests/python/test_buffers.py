@@ -391,12 +391,12 @@ class ArraysFromUniquePtr(unittest.TestCase):
             self.assertEqual(grid.tolist(), [[0, 1, 2], [3, 4, 5]])
         else:
             self.assertEqual((grid.format, grid.shape), ("i", (2, 3)))
-        row = grid[1]
+        keeper = grid[1] if np is not None else memoryview(grid)   # another view of the memory
         del grid
         gc.collect()
-        self.assertEqual(t.freed(), before)        # `row` still sees the memory
-        self.assertEqual(list(row), [3, 4, 5])
-        del row
+        self.assertEqual(t.freed(), before)        # `keeper` still sees the memory
+        self.assertEqual(keeper.tolist() if np is not None else keeper.tolist()[1], [3, 4, 5])
+        del keeper
         gc.collect()
         self.assertEqual(t.freed(), before + 1)
 
@@ -513,6 +513,17 @@ class DocsExample(unittest.TestCase):
         a.scale(pts, 2.0)
         self.assertEqual(pts.tolist(), [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]])
         self.assertEqual(list(a.linspace(0, 1, 3)), [0.0, 0.5, 1.0])
+        self.assertEqual(a.longest(memoryview(array.array("f", [3, 4, 1, 1])).cast("B").cast("f", [2, 2])), 5.0)
+        if numpy_or_none() is not None:
+            self.assertEqual(a.longest([[3, 4], [1, 1]]), 5.0)
+        else:
+            with self.assertRaisesRegex(TypeError, r"^longest\(\) argument 'points' must be .* not list; "
+                                                   r"converting it needs NumPy, which is not importable$"):
+                a.longest([[3, 4], [1, 1]])
+        self.assertEqual(a.zeros(2, 3).shape, (2, 3))
+        self.assertEqual(bytes(memoryview(a.zeros(0, 5))), b"")
+        with self.assertRaisesRegex(ValueError, "cannot have the shape"):
+            a.zeros(-1, 2)
         s = a.Signal(4)
         v = memoryview(s)
         v[0] = 1.5

@@ -120,5 +120,15 @@ class UpstreamCases(unittest.TestCase):
         run_threads(8, work, timeout=120)
 
 
+class Docs(unittest.TestCase):
+    def test_docs_show_the_source_verbatim(self):
+        import pathlib
+        import re
+        root = pathlib.Path(__file__).resolve().parents[2]
+        docs = (root / "docs" / "arrays.md").read_text(encoding="utf-8")
+        source = (root / "examples" / "earcut" / "mapbox_earcut.cpp").read_text(encoding="utf-8")
+        self.assertIn(source, re.findall(r"^```cpp\n(.*?)^```$", docs, re.S | re.M))
+
+
 if __name__ == "__main__":
     unittest.main()
