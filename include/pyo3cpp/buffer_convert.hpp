@@ -17,9 +17,8 @@
 //   - Anything else — a buffer of another element type or layout, or any object NumPy reads as
 //     an array (a list of numbers) — becomes numpy.asarray(object, dtype=T, order=C|F|K): NumPy's
 //     unsafe cast (float64 -> int32 truncates, -1 -> uint32 wraps, as py::array_t's forcecast)
-//     into a fresh array the view holds for its life; converted() is true then, and object()
-//     is that copy, not the argument. NumPy is looked up at run time only (never a build
-//     dependency).
+//     into a fresh array the view holds for its life (converted() true, object() that copy). NumPy
+//     is looked up at run time only (never a build dependency).
 //   - Refusals are TypeErrors naming the argument and what was expected, worded as BufferView's,
 //     describing what the caller passed: when NumPy is not importable ("...; converting it needs
 //     NumPy, which is not importable"), when NumPy refuses ("...; NumPy could not convert it:
