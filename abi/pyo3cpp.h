@@ -281,6 +281,19 @@ PYO3CPP_API struct _object *pyo3cpp_array_new(void *data, const char *format, pt
                                               const ptrdiff_t *shape, void (*release)(void *ctx),
                                               void *ctx, int as_numpy);
 
+/* pyo3cpp_buffer_acquire_converted (1.13; include/pyo3cpp/buffer_convert.hpp): what
+ * pyo3cpp_buffer_acquire does for a read-only view, and where `object` does not match with a
+ * TypeError, *view of numpy.asarray(object, dtype, order) instead (the element type asked for;
+ * order "C", "F" or "K" for layouts 1, 2, 0): view->obj then holds that converted copy and
+ * *converted (when not NULL) is 1. NumPy is looked up at run time only. -1 with TypeError when
+ * the copy cannot be made or does not match either: the argument's own mismatch, followed by
+ * "; converting it needs NumPy, which is not importable" or "; NumPy could not convert it: ...";
+ * -1 with the exporter's own error or ValueError for invalid arguments as
+ * pyo3cpp_buffer_acquire; -1 with no exception set when not attached. */
+PYO3CPP_API int pyo3cpp_buffer_acquire_converted(struct _object *object, void *view, char kind,
+                                                 ptrdiff_t itemsize, int ndim, const ptrdiff_t *extents,
+                                                 int layout, int *converted);
+
 /* --------------------------------------------------------- critical sections */
 
 /* Caller-provided storage for a critical section over one or two objects. Fixed layout:

@@ -219,24 +219,75 @@ PyTypeObject *owner_type()
 // every call (it searches sys.path).
 std::atomic<int> g_numpy_state{0};
 
-PyObject *numpy_array_of(PyObject *memoryview)
+// numpy as a new reference; NULL with no exception set when it is not importable, NULL with the
+// exception set when importing it failed otherwise.
+PyObject *import_numpy()
 {
-    if (g_numpy_state.load(std::memory_order_relaxed) == 2) return memoryview;
+    if (g_numpy_state.load(std::memory_order_relaxed) == 2) return nullptr;
     PyObject *numpy = PyImport_ImportModule("numpy");
     if (numpy == nullptr) {
-        if (!PyErr_ExceptionMatches(PyExc_ImportError)) {
+        if (!PyErr_ExceptionMatches(PyExc_ImportError)) return nullptr;
+        PyErr_Clear();
+        g_numpy_state.store(2, std::memory_order_relaxed);
+        return nullptr;
+    }
+    g_numpy_state.store(1, std::memory_order_relaxed);
+    return numpy;
+}
+
+PyObject *numpy_array_of(PyObject *memoryview)
+{
+    PyObject *numpy = import_numpy();
+    if (numpy == nullptr) {
+        if (PyErr_Occurred()) {
             Py_DECREF(memoryview);
             return nullptr;
         }
-        PyErr_Clear();
-        g_numpy_state.store(2, std::memory_order_relaxed);
         return memoryview;
     }
-    g_numpy_state.store(1, std::memory_order_relaxed);
     PyObject *array = PyObject_CallMethod(numpy, "asarray", "O", memoryview);
     Py_DECREF(numpy);
     Py_DECREF(memoryview);  // the array's base keeps it (and the owner) alive
     return array;
+}
+
+// The text of the exception being raised (its str()), cleared; "" when there is none or it has
+// none.
+std::string take_error_text()
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *value = PyErr_GetRaisedException();
+#else
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
+    std::string text;
+    if (value != nullptr) {
+        if (PyObject *str = PyObject_Str(value)) {
+            if (const char *utf8 = PyUnicode_AsUTF8(str)) text = utf8;
+            Py_DECREF(str);
+        }
+        Py_DECREF(value);
+    }
+    PyErr_Clear();
+    return text;
+}
+
+// numpy.asarray(object, dtype=..., order=...) for a converting view, as a new reference; NULL
+// with no exception set when NumPy is not importable, with one set when it refused.
+PyObject *numpy_converted(PyObject *object, char kind, Py_ssize_t itemsize, int layout)
+{
+    PyObject *numpy = import_numpy();
+    if (numpy == nullptr) return nullptr;
+    // NumPy's type strings: "f4", "u4", "b1" (bool), in the machine's byte order.
+    char dtype[8] = {kind == 'b' ? 'b' : kind, static_cast<char>('0' + itemsize), '\0'};
+    const char *order = layout == 1 ? "C" : layout == 2 ? "F" : "K";
+    PyObject *converted = PyObject_CallMethod(numpy, "asarray", "Oss", object, dtype, order);
+    Py_DECREF(numpy);
+    return converted;
 }
 
 }  // namespace
@@ -270,6 +321,41 @@ PYO3CPP_API int pyo3cpp_buffer_acquire(PyObject *object, void *view_ptr, char ki
     }
     PyBuffer_Release(view);
     PyErr_SetString(PyExc_TypeError, text.c_str());
+    return -1;
+}
+
+PYO3CPP_API int pyo3cpp_buffer_acquire_converted(PyObject *object, void *view_ptr, char kind, Py_ssize_t itemsize,
+                                                 int ndim, const Py_ssize_t *extents, int layout, int *converted)
+{
+    if (converted != nullptr) *converted = 0;
+    if (runtime_finalized() || !thread_is_attached()) return -1;  // no exception: not attached
+    if (pyo3cpp_buffer_acquire(object, view_ptr, kind, itemsize, ndim, extents, layout, 0) == 0) return 0;
+    if (!PyErr_Occurred() || !PyErr_ExceptionMatches(PyExc_TypeError) || itemsize > 8) return -1;
+    // The argument's own mismatch: the message every refusal below repeats (it describes what the
+    // caller passed, not a converted copy of it).
+    std::string refusal;
+    try {
+        refusal = take_error_text();
+        PyObject *copy = numpy_converted(object, kind, itemsize, layout);
+        if (copy == nullptr) {
+            if (PyErr_Occurred())
+                refusal += "; NumPy could not convert it: " + take_error_text();
+            else
+                refusal += "; converting it needs NumPy, which is not importable";
+        } else {
+            const int rc = pyo3cpp_buffer_acquire(copy, view_ptr, kind, itemsize, ndim, extents, layout, 0);
+            Py_DECREF(copy);  // the view holds it, or it is gone
+            if (rc == 0) {
+                if (converted != nullptr) *converted = 1;
+                return 0;
+            }
+            PyErr_Clear();  // a shape NumPy cannot change: the argument's own mismatch says it
+        }
+    } catch (...) {  // std::bad_alloc from the message
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyErr_SetString(PyExc_TypeError, refusal.c_str());
     return -1;
 }
 

@@ -211,6 +211,11 @@ public:
     // The same memory, kept beyond this view's life (a memoryview of the exporter).
     StoredBuffer<T, Shape, L> store(Python py) const { return StoredBuffer<T, Shape, L>(py, object()); }
 
+protected:
+    // A view of a buffer acquired and checked elsewhere (buffer_convert.hpp): it takes the hold over.
+    struct adopt_t {};
+    BufferView(adopt_t, const Py_buffer &view) noexcept : view_(view) { this->take_geometry(view_); }
+
 private:
     void release() noexcept
     {

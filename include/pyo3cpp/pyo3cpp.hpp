@@ -56,5 +56,6 @@
 #include "pyo3cpp/class.hpp"
 #include "pyo3cpp/keep_alive.hpp"
 #include "pyo3cpp/buffer.hpp"
+#include "pyo3cpp/buffer_convert.hpp"
 #include "pyo3cpp/array.hpp"
 #include "pyo3cpp/trampoline.hpp"

@@ -161,6 +161,8 @@ static void not_attached(const char *where)
         const ptrdiff_t extent = 1;
         TAP_OK(pyo3cpp_buffer_acquire(fake, &view, 'f', 8, 1, NULL, 1, 0) == -1,
                NAMED("pyo3cpp_buffer_acquire: -1"));
+        TAP_OK(pyo3cpp_buffer_acquire_converted(fake, &view, 'f', 8, 1, NULL, 1, NULL) == -1,
+               NAMED("pyo3cpp_buffer_acquire_converted: -1"));
         TAP_OK(pyo3cpp_buffer_fill(&view, fake, NULL, "B", 1, 0, NULL, NULL, 0, 0) == -1,
                NAMED("pyo3cpp_buffer_fill: -1"));
         pyo3cpp_buffer_fill_release(NULL);
@@ -483,6 +485,9 @@ static void attached_nulls(void)
         TAP_OK(pyo3cpp_buffer_acquire(obj, &view, 'f', 8, 1, NULL, 1, 0) == -1 &&
                    raised(PyExc_TypeError, "float64, not list"),
                "pyo3cpp_buffer_acquire(a list): TypeError");
+        TAP_OK(pyo3cpp_buffer_acquire_converted(NULL, &view, 'f', 8, 1, NULL, 1, NULL) == -1 &&
+                   raised(PyExc_ValueError, "invalid arguments"),
+               "pyo3cpp_buffer_acquire_converted(NULL object): ValueError");
         TAP_OK(pyo3cpp_buffer_fill(NULL, obj, data, "d", 8, 1, shape, NULL, 0, 0) == -1 &&
                    raised(PyExc_BufferError, "NULL view"),
                "pyo3cpp_buffer_fill(NULL view): BufferError");

@@ -4,7 +4,9 @@
 // tests/python/test_buffers.py.
 #include <pyo3cpp/pyo3cpp.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,24 @@ using namespace pyo3cpp;
 namespace {
 
 std::uintptr_t address_of(const void *p) { return reinterpret_cast<std::uintptr_t>(p); }
+
+// A deleter for memory from std::malloc that counts its calls (arrays owning unique_ptr memory).
+std::atomic<long> g_freed{0};
+struct CountingFree {
+    void operator()(std::int32_t *p) const noexcept
+    {
+        std::free(p);
+        g_freed.fetch_add(1);
+    }
+};
+using MallocInts = std::unique_ptr<std::int32_t[], CountingFree>;
+MallocInts malloc_ints(long n)
+{
+    auto *p = static_cast<std::int32_t *>(std::malloc(sizeof(std::int32_t) * static_cast<std::size_t>(n > 0 ? n : 1)));
+    if (p == nullptr) throw std::bad_alloc();
+    for (long i = 0; i < n; ++i) p[i] = static_cast<std::int32_t>(i);
+    return MallocInts(p);
+}
 
 template <class T> double sum_of(BufferView<const T> values)
 {
@@ -190,6 +210,57 @@ PYO3CPP_MODULE(pyo3cpp_test_buffers, m)
         return std::make_pair(Array<float>(std::move(values)).into_python(py), at);
     });
     m.def("bad_shape", [] { return Array<double>(std::vector<double>(5), {2, 3}); });
+    // Arrays owning a unique_ptr's memory: default delete[] and a counting deleter.
+    m.def("unique_with_address", [](Python py, long n, bool numpy) {
+        std::unique_ptr<double[]> values(new double[static_cast<std::size_t>(n > 0 ? n : 0)]);
+        for (long i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = 0.25 * static_cast<double>(i);
+        const std::uintptr_t at = address_of(values.get());
+        Array<double> array(std::move(values), n);
+        auto result = numpy ? std::move(array).into_python(py) : std::move(array).as_memoryview().into_python(py);
+        return std::make_pair(std::move(result), at);
+    }, arg("n"), arg("numpy") = true);
+    m.def("malloc_grid_with_address", [](Python py, long rows, long cols) {
+        MallocInts cells = malloc_ints(rows * cols);
+        const std::uintptr_t at = address_of(cells.get());
+        return std::make_pair(Array<std::int32_t>(std::move(cells), {rows, cols}).into_python(py), at);
+    }, arg("rows"), arg("cols"));
+    m.def("malloc_bad_shape", [] { return Array<std::int32_t>(malloc_ints(6), {2, -3}); });
+    m.def("malloc_never_returned", [] { Array<std::int32_t> dropped(malloc_ints(4), 4); });
+    m.def("freed", [] { return g_freed.load(); });
+
+    // bench/array_return.sh: n doubles allocated (not filled) and freed; returned as an array; copied.
+    static std::atomic<double *> sink{nullptr};  // keeps the allocation from being elided
+    m.def("bench_allocate", [](long n) {
+        std::unique_ptr<double[]> values(new double[static_cast<std::size_t>(n)]);
+        sink.store(values.get(), std::memory_order_relaxed);
+    }, arg("n"));
+    m.def("bench_return", [](Python py, long n, bool numpy) {
+        Array<double> array(std::unique_ptr<double[]>(new double[static_cast<std::size_t>(n)]), n);
+        return numpy ? std::move(array).into_python(py) : std::move(array).as_memoryview().into_python(py);
+    }, arg("n"), arg("numpy"));
+    m.def("bench_copy", [](Python py, long n) {
+        std::unique_ptr<double[]> values(new double[static_cast<std::size_t>(n)]);
+        PyObject *copy = PyBytes_FromStringAndSize(reinterpret_cast<const char *>(values.get()),
+                                                   static_cast<Py_ssize_t>(sizeof(double)) * n);
+        if (copy == nullptr) throw_fetched(py);
+        return Bound<PyAny>::from_owned_ptr(py, copy);
+    }, arg("n"));
+
+    // Parameters that convert (buffer_convert.hpp): the sum and whether a copy was made.
+    m.def("convert_sum_f32", [](ConvertingView<float> values) {
+        double total = 0;
+        for (float v : values) total += v;
+        return std::make_pair(total, values.converted());
+    }, arg("values"));
+    m.def("convert_rows_u32", [](ConvertingView<std::uint32_t, shape<any, 2>, layout::strided> rows) {
+        std::vector<std::uint32_t> firsts;
+        for (Py_ssize_t i = 0; i < rows.shape(0); ++i) firsts.push_back(rows(i, 0));
+        return std::make_pair(firsts, rows.converted());
+    }, arg("rows"));
+    m.def("convert_address_f64", [](ConvertingView<double> values) { return address_of(values.data()); },
+          arg("values"));
+    m.def("which_dtype", [](ConvertingView<float>) { return std::string("float32"); }, arg("values"));
+    m.def("which_dtype", [](ConvertingView<double>) { return std::string("float64"); }, arg("values"));
 
     m.add_class<Samples>("Samples", "Doubles exported through the buffer protocol.")
         .def_init<long>(arg("n") = 0)

@@ -358,6 +358,138 @@ class ArraysOut(unittest.TestCase):
             self.assertEqual(out.stdout.strip(), "ok", out.stderr)
 
 
+def numpy_or_none():
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
+class ArraysFromUniquePtr(unittest.TestCase):
+    def test_memoryview_no_copy(self):
+        values, at = t.unique_with_address(5, numpy=False)
+        self.assertIsInstance(values, memoryview)
+        self.assertEqual((values.format, values.shape, values.readonly), ("d", (5,), False))
+        self.assertEqual(values.tolist(), [0.0, 0.25, 0.5, 0.75, 1.0])
+        self.assertEqual(address(values), at)
+
+    def test_large_no_copy(self):
+        values, at = t.unique_with_address(1_000_000)
+        self.assertEqual(address(values), at)
+        self.assertEqual(len(values), 1_000_000)
+        self.assertEqual(values[999_999], 0.25 * 999_999)
+
+    def test_deleter_runs_once_when_the_last_view_goes(self):
+        before = t.freed()
+        grid, at = t.malloc_grid_with_address(2, 3)
+        self.assertEqual(address(grid), at)
+        np = numpy_or_none()
+        if np is not None:
+            self.assertIsInstance(grid, np.ndarray)
+            self.assertEqual((grid.dtype, grid.shape), (np.dtype("int32"), (2, 3)))
+            self.assertEqual(grid.tolist(), [[0, 1, 2], [3, 4, 5]])
+        else:
+            self.assertEqual((grid.format, grid.shape), ("i", (2, 3)))
+        keeper = grid[1] if np is not None else memoryview(grid)   # another view of the memory
+        del grid
+        gc.collect()
+        self.assertEqual(t.freed(), before)        # `keeper` still sees the memory
+        self.assertEqual(keeper.tolist() if np is not None else keeper.tolist()[1], [3, 4, 5])
+        del keeper
+        gc.collect()
+        self.assertEqual(t.freed(), before + 1)
+
+    def test_deleter_runs_on_failure_and_when_never_returned(self):
+        before = t.freed()
+        with self.assertRaisesRegex(ValueError, "cannot have the shape it was given"):
+            t.malloc_bad_shape()
+        self.assertEqual(t.freed(), before + 1)
+        t.malloc_never_returned()
+        self.assertEqual(t.freed(), before + 2)
+
+    def test_deleter_on_another_thread(self):
+        before = t.freed()
+        grid, _ = t.malloc_grid_with_address(4, 4)
+        box = [grid]
+        del grid
+        worker = threading.Thread(target=box.clear)
+        worker.start()
+        worker.join(60)
+        gc.collect()
+        self.assertEqual(t.freed(), before + 1)
+
+
+class Conversion(unittest.TestCase):
+    """ConvertingView: NumPy converts what does not match; BufferView refuses."""
+
+    def test_matching_buffer_is_not_copied(self):
+        values = array.array("d", [1.0, 2.0])
+        self.assertEqual(t.convert_address_f64(values), address(values))
+        self.assertEqual(t.convert_sum_f32(array.array("f", [0.5, 0.25])), (0.75, False))
+
+    def test_with_numpy(self):
+        np = numpy_or_none()
+        if np is None:
+            self.skipTest("NumPy is not importable here")
+        self.assertEqual(t.convert_sum_f32(np.array([0.5, 1.5], dtype=np.float64)), (2.0, True))
+        self.assertEqual(t.convert_sum_f32(np.array([1, 2, 3], dtype=np.int64)), (6.0, True))
+        self.assertEqual(t.convert_sum_f32(array.array("d", [1.0, 2.0])), (3.0, True))
+        self.assertEqual(t.convert_sum_f32([1, 2.5]), (3.5, True))           # any array-like
+        f32 = np.array([1, 2], dtype=np.float32)
+        self.assertEqual(t.convert_sum_f32(f32), (3.0, False))
+        # Unsafe casts as NumPy makes them: -1 wraps to uint32, floats truncate.
+        self.assertEqual(t.convert_rows_u32(np.array([[-1, 0], [7.9, 0]])), ([4294967295, 7], True))
+        # A strided view of the right dtype is viewed in place (the layout allows strides).
+        rows = np.arange(12, dtype=np.uint32).reshape(3, 4)[:, ::2]
+        self.assertEqual(t.convert_rows_u32(rows), ([0, 4, 8], False))
+        # A C-contiguous parameter gets a contiguous copy of a strided float64 view.
+        self.assertEqual(t.convert_sum_f32(np.arange(6.0)[::2]), (6.0, True))
+        # Dimensions NumPy does not change: the argument's own mismatch is reported.
+        with self.assertRaisesRegex(TypeError, r"^convert_rows_u32\(\) argument 'rows' must be a 2-dimensional "
+                                               r"buffer of uint32 with shape \(\*, 2\), not ndarray "
+                                               r"\(2-dimensional buffer of float64 with shape \(2, 3\)\)$"):
+            t.convert_rows_u32(np.zeros((2, 3)))
+        with self.assertRaisesRegex(TypeError, r"^convert_sum_f32\(\) argument 'values' must be a C-contiguous "
+                                               r"1-dimensional buffer of float32, not str; NumPy could not "
+                                               r"convert it: could not convert string to float"):
+            t.convert_sum_f32("abc")
+        # The opt-out: a BufferView parameter never converts.
+        with self.assertRaisesRegex(TypeError, r"^sum_f32\(\) argument 'values' must be a C-contiguous "
+                                               r"1-dimensional buffer of float32, not ndarray \(1-dimensional "
+                                               r"buffer of float64 with shape \(2,\)\)$"):
+            t.sum_f32(np.array([0.5, 1.5]))
+        # Overloads pick the definition that takes the dtype as is.
+        self.assertEqual(t.which_dtype(np.zeros(2)), "float64")
+        self.assertEqual(t.which_dtype(np.zeros(2, dtype=np.float32)), "float32")
+        self.assertEqual(t.which_dtype(np.zeros(2, dtype=np.int32)), "float32")   # first, converting
+
+    def test_no_reference_leaked_converting(self):
+        np = numpy_or_none()
+        if np is None:
+            self.skipTest("NumPy is not importable here")
+        values = np.array([1.0, 2.0])
+        before = sys.getrefcount(values)
+        for _ in range(100):
+            t.convert_sum_f32(values)
+            with self.assertRaises(TypeError):
+                t.convert_rows_u32(values)
+        self.assertEqual(sys.getrefcount(values), before)
+
+    @unittest.skipIf(importlib.util.find_spec("numpy") is not None, "NumPy is importable here")
+    def test_without_numpy_a_clear_type_error(self):
+        for _ in range(2):   # the failed import is remembered: the second refusal is the same
+            with self.assertRaises(TypeError) as cm:
+                t.convert_sum_f32(array.array("d", [1.0]))
+            self.assertEqual(str(cm.exception),
+                             "convert_sum_f32() argument 'values' must be a C-contiguous 1-dimensional buffer "
+                             "of float32, not array (1-dimensional buffer of float64 with shape (1,)); "
+                             "converting it needs NumPy, which is not importable")
+        with self.assertRaisesRegex(TypeError, r"float32, not list; converting it needs NumPy"):
+            t.convert_sum_f32([1.0])
+        self.assertEqual(t.convert_sum_f32(array.array("f", [1.0])), (1.0, False))
+
+
 class DocsExample(unittest.TestCase):
     """examples/arrays: docs/arrays.md shows it byte for byte, and it behaves as shown there."""
 
@@ -381,6 +513,17 @@ class DocsExample(unittest.TestCase):
         a.scale(pts, 2.0)
         self.assertEqual(pts.tolist(), [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]])
         self.assertEqual(list(a.linspace(0, 1, 3)), [0.0, 0.5, 1.0])
+        self.assertEqual(a.longest(memoryview(array.array("f", [3, 4, 1, 1])).cast("B").cast("f", [2, 2])), 5.0)
+        if numpy_or_none() is not None:
+            self.assertEqual(a.longest([[3, 4], [1, 1]]), 5.0)
+        else:
+            with self.assertRaisesRegex(TypeError, r"^longest\(\) argument 'points' must be .* not list; "
+                                                   r"converting it needs NumPy, which is not importable$"):
+                a.longest([[3, 4], [1, 1]])
+        self.assertEqual(a.zeros(2, 3).shape, (2, 3))
+        self.assertEqual(bytes(memoryview(a.zeros(0, 5))), b"")
+        with self.assertRaisesRegex(ValueError, "cannot have the shape"):
+            a.zeros(-1, 2)
         s = a.Signal(4)
         v = memoryview(s)
         v[0] = 1.5
