@@ -89,15 +89,16 @@ class SharedAcrossThreads(unittest.TestCase):
                 held += step                 # through a held reference: frame's own p
                 p = frame.p
                 p += step                    # through a fresh reference
+                frame.p += step              # ends with frame.p = <its own reference>
                 total.__iadd__(step)         # a shared plain instance
                 twist.rot += step            # a member reference of another class
                 frame.M[0, 1]                # a read through a reference (shared lock)
 
         run_threads(THREADS, work)
-        n = 2 * THREADS * rounds
-        self.assertEqual([frame.p.x(), frame.p.y(), frame.p.z()], [n, 2 * n, 3 * n])
-        self.assertEqual([total[0], total[1], total[2]], [n / 2, n, 3 * n / 2])
-        self.assertEqual([twist.rot[0], twist.rot[1], twist.rot[2]], [n / 2, n, 3 * n / 2])
+        n = THREADS * rounds
+        self.assertEqual([frame.p.x(), frame.p.y(), frame.p.z()], [3 * n, 6 * n, 9 * n])
+        self.assertEqual([total[0], total[1], total[2]], [n, 2 * n, 3 * n])
+        self.assertEqual([twist.rot[0], twist.rot[1], twist.rot[2]], [n, 2 * n, 3 * n])
 
 
 class KeepAlive(unittest.TestCase):
