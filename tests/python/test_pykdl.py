@@ -54,15 +54,22 @@ def run(tests_dir, path_entries, module):
 class UpstreamTests(unittest.TestCase):
     tests_dir = None
     shims = []
+    unavailable = None  # why these tests cannot run here: each skips itself (TAP counts every test)
 
     @classmethod
     def setUpClass(cls):
-        if not PORT_DIR or not (Path(PORT_DIR) / "PyKDL.py").exists() and not list(Path(PORT_DIR).glob("PyKDL*.so")):
-            raise unittest.SkipTest("examples/pykdl is not built (liborocos-kdl-dev absent, or -Dexamples=false)")
+        if not PORT_DIR or not list(Path(PORT_DIR).glob("PyKDL*.so")):
+            cls.unavailable = "examples/pykdl is not built (liborocos-kdl-dev absent, or -Dexamples=false)"
+            return
         cls.tests_dir = upstream_tests()
         if cls.tests_dir is None:
-            raise unittest.SkipTest("the orocos-kdl source could not be fetched (scripts/fetch-orocos-kdl)")
+            cls.unavailable = "the orocos-kdl source could not be fetched (scripts/fetch-orocos-kdl)"
+            return
         cls.shims = [] if has_psutil() else [HERE / "pykdl"]
+
+    def setUp(self):
+        if self.unavailable:
+            self.skipTest(self.unavailable)
 
     def check(self, module, path_entries, expect_in):
         report = run(self.tests_dir, path_entries, module)
@@ -98,7 +105,8 @@ class UpstreamTestsControl(UpstreamTests):
         if sys.version_info[:2] != (3, 11) or sysconfig.get_config_var("Py_GIL_DISABLED") \
                 or not list(DEBIAN_PYKDL.glob("PyKDL.cpython-311-*.so")) \
                 or not Path(sys.executable).resolve().is_relative_to("/usr"):
-            raise unittest.SkipTest("the control is Debian's python3-pykdl, for the system 3.11")
+            cls.unavailable = "the control is Debian's python3-pykdl, for the system 3.11"
+            return
         super().setUpClass()
 
     def port(self, module):  # the control in place of the port: same files, same expectations
