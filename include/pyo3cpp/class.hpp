@@ -54,7 +54,9 @@
 //     parameters (and __setitem__ several before the value) receives a tuple key's items:
 //     r[0, 1] calls fn(r, 0, 1), r[0, 1] = v fn(r, 0, 1, v); a key that is not a tuple is a
 //     TypeError ("Mat3 indices must be a tuple, not int") unless another definition of the set
-//     takes the key whole; stubs type the key as tuple[int, int]. Defining __eq__ without
+//     takes the key whole; stubs type the key as tuple[int, int]. __getitem__ also fills the
+//     sequence item slot, so a class without __iter__ iterates over items 0, 1, ... until
+//     IndexError, as a Python class with __getitem__ does. Defining __eq__ without
 //     __hash__ makes instances unhashable, as in Python. Other dunder names are plain methods
 //     (__getstate__, __enter__, __format__, __complex__, ...), except those only a slot not bound yet would reach (__init__
 //     — use def_init —, __getattr__, descriptors, ...): def() refuses them with
@@ -998,6 +1000,7 @@ private:
         special(detail::kIter, Py_tp_iter, reinterpret_cast<void *>(&Specials::iter));
         special(detail::kNext, Py_tp_iternext, reinterpret_cast<void *>(&Specials::next));
         special(detail::kGetItem, Py_mp_subscript, reinterpret_cast<void *>(&Specials::getitem));
+        special(detail::kGetItem, Py_sq_item, reinterpret_cast<void *>(&Specials::sq_item));
         if (Specials::record[detail::kSetItem] != nullptr || Specials::record[detail::kDelItem] != nullptr)
             slots.push_back({Py_mp_ass_subscript, reinterpret_cast<void *>(&Specials::setitem)});
         special(detail::kContains, Py_sq_contains, reinterpret_cast<void *>(&Specials::contains));

@@ -3,7 +3,8 @@
 //
 // Getters take the instance shared, setters exclusive; a member of a bound (non-frozen) class
 // type reads as a reference into the owner (class_member_ref.hpp: no copy; its uses take the
-// owner's lock), and assigning it copy-assigns. A setter converts the value before it takes the
+// owner's lock), and assigning it copy-assigns (assigning a member its own reference, as
+// `f.p += v` does last, does nothing). A setter converts the value before it takes the
 // lock and releases the references it gives up (the old value) after it, so no Python
 // code runs under it (no __del__, no weakref callback); it words a bad value as
 // "Counter.count must be int, not str". Deleting a property raises AttributeError. An unset
@@ -184,8 +185,32 @@ template <class T, class Get, class Set> struct TypedProperty final : PropertyRe
         }
     }
 
+    // `value` is a reference into self's own member `member` (what `f.p = f.p` passes).
+    template <class M, class Member> static bool is_own_member(PyObject *self, PyObject *value, Member member) noexcept
+    {
+        if (!ClassBinding<M>::check(value)) return false;
+        Instance<M> *ref = Instance<M>::of(value);
+        if ((ref->state.load(std::memory_order_acquire) & kRefersInto) == 0) return false;
+        Instance<T> *inst = Instance<T>::of(self);
+        const std::uint8_t state = inst->state.load(std::memory_order_acquire);
+        T *owner;
+        if (state == kReady)
+            owner = inst->value();
+        else if ((state & kRefersInto) != 0)
+            owner = static_cast<T *>(inst->refers().value);
+        else
+            return false;
+        return ref->refers().value == static_cast<void *>(std::addressof(owner->*member));
+    }
+
     template <class V> static void assign(Python py, const TypedProperty &rec, PyObject *self, PyObject *value)
     {
+        if constexpr (std::is_member_object_pointer_v<Set> && BoundClass<std::remove_cvref_t<V>>) {
+            // `f.p += v` ends with `f.p = <f.p's reference>`. Converting it would copy the member
+            // before the lock and write that copy back after, undoing what other threads changed
+            // in between; assigning a member to itself changes nothing, so nothing is done.
+            if (is_own_member<std::remove_cvref_t<V>>(self, value, rec.set_fn)) return;
+        }
         using P = param_decay_t<V>;
         std::optional<P> converted;
         try {

@@ -207,6 +207,16 @@ template <class T> struct Specials {
             return call_with_key(kGetItem, self, key, nullptr);
         return call(kGetItem, self, &key, 1);
     }
+    // The sequence protocol's item slot, as CPython gives a Python class that defines
+    // __getitem__: iter(), `in` and the like then read items 0, 1, ... until IndexError.
+    static PyObject *sq_item(PyObject *self, Py_ssize_t i)
+    {
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == nullptr) return nullptr;
+        PyObject *result = getitem(self, index);
+        Py_DECREF(index);
+        return result;
+    }
     static int setitem(PyObject *self, PyObject *key, PyObject *value)
     {
         PyObject *result;

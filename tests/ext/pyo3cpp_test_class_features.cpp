@@ -68,6 +68,11 @@ struct Square : Shape {
     double side() const { return size; }
 };
 
+// Three coordinates read by one index, as KDL's Vector: __getitem__ alone makes it iterable.
+struct Coords {
+    double c[3] = {0, 0, 0};
+};
+
 struct Chain {
     std::vector<Joint> joints;
     std::map<std::string, double> limits;
@@ -99,6 +104,7 @@ PYO3CPP_CLASS(Joint);
 PYO3CPP_CLASS(Shape);
 PYO3CPP_CLASS(Square);
 PYO3CPP_CLASS(Chain);
+PYO3CPP_CLASS(Coords);
 
 PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
 {
@@ -158,6 +164,13 @@ PYO3CPP_MODULE(pyo3cpp_test_class_features, m)
         .def("__hash__", [](const Shape &s) { return static_cast<long>(s.label.size() * 31 + static_cast<long>(s.size)); })
         .def("__repr__", [](const Shape &s) { return "<" + s.label + ">"; });
     m.add_class<Square>("Square").extends<Shape>().def_init<>().def("side", &Square::side);
+
+    m.add_class<Coords>("Coords")
+        .def_init([](double x, double y, double z) { return Coords{{x, y, z}}; }, arg("x"), arg("y"), arg("z"))
+        .def("__getitem__", [](const Coords &v, int i) {
+            if (i < 0 || i > 2) throw std::out_of_range("Coords index out of range");
+            return v.c[i];
+        });
 
     m.add_class<Chain>("Chain")
         .def_init<>()

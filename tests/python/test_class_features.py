@@ -265,5 +265,34 @@ class Exceptions(unittest.TestCase):
         self.assertEqual(m.raise_cpp("none"), "none")
 
 
+class IterationThroughGetitem(unittest.TestCase):
+    """A class with __getitem__ and no __iter__ iterates as a Python class does: items 0, 1, ...
+    until IndexError (the old sequence protocol; upstream PyKDL's tests sum a Vector's items)."""
+
+    def test_items_until_index_error(self):
+        c = m.Coords(1.0, 2.0, 3.0)
+        self.assertEqual(list(c), [1.0, 2.0, 3.0])
+        self.assertEqual(sum(map(lambda i: i * i, c)), 14.0)
+        self.assertIn(2.0, c)
+        self.assertNotIn(5.0, c)
+        self.assertEqual(list(reversed(list(c))), [3.0, 2.0, 1.0])
+
+    def test_same_as_a_python_class(self):
+        class Py:
+            def __getitem__(self, key):
+                return Mat3()[key]
+        for obj in (Mat3(), Py()):
+            it = iter(obj)  # accepted; the first item asks for [0], which is not a tuple key
+            with self.assertRaises(TypeError):
+                next(it)
+
+    def test_own_iter_and_no_getitem_unchanged(self):
+        with self.assertRaisesRegex(TypeError, "'pyo3cpp_test_class_features.Joint' object is not iterable"):
+            iter(Joint())
+        self.assertEqual(m.Coords(1, 2, 3)[2], 3.0)
+        with self.assertRaisesRegex(IndexError, "^Coords index out of range$"):
+            m.Coords(1, 2, 3)[3]
+
+
 if __name__ == "__main__":
     unittest.main()
