@@ -67,6 +67,12 @@ PYO3CPP_MODULE(pyo3cpp_test_module_state, m)
     });
     // The explicit form, on any object: raises for what is not a live module with this state.
     m.def("count_of", [](Python py, Borrowed<PyAny> module) { return module_state<Registry>(py, module.as_ptr()).count.load(); });
+    // What the GC's clear does to a module (its m_clear), on demand: the state is destroyed.
+    m.def("clear_module_state", [](Python py, Borrowed<PyAny> module) {
+        PyModuleDef *def = PyModule_Check(module.as_ptr()) ? PyModule_GetDef(module.as_ptr()) : nullptr;
+        if (def == nullptr || def->m_clear == nullptr) throw PyErr::new_err(py, PyExc_TypeError, "no m_clear");
+        def->m_clear(module.as_ptr());
+    });
     m.def("constructed", [] { return g_constructed.load(); });
     m.def("destroyed", [] { return g_destroyed.load(); });
     m.def("cleared", [] { return g_cleared.load(); });
