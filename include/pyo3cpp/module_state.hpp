@@ -116,10 +116,19 @@ inline int module_state_clear(PyObject *module)
 }
 inline void module_state_free(void *module) { (void)module_state_clear(static_cast<PyObject *>(module)); }
 
-[[noreturn, gnu::cold]] inline void raise_module_state_error(Python py, PyObject *module,
-                                                             bool has_state_def)
+// Why `module` has no live state of the type `ops` describes (the slow path of every lookup).
+[[noreturn, gnu::cold, gnu::noinline]] inline void raise_module_state_error(Python py, PyObject *module,
+                                                                            const ModuleStateOps *ops)
 {
-    if (!PyModule_Check(module)) {
+    bool has_state_def = false;
+    if (module != nullptr && PyModule_Check(module)) {
+        PyModuleDef *actual = PyModule_GetDef(module);
+        if (actual == nullptr) PyErr_Clear();
+        has_state_def = actual != nullptr && actual == ops->def;
+    }
+    if (module == nullptr) {
+        PyErr_SetString(PyExc_TypeError, "module state: this function has no module (__self__)");
+    } else if (!PyModule_Check(module)) {
         PyErr_Format(PyExc_TypeError, "module state: expected a module, not %.200s",
                      Py_TYPE(module)->tp_name);
     } else if (!has_state_def) {
@@ -142,7 +151,7 @@ inline void module_state_free(void *module) { (void)module_state_clear(static_ca
 }
 
 // The state of a module object made from a PyModuleDef that declared S, or null.
-template <class S> S *module_state_if_live(PyObject *module) noexcept
+template <class S> [[gnu::always_inline]] inline S *module_state_if_live(PyObject *module) noexcept
 {
     auto *slot = static_cast<ModuleStateSlot *>(PyModule_GetState(module));
     if (slot != nullptr && slot->ops == &ModuleStateOpsFor<S>::ops) [[likely]]
@@ -160,19 +169,16 @@ template <class S> bool declares_state(PyObject *module) noexcept
     return actual == def;
 }
 
-// A module function's own module (its __self__): made by ModuleDef from its PyModuleDef, or a
-// submodule (no state) — the slot check is enough, no PyModuleDef check.
-template <class S> S &state_of_function_module(Python py, PyObject *module)
+// A module made by ModuleDef: a module function's own (its __self__, a module object made
+// from the function's PyModuleDef or a submodule, which has no state) or the one
+// PyType_GetModuleByDef found. The slot check is enough: no module-type or PyModuleDef check.
+template <class S> [[gnu::always_inline]] inline S &state_of_own_module(Python py, PyObject *module)
 {
-    if (module != nullptr && PyModule_Check(module)) [[likely]] {
+    if (module != nullptr) [[likely]] {
         if (S *state = module_state_if_live<S>(module)) [[likely]]
             return *state;
     }
-    if (module == nullptr) {
-        PyErr_SetString(PyExc_TypeError, "module state: this function has no module (__self__)");
-        throw_fetched(py);
-    }
-    raise_module_state_error(py, module, declares_state<S>(module));
+    raise_module_state_error(py, module, &ModuleStateOpsFor<S>::ops);
 }
 
 }  // namespace detail
@@ -184,9 +190,8 @@ template <class S> S &module_state(Python py, PyObject *module)
     if (detail::declares_state<S>(module)) [[likely]] {
         if (S *state = detail::module_state_if_live<S>(module)) [[likely]]
             return *state;
-        detail::raise_module_state_error(py, module, true);
     }
-    detail::raise_module_state_error(py, module, false);
+    detail::raise_module_state_error(py, module, &detail::ModuleStateOpsFor<S>::ops);
 }
 template <class S, class O>
     requires requires(const O &o) { o.as_ptr(); o.py(); }
@@ -206,7 +211,7 @@ template <class S> S &module_state_of_type(Python py, PyTypeObject *type)
     }
     PyObject *module = PyType_GetModuleByDef(type, def);  // borrowed
     if (module == nullptr) throw_fetched(py);
-    return module_state<S>(py, module);
+    return detail::state_of_own_module<S>(py, module);
 }
 template <class S, class O>
     requires requires(const O &o) { o.as_ptr(); o.py(); }
@@ -223,7 +228,7 @@ public:
 
     static ModuleState from_function_self(Python py, PyObject *module)
     {
-        return ModuleState(detail::state_of_function_module<S>(py, module));
+        return ModuleState(detail::state_of_own_module<S>(py, module));
     }
     explicit ModuleState(S &state) noexcept : state_(&state) {}
 
