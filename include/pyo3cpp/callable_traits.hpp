@@ -59,16 +59,25 @@ template <class List> struct python_params;
 template <> struct python_params<type_list<>> {
     static constexpr bool takes_token = false;
     static constexpr bool takes_self = false;
+    static constexpr bool takes_state = false;
     using params = type_list<>;
 };
 template <class First, class... Rest> struct python_params<type_list<First, Rest...>> {
     static constexpr bool takes_self = false;
+    static constexpr bool takes_state = false;
     static constexpr bool takes_token = std::is_same_v<std::remove_cvref_t<First>, Python>;
     using params = std::conditional_t<takes_token, type_list<param_decay_t<Rest>...>,
                                       type_list<param_decay_t<First>, param_decay_t<Rest>...>>;
 };
 template <class... Rest> struct python_params<type_list<MethodSelf, Rest...>> : python_params<type_list<Rest...>> {
     static constexpr bool takes_self = true;
+};
+// A leading ModuleState<S> (module_state.hpp): filled in from the function's module.
+template <class First, class... Rest>
+    requires requires { typename std::remove_cvref_t<First>::module_state_type; }
+struct python_params<type_list<First, Rest...>> : python_params<type_list<Rest...>> {
+    static constexpr bool takes_state = true;
+    using state_param = std::remove_cvref_t<First>;
 };
 
 }  // namespace pyo3cpp::detail

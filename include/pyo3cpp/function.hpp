@@ -474,7 +474,9 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
                 fastcall_entry = &TypedFunction::fastcall;
             }
         }
-        if (!split::takes_self && fastcall_entry == nullptr) {
+        // A function taking its module's state (ModuleState<S>) needs its __self__, which the
+        // shared entries do not pass on: it is a builtin_method unless its type is unique.
+        if (!split::takes_self && !split::takes_state && fastcall_entry == nullptr) {
             // Function pointers, capturing lambdas: an entry of the runtime's shared set, when
             // one is left (else a builtin_method, reached through the vectorcall entry only).
             // Methods (split::takes_self) are called through their class's entries instead.
@@ -650,7 +652,16 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     static PyObject *call_and_convert_values(Python py, F &callable, values_tuple &values,
                                              [[maybe_unused]] PyObject *self)
     {
-        if constexpr (split::takes_self && split::takes_token)
+        static_assert(!(split::takes_self && split::takes_state),
+                      "pyo3cpp: a method reaches its module's state through its class "
+                      "(module_state_of_type<S>), not a ModuleState<S> parameter");
+        if constexpr (split::takes_state && split::takes_token)
+            return call_and_convert(py, callable, split::state_param::from_function_self(py, self), py,
+                                    std::get<I>(std::move(values))...);
+        else if constexpr (split::takes_state)
+            return call_and_convert(py, callable, split::state_param::from_function_self(py, self),
+                                    std::get<I>(std::move(values))...);
+        else if constexpr (split::takes_self && split::takes_token)
             return call_and_convert(py, callable, MethodSelf{self}, py, std::get<I>(std::move(values))...);
         else if constexpr (split::takes_self)
             return call_and_convert(py, callable, MethodSelf{self}, std::get<I>(std::move(values))...);
@@ -711,7 +722,8 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         return convert_and_call<true>(py, slots.data(), std::make_index_sequence<arity>(), self);
     }
 
-    // `self`: the object, for a method record (split::takes_self); ignored otherwise.
+    // `self`: the object, for a method record (split::takes_self); the module, for a function
+    // taking ModuleState<S> (split::takes_state); ignored otherwise.
     PyObject *call(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                    PyObject *self = nullptr) const
     {
@@ -759,8 +771,9 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
     static PyObject *vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                                 PyObject *kwnames)
     {
+        PyObject *module = split::takes_state ? PyCFunction_GET_SELF(callable) : nullptr;
         return static_cast<const TypedFunction &>(FunctionRecord::of(callable))
-            .call(args, PyVectorcall_NARGS(nargsf), kwnames);
+            .call(args, PyVectorcall_NARGS(nargsf), kwnames, module);
     }
 
     // ---- as one definition of an overload set (pyo3cpp_overload_attempt; overload.hpp)
@@ -837,8 +850,9 @@ template <class F, class... Specs> struct TypedFunction final : FunctionRecord {
         }
     }
 
-    static PyObject *fastcall(PyObject *, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+    static PyObject *fastcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
     {
+        if constexpr (split::takes_state) return sole_instance->call(args, nargs, kwnames, module);
         return sole_instance->call(args, nargs, kwnames);
     }
 };

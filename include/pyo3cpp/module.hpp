@@ -20,6 +20,7 @@
 //       m.add_class<Counter>("Counter", "Counts.").def_init<long>(arg("start") = 0);  // class.hpp
 //       m.def("scale", scale_int).def("scale", scale_float);      // overloads (overload.hpp)
 //       m.on_exec([](Python py, Borrowed<PyModule> module) { /* anything else */ });
+//       m.state<Cache>();   // a Cache per module object (module_state.hpp)
 //       // m.gil_used();   // opt out: this module needs the GIL (3.13t re-enables it)
 //   }
 //
@@ -63,6 +64,7 @@
 #include "pyo3cpp/exception_translation.hpp"
 #include "pyo3cpp/forced_unwind.hpp"
 #include "pyo3cpp/function.hpp"
+#include "pyo3cpp/module_state.hpp"
 #include "pyo3cpp/overload.hpp"
 #include "pyo3cpp/raw_function.hpp"
 
@@ -248,6 +250,27 @@ public:
         return *this;
     }
 
+    // A state of type S per module object, made at exec before anything else (module_state.hpp):
+    // by factory(Python) when given, else S(Python) or S(). Top-level modules only.
+    template <class S> ModuleDef &state()
+    {
+        if constexpr (std::is_constructible_v<S, Python>)
+            return state<S>([](Python py) { return S(py); });
+        else
+            return state<S>([](Python) { return S(); });
+    }
+    template <class S, class Factory>
+        requires std::is_same_v<std::invoke_result_t<Factory &, Python>, S>
+    ModuleDef &state(Factory factory)
+    {
+        detail::ModuleStateOpsFor<S>::ops.def = &holder_.def;
+        state_ops_ = &detail::ModuleStateOpsFor<S>::ops;
+        make_state_ = [factory = std::move(factory)](Python py) mutable -> void * {
+            return new S(factory(py));
+        };
+        return *this;
+    }
+
     // Opt out of free-threading: the module declares Py_MOD_GIL_USED, and a free-threaded
     // CPython re-enables the GIL when it is imported (with a RuntimeWarning).
     ModuleDef &gil_used(bool used = true)
@@ -338,6 +361,12 @@ private:
         slots_.push_back({0, nullptr});
         PyModuleDef def = {PyModuleDef_HEAD_INIT, name_, doc_, 0, nullptr, slots_.data(),
                            nullptr, nullptr, nullptr};
+        if (state_ops_ != nullptr) {
+            def.m_size = sizeof(detail::ModuleStateSlot);
+            def.m_traverse = &detail::module_state_traverse;
+            def.m_clear = &detail::module_state_clear;
+            def.m_free = &detail::module_state_free;
+        }
         holder_.def = def;
         return PyModuleDef_Init(&holder_.def);
     }
@@ -372,6 +401,7 @@ private:
         if (holder == nullptr) return -1;
         ModuleDef *self = holder->owner;
         try {
+            if (self->state_ops_ != nullptr) self->make_state(py, module);
             self->populate(py, module);
             return 0;
         } PYO3CPP_CATCH_ALL {
@@ -379,6 +409,16 @@ private:
             self->forget_children(py, module);  // the import fails: no orphans in sys.modules
             return -1;
         }
+    }
+
+    // The state first: functions, classes and on_exec steps may use it.
+    void make_state(Python py, PyObject *module)
+    {
+        auto *slot = static_cast<detail::ModuleStateSlot *>(PyModule_GetState(module));
+        if (slot == nullptr) throw_fetched(py);
+        if (slot->object != nullptr) return;  // exec again on the same object: keep it
+        slot->object = make_state_(py);
+        slot->ops = state_ops_;
     }
 
     void build_children(Python py, PyObject *module)
@@ -433,6 +473,10 @@ private:
 
     void build_submodule(Python py, PyObject *parent)
     {
+        if (state_ops_ != nullptr)
+            throw PyErr::new_err(py, PyExc_ImportError,
+                                 "pyo3cpp: a submodule cannot have a module state (only a "
+                                 "PYO3CPP_MODULE can)");
         auto parent_name = Bound<PyAny>::from_owned_ptr(py, PyModule_GetNameObject(parent));
         auto full_name = Bound<PyAny>::from_owned_ptr(
             py, PyUnicode_FromFormat("%U.%s", parent_name.as_ptr(), name_));
@@ -456,6 +500,8 @@ private:
     std::vector<std::unique_ptr<ModuleDef>> children_;
     std::vector<std::shared_ptr<void>> classes_;  // ClassDef<T>s (class.hpp)
     std::vector<PyModuleDef_Slot> slots_;
+    const detail::ModuleStateOps *state_ops_ = nullptr;    // state<S>() (module_state.hpp)
+    std::function<void *(Python)> make_state_;
 };
 
 }  // namespace pyo3cpp
