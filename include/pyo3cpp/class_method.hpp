@@ -255,16 +255,20 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
         static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
                       "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
-        const bool exact = Py_TYPE(self.self) == ClassBinding<T>::type_ptr();
+        bool exact = false, as_trampoline = false;
+        if constexpr (has_trampoline_v<T>) {  // a Python subclass holds the trampoline
+            exact = Py_TYPE(self.self) == ClassBinding<T>::type_ptr();
+            as_trampoline = builds_trampoline<T, T>(exact);
+        }
         construct_in<T>(
             Python::assume_attached(), self.self, name,
             [&](void *where) {
-                if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
+                if constexpr (has_trampoline_v<T>)
                     build_value<T>(self.self, exact, where, std::invoke(fn, std::forward<A>(args)...));
                 else
                     new (where) T(std::invoke(fn, std::forward<A>(args)...));
             },
-            builds_trampoline<T, T>(exact));
+            as_trampoline);
     }
 };
 

@@ -49,6 +49,22 @@ struct PyJob : Trampoline<Job> {
 };
 PYO3CPP_TRAMPOLINE(Job, PyJob);
 
+// Built by a factory (def_init(factory)): a Python subclass's trampoline is moved from its Stage.
+struct Stage {
+    explicit Stage(long k) : k(k) {}
+    Stage(Stage &&) = default;
+    virtual ~Stage() = default;
+    virtual long apply(long x) { return k * x; }
+    long k;
+};
+PYO3CPP_CLASS(Stage, std::shared_ptr<Stage>);
+
+struct PyStage : Trampoline<Stage> {
+    using Trampoline::Trampoline;
+    long apply(long x) override { PYO3CPP_OVERRIDE(apply, x); }
+};
+PYO3CPP_TRAMPOLINE(Stage, PyStage);
+
 namespace {
 
 std::mutex g_mutex;
@@ -91,6 +107,12 @@ PYO3CPP_MODULE(pyo3cpp_test_shared_virtuals, m)
         .def("run", &Task::run, arg("x"));
     m.add_class<Job>("Job", "An abstract C++ base held by std::shared_ptr.").subclassable().def_init<>().def(
         "work", &Job::work);
+
+    m.add_class<Stage>("Stage").subclassable().def_init([](long k) { return Stage(k); }, arg("k")).def(
+        "apply", &Stage::apply, arg("x"));
+    m.def("apply_stage", [](std::shared_ptr<Stage> s, long x) {
+        return std::pair<long, bool>(s->apply(x), dynamic_cast<PyStage *>(s.get()) != nullptr);
+    });
 
     m.def("run_task", [](std::shared_ptr<Task> t, long x) { return t->run(x); });
     m.def("work_of", [](std::shared_ptr<Job> j) { return j->work(); });

@@ -77,6 +77,14 @@ class Construction(unittest.TestCase):
             m.work_of(j)
         self.assertEqual(m.work_of(Seven()), 7)
 
+    def test_factory_init(self):
+        class Negated(m.Stage):
+            def apply(self, x):
+                return -super().apply(x)
+
+        self.assertEqual(m.apply_stage(m.Stage(3), 2), (6, False))
+        self.assertEqual(m.apply_stage(Negated(3), 2), (-6, True))
+
     def test_unique_ptr_cannot_take_a_trampoline(self):
         s = Scaled(2)
         with self.assertRaisesRegex(ValueError, r"calls its Python methods back"):
