@@ -713,9 +713,10 @@ private:
         Python py = Python::assume_attached();
         try {
             if constexpr (detail::has_trampoline_v<T>)  // a Python subclass holds the trampoline
-                detail::construct_in<T>(py, self, Binding::name, [&](void *where) {
-                    detail::build_value<T>(self, type == Binding::type_ptr(), where);
-                });
+                detail::construct_in<T>(
+                    py, self, Binding::name,
+                    [&](void *where) { detail::build_value<T>(self, type == Binding::type_ptr(), where); },
+                    detail::builds_trampoline<T>(type == Binding::type_ptr()));
             else if constexpr (std::is_default_constructible_v<T>)
                 detail::construct_in<T>(py, self, Binding::name, [](void *where) { new (where) T(); });
         } PYO3CPP_CATCH_ALL {

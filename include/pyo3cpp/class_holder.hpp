@@ -50,7 +50,11 @@
 //     Python subclass's methods) lives as long as C++ holds T, and returning that pointer gives
 //     the same object back. The reference is a Py<PyAny>: released through the deferred-decref
 //     pool when C++ lets go on a thread that is not attached, leaked (with T) after finalisation.
-//     This is the hook for Python subclasses overriding C++ virtuals.
+//   - A class with a trampoline (trampoline_storage.hpp): Python construction allocates what it
+//     builds (the trampoline for a Python subclass or an abstract T, else T) and marks a
+//     trampoline in its HeldDeleter; a std::shared_ptr<T> parameter then shares the object as
+//     shares_python_object would, per object (a plain T is shared as usual), and a
+//     std::unique_ptr<T> parameter refuses it (ValueError: it calls back into its object).
 // Thread: any attached thread. Cost: a method call pays the slow path of the ready check (two
 // out-of-line calls, about 38 instructions); making an instance pays two allocations (T, the
 // control block) and the identity map's mutex and hash insert, its deallocation the erase: about
@@ -79,6 +83,9 @@ namespace detail {
 // `delete`, unless a std::unique_ptr parameter has taken the T out of the holder.
 template <class T> struct HeldDeleter {
     bool released = false;
+    // The value is T's trampoline built for a Python object (trampoline_storage.hpp): it calls back
+    // into that object, so C++ may share it only together with the object (share_held).
+    bool calls_python = false;
     void operator()(T *value) noexcept
     {
         if (!released) delete value;
@@ -115,10 +122,21 @@ template <class T> PyObject *wrap_shared(Python py, std::shared_ptr<T> holder)
 
 // Python construction of a held class: T built by `build` on memory a `delete` frees, adopted by a
 // std::shared_ptr whose deleter can be told to let go (a std::unique_ptr parameter).
-template <class T, class Build> void construct_held(Python py, PyObject *object, const char *method, Build &&build)
+// `as_trampoline`: `build` makes T's trampoline, allocated at its own size (a virtual destructor
+// frees it with that size).
+template <class T, class Build>
+void construct_held(Python py, PyObject *object, const char *method, Build &&build, bool as_trampoline)
 {
     static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
                   "pyo3cpp: a class held by std::shared_ptr must not be over-aligned");
+    std::size_t bytes = sizeof(T);
+    if constexpr (has_trampoline_v<T>) {
+        static_assert(alignof(trampoline_t<T>) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
+                      "pyo3cpp: a class held by std::shared_ptr must not have an over-aligned trampoline");
+        if (as_trampoline) bytes = sizeof(trampoline_t<T>);
+    } else {
+        (void)as_trampoline;
+    }
     Instance<T> *inst = Instance<T>::of(object);
     std::uint8_t expected = kEmpty;
     if (!inst->state.compare_exchange_strong(expected, kConstructing, std::memory_order_acq_rel)) [[unlikely]] {
@@ -126,11 +144,11 @@ template <class T, class Build> void construct_held(Python py, PyObject *object,
         throw PyErr::new_err(py, PyExc_TypeError, text);
     }
     // What `new T(...)` allocates, so `delete` (HeldDeleter, std::unique_ptr) frees it.
-    auto allocate = [] {
+    auto allocate = [bytes] {
         if constexpr (requires { T::operator new(sizeof(T)); })
-            return T::operator new(sizeof(T));
+            return T::operator new(bytes);
         else
-            return ::operator new(sizeof(T));
+            return ::operator new(bytes);
     };
     auto deallocate = [](void *raw) {
         if constexpr (requires(void *p) { T::operator delete(p); })
@@ -147,7 +165,8 @@ template <class T, class Build> void construct_held(Python py, PyObject *object,
             deallocate(raw);
             throw;
         }
-        holder = std::shared_ptr<T>(std::launder(static_cast<T *>(raw)), HeldDeleter<T>{});  // bad_alloc: deleted
+        holder = std::shared_ptr<T>(std::launder(static_cast<T *>(raw)),
+                                    HeldDeleter<T>{false, as_trampoline});  // bad_alloc: deleted
     } catch (...) {
         inst->state.store(kEmpty, std::memory_order_release);
         throw;
@@ -201,6 +220,14 @@ inline void release_held(PyObject *object) noexcept
     throw PyErr::new_err(py, PyExc_BufferError, text);
 }
 
+[[noreturn, gnu::cold]] inline void raise_trampoline_taken(Python py, const char *cls, PyObject *object)
+{
+    std::string text = std::string("a std::unique_ptr<") + cls + "> cannot take this " + Py_TYPE(object)->tp_name +
+                       "'s value: it calls its Python methods back (a trampoline), so it cannot live "
+                       "without the object; take a std::shared_ptr<" + cls + "> instead";
+    throw PyErr::new_err(py, PyExc_ValueError, text);
+}
+
 // A std::unique_ptr<T> parameter: T taken out of the instance (exclusive lock held meanwhile).
 template <class T> std::unique_ptr<T> take_held(Python py, PyObject *object)
 {
@@ -211,6 +238,8 @@ template <class T> std::unique_ptr<T> take_held(Python py, PyObject *object)
         raise_reference_taken(py, ClassBinding<T>::name);
     HeldBy &held = inst->held();
     auto *deleter = std::get_deleter<HeldDeleter<T>>(held.holder);
+    if (deleter != nullptr && deleter->calls_python) [[unlikely]]
+        raise_trampoline_taken(py, ClassBinding<T>::name, object);
     const long owners = held.holder.use_count();
     if (deleter == nullptr || owners != 1) raise_not_sole_owner(py, ClassBinding<T>::name, owners);
     T *value = static_cast<T *>(held.value);
@@ -235,8 +264,19 @@ template <class T> std::shared_ptr<T> share_held(Python py, PyObject *object)
     } else {
         // A reference into an owner (def_readwrite) has no holder of its own: share the owner's.
         Instance<char> *inst = Instance<char>::of(object);
-        if ((inst->state.load(std::memory_order_acquire) & kHeld) != 0)
-            return std::shared_ptr<T>(inst->held().holder, value);
+        if ((inst->state.load(std::memory_order_acquire) & kHeld) != 0) {
+            const std::shared_ptr<void> &holder = inst->held().holder;
+            if constexpr (has_trampoline_v<T>) {
+                // A trampoline calls back into its object: the object comes along (this object's
+                // own holder, so not for a bound C++ subclass's value, which has no trampoline of T).
+                auto *deleter = std::get_deleter<HeldDeleter<T>>(holder);
+                if (deleter != nullptr && deleter->calls_python) {
+                    auto keeper = std::make_shared<Py<PyAny>>(Borrowed<PyAny>::from_ptr(py, object).unbind());
+                    return std::shared_ptr<T>(std::move(keeper), value);
+                }
+            }
+            return std::shared_ptr<T>(holder, value);
+        }
         auto keeper = std::make_shared<Py<PyAny>>(Borrowed<PyAny>::from_ptr(py, object).unbind());
         return std::shared_ptr<T>(std::move(keeper), value);
     }

@@ -180,15 +180,14 @@ template <class T, class F, bool Next> struct keep_alive_nurse_is_self<MethodCal
     std::string text = std::string(method) + "(): the instance is already initialised";
     throw PyErr::new_err(py, PyExc_TypeError, text);
 }
-template <class T, class Build> void construct_in(Python py, PyObject *object, const char *method, Build &&build)
+// `as_trampoline`: `build` makes the trampoline (builds_trampoline), which the heap path allocates.
+template <class T, class Build>
+void construct_in(Python py, PyObject *object, const char *method, Build &&build, bool as_trampoline = false)
 {
     if (ClassBinding<T>::derived_count != 0 && ClassBinding<T>::holds_derived(object)) [[unlikely]]
         raise_derived_init(py, method, object);
     if constexpr (is_shared_held_v<T>) {  // on the heap, owned by a std::shared_ptr (class_holder.hpp)
-        static_assert(!has_trampoline_v<T>, "pyo3cpp: a class held by std::shared_ptr cannot have a "
-                                            "trampoline yet (docs/virtuals.md: C++ keeps the object "
-                                            "alive through Py<T> or Retained<T>)");
-        construct_held<T>(py, object, method, std::forward<Build>(build));
+        construct_held<T>(py, object, method, std::forward<Build>(build), as_trampoline);
         return;
     }
     Instance<T> *inst = Instance<T>::of(object);
@@ -235,12 +234,13 @@ template <class T, class... A> struct InitArgs {
         static_assert(std::is_constructible_v<T, A &&...> ||
                           (has_trampoline_v<T> && std::is_constructible_v<trampoline_t<T>, A &&...>),
                       "pyo3cpp::ClassDef::def_init<A...>: T is not constructible from A...");
-        if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
-            construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
-                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
-                               std::forward<A>(args)...);
-            });
-        else
+        if constexpr (has_trampoline_v<T>) {  // a Python subclass holds the trampoline
+            const bool exact = Py_TYPE(self.self) == ClassBinding<T>::type_ptr();
+            construct_in<T>(
+                Python::assume_attached(), self.self, name,
+                [&](void *where) { build_value<T>(self.self, exact, where, std::forward<A>(args)...); },
+                builds_trampoline<T, A...>(exact));
+        } else
             construct_in<T>(Python::assume_attached(), self.self, name,
                             [&](void *where) { new (where) T(std::forward<A>(args)...); });
     }
@@ -255,13 +255,20 @@ template <class T, class F, class... A> struct InitFactory<T, F, type_list<A...>
         if constexpr ((locks_instance<param_decay_t<A>> || ...)) leave_call_scope();  // the body starts
         static_assert(std::is_same_v<std::remove_cvref_t<std::invoke_result_t<const F &, A...>>, T>,
                       "pyo3cpp::ClassDef::def_init(factory): the factory must return T");
-        construct_in<T>(Python::assume_attached(), self.self, name, [&](void *where) {
-            if constexpr (has_trampoline_v<T>)  // a Python subclass holds the trampoline
-                build_value<T>(self.self, Py_TYPE(self.self) == ClassBinding<T>::type_ptr(), where,
-                               std::invoke(fn, std::forward<A>(args)...));
-            else
-                new (where) T(std::invoke(fn, std::forward<A>(args)...));
-        });
+        bool exact = false, as_trampoline = false;
+        if constexpr (has_trampoline_v<T>) {  // a Python subclass holds the trampoline
+            exact = Py_TYPE(self.self) == ClassBinding<T>::type_ptr();
+            as_trampoline = builds_trampoline<T, T>(exact);
+        }
+        construct_in<T>(
+            Python::assume_attached(), self.self, name,
+            [&](void *where) {
+                if constexpr (has_trampoline_v<T>)
+                    build_value<T>(self.self, exact, where, std::invoke(fn, std::forward<A>(args)...));
+                else
+                    new (where) T(std::invoke(fn, std::forward<A>(args)...));
+            },
+            as_trampoline);
     }
 };
 

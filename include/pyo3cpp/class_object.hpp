@@ -341,7 +341,8 @@ template <BoundClass T> Bound<PyType> type_object(Python py)
 // A new instance of T's class holding T(args...), constructed in place.
 namespace detail {
 // class_holder.hpp: T built on the heap and adopted by a new instance's std::shared_ptr holder.
-template <class T, class Build> void construct_held(Python py, PyObject *object, const char *method, Build &&build);
+template <class T, class Build>
+void construct_held(Python py, PyObject *object, const char *method, Build &&build, bool as_trampoline = false);
 }  // namespace detail
 
 template <BoundClass T, class... A> Bound<T> make_instance(Python py, A &&...args)

@@ -47,9 +47,10 @@
 //     gave it keeps the object alive with it: a Py<Base> parameter, Trampoline::py_handle(py),
 //     or Retained<Base> below (a Py<Base> and the pointer, usable from any thread). When the
 //     last reference goes, ~Base runs in tp_dealloc (a virtual destructor is required).
-//     std::shared_ptr holders (not built yet): the intended rule is that a shared_ptr handed
-//     to C++ from a Python subclass's instance owns a strong reference to the Python object,
-//     released (attached, or deferred) with the last shared_ptr.
+//     A class held by std::shared_ptr (class_holder.hpp) holds the trampoline on the heap; a
+//     std::shared_ptr<Base> handed to C++ from an instance holding the trampoline owns a strong
+//     reference to the Python object, released (attached, or deferred) with the last
+//     shared_ptr, leaked after finalisation; a std::unique_ptr cannot take it (ValueError).
 //   - Locks (a `locked` class): dispatch itself takes no lock. When the calling thread holds the
 //     instance exclusively (the virtual is called from a bound method taking Task&, or from
 //     C++ under Bound<Task>::lock()), that hold is lent to the override while it runs: the

@@ -18,6 +18,9 @@
 //     TypeError otherwise), so the T* the class layer computes from the storage is right for both.
 //   - A bound method's entry marks Python's call of the C++ method (MarkCppMethod below) for the
 //     trampoline's dispatch; a class without a trampoline compiles the mark away.
+//   - A class held by std::shared_ptr (class_holder.hpp) builds the same choice on the heap, sized
+//     for the type built; a trampoline there is marked in its holder's deleter, so a
+//     std::shared_ptr handed to C++ keeps the Python object alive (docs/virtuals.md).
 //   - A def_init(factory) on a Python subclass builds the trampoline from the factory's T&&
 //     (Trampoline<T> forwards it to T's move constructor); a T that cannot be moved raises
 //     TypeError there.
@@ -112,13 +115,25 @@ private:
     const char *saved_name_ = nullptr;
 };
 
+// Whether build_value<T, A...> builds the trampoline (true) or a plain T: the heap path
+// (class_holder.hpp) allocates for the one it builds. `exact`: as for build_value.
+template <class T, class... A> constexpr bool builds_trampoline(bool exact) noexcept
+{
+    if constexpr (!has_trampoline_v<T>)
+        return false;
+    else if constexpr (std::is_abstract_v<T> || !std::is_constructible_v<T, A &&...>)
+        return true;
+    else
+        return !exact;
+}
+
 // Builds the value of `self` in `where`: the trampoline for a Python subclass (or an abstract T),
 // T otherwise. `exact`: Py_TYPE(self) is T's own bound type.
 template <class T, class... A> void build_value(PyObject *self, bool exact, void *where, A &&...args)
 {
     if constexpr (has_trampoline_v<T>) {
         using Tramp = trampoline_t<T>;
-        if (exact && !std::is_abstract_v<T>) {
+        if (!builds_trampoline<T, A...>(exact)) {
             if constexpr (std::is_constructible_v<T, A &&...>) {
                 new (where) T(std::forward<A>(args)...);
                 return;
