@@ -43,23 +43,6 @@ PyObject *class_dict(PyTypeObject *cls) noexcept
 #endif
 }
 
-// PyDict_GetItemRef on every supported Python.
-int dict_item_ref(PyObject *dict, PyObject *key, PyObject **result) noexcept
-{
-#if PY_VERSION_HEX >= 0x030D0000
-    return PyDict_GetItemRef(dict, key, result);
-#else
-    PyObject *item = PyDict_GetItemWithError(dict, key);  // borrowed; the GIL keeps it until the incref
-    if (item == nullptr) {
-        *result = nullptr;
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    Py_INCREF(item);
-    *result = item;
-    return 1;
-#endif
-}
-
 }  // namespace
 
 extern "C" {
@@ -98,7 +81,7 @@ PYO3CPP_API int pyo3cpp_override_lookup(PyObject *self, PyObject *bound, PyObjec
         if (!PyType_Check(cls)) continue;
         PyObject *dict = class_dict(reinterpret_cast<PyTypeObject *>(cls));
         if (dict == nullptr) continue;
-        found = dict_item_ref(dict, name, function);
+        found = pyo3cpp_dict_get_item_ref(dict, name, function);  // container_refs.cpp
         Py_DECREF(dict);
         if (found != 0) {
             holder = cls;
