@@ -14,18 +14,11 @@ import unittest
 import weakref
 
 import pyo3cpp_test_callables as m
-from thread_race import run_threads
+from thread_race import run_threads, watched
 
 FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def watched(fn, *args, timeout=60):
-    """fn(*args) on a daemon thread: a deadlock fails the test instead of hanging the suite."""
-    result = []
-    run_threads(1, lambda _: result.append(fn(*args)), timeout=timeout)
-    return result[0]
 
 
 class Counted:

@@ -8,31 +8,11 @@ import gc
 import os
 import subprocess
 import sys
-import threading
 import unittest
 import weakref
 
 import pyo3cpp_test_shared_virtuals as m
-
-
-def watched(fn, *args, timeout=60):
-    """fn(*args) on a daemon thread; fails instead of hanging the suite."""
-    out = {}
-
-    def body():
-        try:
-            out["value"] = fn(*args)
-        except BaseException as exc:
-            out["error"] = exc
-
-    t = threading.Thread(target=body, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        raise AssertionError(f"{fn.__name__} hung (deadlock?)")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+from thread_race import watched
 
 
 class Scaled(m.Task):

@@ -5,35 +5,14 @@ lent to an override; C++ keeping objects after Python let go. The thread races r
 free-threaded build with the GIL off; every call that could hang runs under a watchdog."""
 import gc
 import sys
-import threading
 import unittest
 import weakref
 
 import pyo3cpp_test_virtuals as m
 import pyo3cpp_virtuals as example
-from thread_race import run_threads
+from thread_race import run_threads, watched
 
 FREE_THREADED = not getattr(sys, "_is_gil_enabled", lambda: True)()
-
-
-def watched(fn, *args, timeout=60):
-    """fn(*args) on a daemon thread; fails instead of hanging the suite."""
-    out = {}
-
-    def body():
-        try:
-            out["value"] = fn(*args)
-        except BaseException as exc:
-            out["error"] = exc
-
-    t = threading.Thread(target=body, daemon=True)
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
-        raise AssertionError(f"{fn.__name__} hung (deadlock?)")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 class Square(m.Probe):

@@ -26,3 +26,10 @@ def run_threads(count, target, timeout=120):
             raise AssertionError("a worker thread hung (deadlock?)")
     if errors:
         raise errors[0]
+
+
+def watched(fn, *args, timeout=60):
+    """fn(*args) on a daemon thread: a deadlock fails the test instead of hanging the suite."""
+    result = []
+    run_threads(1, lambda _: result.append(fn(*args)), timeout=timeout)
+    return result[0]
